@@ -1,0 +1,1 @@
+"""Test-wide fixtures: real servers (Valkey with RedisJSON/RediSearch, Postgres)."""

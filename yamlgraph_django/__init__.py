@@ -1,0 +1,1 @@
+"""Run human-in-the-loop YAML graphs (yamlgraph on LangGraph) inside Django."""
