@@ -1,0 +1,286 @@
+"""Load a YAML graph, validate it and build the LangGraph StateGraph (the seed's sync API).
+
+    config = load_graph_config("graphs/my-graph.yaml")
+    graph = compile_graph(config)
+    app = graph.compile(checkpointer=get_checkpointer_for_graph(config))
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from os import PathLike
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END as LG_END
+from langgraph.graph import START as LG_START
+from langgraph.graph import StateGraph
+
+from yamlgraph.config import (
+    END,
+    PAYLOADS_KEY,
+    ROUTE_KEY,
+    START,
+    VISITS_KEY,
+    EdgeConfig,
+    GraphConfig,
+    load_graph_source,
+)
+from yamlgraph.errors import GraphRuntimeError, GraphValidationError, ValidationIssue
+from yamlgraph.expressions import compile_expression
+from yamlgraph.nodes import (
+    build_interrupt,
+    build_llm,
+    build_map,
+    build_passthrough,
+    build_python,
+    build_router,
+    build_subgraph,
+    compiled_child_factory,
+    interrupt_entry,
+    state_view,
+)
+
+__all__ = [
+    "GraphConfig",
+    "GraphValidationError",
+    "compile_graph",
+    "get_checkpointer_for_graph",
+    "load_graph_config",
+    "load_graph_source",
+]
+
+_PY_TYPES: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "any": Any,
+}
+
+
+def load_graph_config(path: str | PathLike) -> GraphConfig:
+    """Read and validate a graph file; raises GraphValidationError listing every problem."""
+    file = Path(path)
+    try:
+        source = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GraphValidationError(
+            [ValidationIssue(str(path), "", None, f"cannot read graph file: {exc.strerror}")]
+        ) from None
+    return load_graph_source(source, file)
+
+
+def _add(left: Any, right: Any) -> Any:
+    if left is None:
+        return right
+    if right is None:
+        return left
+    return operator.add(left, right)
+
+
+def _last(_left: Any, right: Any) -> Any:
+    return right
+
+
+def _merge_dicts(left: dict | None, right: dict | None) -> dict:
+    return {**(left or {}), **(right or {})}
+
+
+def _count_visits(left: dict | None, right: dict | None) -> dict:
+    merged = dict(left or {})
+    for name, count in (right or {}).items():
+        merged[name] = merged.get(name, 0) + count
+    return merged
+
+
+def state_schemas(config: GraphConfig) -> tuple[type, type]:
+    """(full state, public state) TypedDicts; private engine channels stay out of outputs."""
+    public: dict[str, Any] = {}
+    for name, field in config.public_state_fields.items():
+        py_type = _PY_TYPES.get(field.type, Any)
+        if field.reducer == "add":
+            public[name] = Annotated[py_type, _add]
+        elif not field.declared:
+            # Keys the engine declared may be written by parallel branches (two interrupts).
+            public[name] = Annotated[Any, _last]
+        else:
+            public[name] = py_type
+    private = {
+        ROUTE_KEY: Annotated[Any, _last],
+        VISITS_KEY: Annotated[Any, _count_visits],
+        PAYLOADS_KEY: Annotated[Any, _merge_dicts],
+    }
+    full = TypedDict(f"{_type_name(config)}State", {**public, **private}, total=False)
+    output = TypedDict(f"{_type_name(config)}Output", public, total=False)
+    return full, output
+
+
+def _type_name(config: GraphConfig) -> str:
+    return "".join(part.capitalize() for part in config.name.replace("-", "_").split("_"))
+
+
+class YamlStateGraph(StateGraph):
+    """A StateGraph that remembers its config, so compile() applies `config.recursion_limit`."""
+
+    yaml_config: GraphConfig
+
+    def compile(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        app = super().compile(*args, **kwargs)
+        limit = self.yaml_config.config.get("recursion_limit")
+        if limit:
+            app = app.with_config(recursion_limit=limit)
+        return app
+
+
+def compile_graph(config: GraphConfig) -> YamlStateGraph:
+    """Build the StateGraph for a validated config. Callers compile it with a checkpointer."""
+    full, output = state_schemas(config)
+    graph = YamlStateGraph(full, input_schema=output, output_schema=output)
+    graph.yaml_config = config
+    child_cache: dict = {}
+    entries: dict[str, str] = {START: LG_START, END: LG_END}
+
+    for name, node in config.nodes.items():
+        entries[name] = name
+        if node.type == "interrupt":
+            prepare, wait = build_interrupt(config, node)
+            graph.add_node(interrupt_entry(name), _limited(config, name, prepare))
+            graph.add_node(name, wait)
+            graph.add_edge(interrupt_entry(name), name)
+            entries[name] = interrupt_entry(name)
+            continue
+        if node.type == "llm":
+            action = build_llm(config, node)
+        elif node.type == "router":
+            action = build_router(config, node)
+        elif node.type == "python":
+            action = build_python(config, node)
+        elif node.type == "passthrough":
+            action = build_passthrough(config, node)
+        elif node.type == "subgraph":
+            action = build_subgraph(config, node, compiled_child_factory(child_cache))
+        else:
+            action = build_map(config, node)
+        graph.add_node(name, _limited(config, name, action))
+
+    _add_edges(graph, config, entries)
+    return graph
+
+
+def _limited(config: GraphConfig, name: str, action: Any) -> Any:
+    """Count runs of nodes under `loop_limits`; past the limit the node does nothing."""
+    limit = config.loop_limits.get(name)
+    if limit is None:
+        return action
+    from langgraph._internal._runnable import RunnableCallable
+
+    def exhausted(state: dict) -> bool:
+        return (state.get(VISITS_KEY) or {}).get(name, 0) >= limit
+
+    def run(state: dict, config: Any) -> dict:
+        if exhausted(state):
+            return {}
+        update = dict(_invoke(action, state, config) or {})
+        update[VISITS_KEY] = {name: 1}
+        return update
+
+    async def arun(state: dict, config: Any) -> dict:
+        if exhausted(state):
+            return {}
+        if hasattr(action, "ainvoke"):
+            update = dict(await action.ainvoke(state, config) or {})
+        else:
+            update = dict(_invoke(action, state, config) or {})
+        update[VISITS_KEY] = {name: 1}
+        return update
+
+    return RunnableCallable(run, arun, name=name)
+
+
+def _invoke(action: Any, state: dict, config_: Any) -> Any:
+    if hasattr(action, "invoke"):
+        return action.invoke(state, config_)
+    return action(state)
+
+
+def _add_edges(graph: StateGraph, config: GraphConfig, entries: dict[str, str]) -> None:
+    """Edges leave a node by its own name and enter it by its entry (interrupts have two)."""
+
+    def exit_of(name: str) -> str:
+        return LG_START if name == START else name
+
+    by_source: dict[str, list[EdgeConfig]] = {}
+    for edge in config.edges:
+        if len(edge.sources) > 1:
+            for target in edge.targets:
+                graph.add_edge([exit_of(s) for s in edge.sources], entries[target])
+            continue
+        by_source.setdefault(edge.sources[0], []).append(edge)
+    for name, node in config.nodes.items():
+        if node.type == "router" and name not in by_source and node.get("routes"):
+            targets = sorted(set(node.get("routes").values()))
+            by_source[name] = [EdgeConfig([name], targets, conditional=True)]
+
+    for source, edges in by_source.items():
+        plain = all(not e.condition and not e.conditional for e in edges)
+        if plain and source not in config.loop_limits:
+            for edge in edges:
+                for target in edge.targets:
+                    graph.add_edge(exit_of(source), entries[target])
+            continue
+        router, targets = _edge_router(config, source, edges)
+        graph.add_conditional_edges(exit_of(source), router, {t: entries[t] for t in targets})
+
+
+def _edge_router(
+    config: GraphConfig, source: str, edges: list[EdgeConfig]
+) -> tuple[Callable[[dict], list[str]], set[str]]:
+    """One routing function for all edges leaving `source`, evaluated in file order.
+
+    The first matching conditional edge wins; plain edges are the fallback; a node past
+    its loop limit goes to its loop exit (END if none).
+    """
+    limit = config.loop_limits.get(source)
+    loop_exit = config.loop_exits.get(source, END)
+    compiled = [(e, compile_expression(e.condition) if e.condition else None) for e in edges]
+    targets = {t for e in edges for t in e.targets}
+    if limit is not None:
+        targets.add(loop_exit)
+
+    def route(state: dict) -> list[str]:
+        if limit is not None and (state.get(VISITS_KEY) or {}).get(source, 0) >= limit:
+            return [loop_exit]
+        fallback: list[str] = []
+        for edge, expression in compiled:
+            if edge.conditional and expression is None:
+                chosen = state.get(ROUTE_KEY)
+                if chosen in edge.targets:
+                    return [chosen]
+            elif expression is not None:
+                if expression.evaluate(state_view(config, state)):
+                    return list(edge.targets)
+            else:
+                fallback.extend(edge.targets)
+        if fallback:
+            return fallback
+        raise GraphRuntimeError(
+            source,
+            "no outgoing edge matched: "
+            + ", ".join(e.condition or f"route {state.get(ROUTE_KEY)!r}" for e in edges),
+        )
+
+    route.__name__ = f"route_{source}"
+    return route, targets
+
+
+def get_checkpointer_for_graph(config: GraphConfig, *, async_mode: bool = False):
+    """The saver a graph's `checkpointer:` block asks for, or None when it asks for none."""
+    if config.checkpointer is None:
+        return None
+    from yamlgraph.storage import get_checkpointer
+
+    return get_checkpointer(config.checkpointer, async_mode=async_mode, source=config.file)
