@@ -249,11 +249,11 @@ class _Checker:
     def _check_path(self, node: ast.Attribute | ast.Subscript) -> None:
         root = _path_root(node)
         if root is None or root.id in _LITERAL_NAMES:
-            what = "attribute access" if isinstance(node, ast.Attribute) else "subscripts"
+            what = "attribute access is" if isinstance(node, ast.Attribute) else "subscripts are"
             raise self.fail(
                 node,
-                f"{what} only work on names and paths (like state.answer), "
-                f"not on other values: '{self.segment(node)}'",
+                f"{what} only allowed on names and paths (like state.answer) in expressions: "
+                f"'{self.segment(node)}'",
             )
         # Walk the path from the outside in, checking every segment; remember
         # the first segment after the root for ``names``.

@@ -1,0 +1,73 @@
+"""The YAMLGRAPH settings dict, read like DRF's api_settings.
+
+    from yamlgraph_django.conf import app_settings
+    app_settings.GRAPH_DIRS
+
+Defaults fill what the project leaves out; dotted paths are imported on access; the
+cache is dropped on `setting_changed`, so `override_settings(YAMLGRAPH=...)` works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+SETTING_NAME = "YAMLGRAPH"
+
+DEFAULTS: dict[str, Any] = {
+    "GRAPH_DIRS": [],
+    "DEFAULT_CHECKPOINTER": {"type": "sqlite", "path": "checkpoints.sqlite3"},
+    "CHECKPOINTER_OVERRIDE": None,
+    "SESSION_TTL_MINUTES": None,
+    "RUN_MODE": "sync",
+    "LLM_FACTORY": None,
+    "SESSION_ACCESS": "yamlgraph_django.permissions.owner_or_staff",
+    "LEASE_SECONDS": 300,
+    "SYNC_ON_STARTUP": True,
+    "ALLOW_ANONYMOUS": False,
+    "MAX_REQUEST_BYTES": 256 * 1024,
+}
+
+IMPORT_STRINGS = {"LLM_FACTORY", "SESSION_ACCESS"}
+
+
+class AppSettings:
+    """Attribute access to YAMLGRAPH with defaults; unknown names are an AttributeError."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, SETTING_NAME, {}) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Invalid {SETTING_NAME} setting: '{name}'")
+        if name in self._cache:
+            return self._cache[name]
+        value = self.user_settings.get(name, DEFAULTS[name])
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            value = import_string(value)
+        self._cache[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+app_settings = AppSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        app_settings.reload()
+        from yamlgraph_django import runtime
+
+        runtime.clear_caches()
+
+
+setting_changed.connect(_reload)
