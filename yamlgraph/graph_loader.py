@@ -13,6 +13,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END as LG_END
 from langgraph.graph import START as LG_START
 from langgraph.graph import StateGraph
@@ -181,14 +182,14 @@ def _limited(config: GraphConfig, name: str, action: Any) -> Any:
     def exhausted(state: dict) -> bool:
         return (state.get(VISITS_KEY) or {}).get(name, 0) >= limit
 
-    def run(state: dict, config: Any) -> dict:
+    def run(state: dict, config: RunnableConfig) -> dict:
         if exhausted(state):
             return {}
         update = dict(_invoke(action, state, config) or {})
         update[VISITS_KEY] = {name: 1}
         return update
 
-    async def arun(state: dict, config: Any) -> dict:
+    async def arun(state: dict, config: RunnableConfig) -> dict:
         if exhausted(state):
             return {}
         if hasattr(action, "ainvoke"):

@@ -68,12 +68,11 @@ class _TemplateSyntaxError(Exception):
 @dataclass(frozen=True, slots=True)
 class _Placeholder:
     expression: Expression
-    start: int  # offset of the expression text (after "{") in the template
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """How a string is rendered: one of three kinds, decided once per text."""
+    """How a string is rendered, decided once per template text."""
 
     kind: str  # "value" | "jinja" | "interpolate" | "literal"
     parts: tuple[str | _Placeholder, ...] = ()
@@ -223,7 +222,7 @@ def _plan(text: str) -> _Plan:
         end = _matching_brace(stripped, 0)
         if end == len(stripped) - 1:
             start = text.index("{") + 1
-            return _Plan("value", (_placeholder(text, start, stripped[1:-1]),))
+            return _Plan("value", (_placeholder(start, stripped[1:-1]),))
     if _is_jinja(text):
         return _Plan("jinja")
     if "{" not in text:
@@ -240,16 +239,16 @@ def _plan(text: str) -> _Plan:
             raise _TemplateSyntaxError(f"unclosed '{{' at position {brace}")
         if brace > literal_start:
             parts.append(text[literal_start:brace])
-        parts.append(_placeholder(text, brace + 1, text[brace + 1 : end]))
+        parts.append(_placeholder(brace + 1, text[brace + 1 : end]))
         position = literal_start = end + 1
     if literal_start < len(text):
         parts.append(text[literal_start:])
     return _Plan("interpolate", tuple(parts))
 
 
-def _placeholder(text: str, start: int, source: str) -> _Placeholder:
+def _placeholder(start: int, source: str) -> _Placeholder:
     try:
-        return _Placeholder(compile_expression(source), start)
+        return _Placeholder(compile_expression(source))
     except ExpressionError as exc:
         where = start + (exc.offset or 0)
         raise _TemplateSyntaxError(

@@ -1,0 +1,5 @@
+import sys
+
+from yamlgraph.cli import main
+
+sys.exit(main())

@@ -1,0 +1,147 @@
+"""Errors, `${VAR}` expansion and option parsing for checkpointer config blocks."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+PathLike = str | os.PathLike[str]
+
+
+class CheckpointerConfigError(ValueError):
+    """A checkpointer block is wrong: unknown type, missing option, unset variable.
+
+    A ValueError so that callers validating a graph file can catch config
+    mistakes of every kind with one except clause. ``source`` is the graph file
+    the block came from (or None); it is part of the message.
+    """
+
+    def __init__(self, message: str, *, source: PathLike | None = None) -> None:
+        self.detail = message
+        self.source = os.fspath(source) if source is not None else None
+        super().__init__(f"{self.source}: {message}" if self.source else message)
+
+    def with_source(self, source: PathLike | None) -> CheckpointerConfigError:
+        """This error naming `source`, unless it already names a file."""
+        if self.source is not None or source is None:
+            return self
+        error = CheckpointerConfigError(self.detail, source=source)
+        error.__cause__ = self.__cause__
+        return error
+
+
+class CheckpointerUnavailable(Exception):
+    """The checkpointer's server (Redis, Postgres) cannot be reached or set up.
+
+    Not a config error: the same config works once the server is up. The
+    message names the URL with its password masked.
+    """
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: Any, *, source: PathLike | None = None) -> Any:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` in every string of `value`, recursively.
+
+    Secrets such as Redis passwords belong in the environment, not in graph
+    files. ``${VAR:-default}`` uses the default when VAR is unset or empty (as
+    the shell does). An unset VAR without a default raises
+    CheckpointerConfigError naming the variable and `source`: expanding it to
+    an empty string or leaving the literal would silently point the
+    checkpointer somewhere else.
+    """
+    if isinstance(value, str):
+        return _expand_string(value, source)
+    if isinstance(value, Mapping):
+        return {key: expand_env(item, source=source) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(expand_env(item, source=source) for item in value)
+    return value
+
+
+def _expand_string(text: str, source: PathLike | None) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        current = os.environ.get(name)
+        if default is not None:
+            return current if current else default
+        if current is None:
+            raise CheckpointerConfigError(
+                f"environment variable {name} is not set (used as ${{{name}}} in the "
+                f"checkpointer config); set it, or give a default with ${{{name}:-value}}",
+                source=source,
+            )
+        return current
+
+    return _VAR.sub(replace, text)
+
+
+def mask_url(url: str) -> str:
+    """`url` with its password replaced by ``***``, for messages and logs.
+
+    Handles URLs (``redis://user:secret@host:6379/0``) and libpq key=value
+    strings (``host=db password=secret``).
+    """
+    if "://" not in url:
+        return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+
+
+def normalize_config(config: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    """`config` as a dict with a lower-case ``type``: a string is the type name, None is memory."""
+    if config is None:
+        return {"type": "memory"}
+    if isinstance(config, str):
+        return {"type": config.strip().lower()}
+    if not isinstance(config, Mapping):
+        raise CheckpointerConfigError(
+            f"the checkpointer config must be a mapping or a type name, not {type(config).__name__}"
+        )
+    result = dict(config)
+    kind = result.get("type")
+    if not isinstance(kind, str) or not kind.strip():
+        raise CheckpointerConfigError("the checkpointer config needs a 'type' (e.g. type: memory)")
+    result["type"] = kind.strip().lower()
+    return result
+
+
+def check_options(config: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Reject keys a built-in type does not know, so a typo ('tll') is not silently ignored."""
+    known = {"type", *allowed}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise CheckpointerConfigError(
+            f"unknown option(s) {', '.join(map(repr, unknown))} for checkpointer type "
+            f"{config['type']!r}; allowed: {', '.join(sorted(known))}"
+        )
+
+
+def required_string(config: Mapping[str, Any], key: str) -> str:
+    """The non-empty string option `key`, or a config error saying it is needed."""
+    value = config.get(key)
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise CheckpointerConfigError(
+            f"checkpointer type {config['type']!r} needs {key!r} (got {value!r})"
+        )
+    return value.strip()
+
+
+def missing_package(kind: str, package: str) -> CheckpointerConfigError:
+    """The error for a checkpointer type whose optional package is not installed."""
+    return CheckpointerConfigError(
+        f"checkpointer type {kind!r} needs the {package} package: pip install {package}"
+    )
