@@ -1,0 +1,182 @@
+"""The ``postgres`` checkpointer: PostgresSaver / AsyncPostgresSaver on psycopg pools."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from ._config import CheckpointerUnavailable, check_options, mask_url, missing_package, required_string
+from ._loops import LoopAwareMixin, PerLoop, construct_outside_loop, running_loop
+from ._owned import register_closer
+
+PACKAGE = "langgraph-checkpoint-postgres"
+CONNECT_TIMEOUT = 5
+POOL_MIN_SIZE = 1
+POOL_MAX_SIZE = 10
+# Serialises table creation when several app servers start at once.
+_MIGRATION_LOCK_KEY = 7_291_340_512
+
+
+def _connection_kwargs() -> dict[str, Any]:
+    """What langgraph's savers need: autocommit, dict rows, no server-side prepared
+    statements (they break behind PgBouncer in transaction mode)."""
+    from psycopg.rows import dict_row
+
+    return {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+
+
+def _url(config: dict[str, Any]) -> str:
+    check_options(config, ["url"])
+    return required_string(config, "url")
+
+
+def _unavailable(url: str, exc: BaseException) -> CheckpointerUnavailable:
+    message = str(exc).strip() or type(exc).__name__
+    return CheckpointerUnavailable(f"cannot reach Postgres at {mask_url(url)}: {message}")
+
+
+def _prepare_database(url: str) -> None:
+    """Check the server is reachable and create/migrate the checkpoint tables, once.
+
+    Runs synchronously over one short-lived connection, so the async saver
+    (which may be created outside any loop) gets the same early errors.
+    """
+    try:
+        import psycopg
+        from langgraph.checkpoint.postgres import PostgresSaver
+    except ImportError as exc:
+        raise missing_package("postgres", PACKAGE) from exc
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise _unavailable(url, exc) from exc
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT)
+    try:
+        with psycopg.connect(**params, **_connection_kwargs()) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,))
+            try:
+                PostgresSaver(conn).setup()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_KEY,))
+    except psycopg.OperationalError as exc:
+        raise _unavailable(url, exc) from exc
+
+
+def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
+    """PostgresSaver over a ConnectionPool, so threads can share one saver."""
+    url = _url(config)
+    _prepare_database(url)
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(
+        url,
+        min_size=POOL_MIN_SIZE,
+        max_size=POOL_MAX_SIZE,
+        kwargs=_connection_kwargs(),
+        open=True,
+        name="yamlgraph-checkpoints",
+    )
+    return register_closer(PostgresSaver(pool), close=pool.close)
+
+
+def async_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
+    """AsyncPostgresSaver whose AsyncConnectionPool opens on first use in a loop."""
+    url = _url(config)
+    _prepare_database(url)
+    saver = _async_class()(url)
+    pools = saver._yg_pools
+    return register_closer(
+        saver,
+        close=lambda: pools.close(_aclose_pool, _abandon_pool),
+        aclose=lambda: pools.aclose(_aclose_pool, _abandon_pool),
+    )
+
+
+async def _open_pool(url: str) -> Any:
+    from psycopg import OperationalError
+    from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+    pool = AsyncConnectionPool(
+        url,
+        min_size=POOL_MIN_SIZE,
+        max_size=POOL_MAX_SIZE,
+        kwargs=_connection_kwargs(),
+        open=False,
+        name="yamlgraph-checkpoints-async",
+    )
+    try:
+        await pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
+    except (PoolTimeout, OperationalError) as exc:
+        await pool.close()
+        raise _unavailable(url, exc) from exc
+    return pool
+
+
+async def _aclose_pool(pool: Any) -> None:
+    await pool.close()
+
+
+def _abandon_pool(pool: Any) -> None:
+    """Close the idle connections of a pool whose event loop has ended.
+
+    libpq's finish() closes the socket without needing the loop.
+    """
+    for conn in list(getattr(pool, "_pool", ())):
+        conn.pgconn.finish()
+
+
+_ASYNC_CLASS: type | None = None
+
+
+def _async_class() -> type:
+    """The AsyncPostgresSaver subclass (built on first use: the package is optional)."""
+    global _ASYNC_CLASS
+    if _ASYNC_CLASS is None:
+        try:
+            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        except ImportError as exc:
+            raise missing_package("postgres", PACKAGE) from exc
+        _ASYNC_CLASS = _build_async_class(AsyncPostgresSaver)
+    return _ASYNC_CLASS
+
+
+def _build_async_class(base: type) -> type:
+    class YamlgraphAsyncPostgresSaver(LoopAwareMixin, base):  # type: ignore[valid-type, misc]
+        """AsyncPostgresSaver that can be created outside a loop and used from any loop.
+
+        Every query goes through ``_cursor``; it first makes sure the pool of
+        the running loop is open (``conn`` then returns that pool).
+        """
+
+        def __init__(self, url: str) -> None:
+            self._yg_url = url
+            self._yg_pools: PerLoop[Any] = PerLoop("Postgres async checkpointer")
+            construct_outside_loop(lambda: base.__init__(self, None))
+            if self.loop is not running_loop():
+                self.loop = None
+
+        @property
+        def conn(self) -> Any:
+            return self._yg_pools.current()
+
+        @conn.setter
+        def conn(self, value: Any) -> None:
+            """Ignored: the pool is per event loop (see the getter)."""
+
+        async def _yg_release_loop_resources(self) -> None:
+            await self._yg_pools.aclose(_aclose_pool, _abandon_pool)
+
+        @asynccontextmanager
+        async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
+            url = self._yg_url
+            await self._yg_pools.get(lambda: _open_pool(url), _abandon_pool)
+            async with super()._cursor(pipeline=pipeline) as cur:
+                yield cur
+
+    return YamlgraphAsyncPostgresSaver

@@ -1,0 +1,252 @@
+"""The ``redis`` checkpointer: RedisSaver / AsyncRedisSaver (needs RedisJSON + RediSearch)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+from ._config import (
+    CheckpointerConfigError,
+    CheckpointerUnavailable,
+    check_options,
+    mask_url,
+    missing_package,
+    required_string,
+)
+from ._loops import PerLoop, shutdown_stream_socket
+from ._owned import register_closer
+
+PACKAGE = "langgraph-checkpoint-redis"
+DEFAULT_TTL_MINUTES = 60
+CONNECT_TIMEOUT = 5.0
+
+
+def _options(config: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """(url, ttl config for the saver); ``ttl`` is minutes, 0 or null means no expiry."""
+    check_options(config, ["url", "ttl"])
+    url = required_string(config, "url")
+    ttl = config.get("ttl", DEFAULT_TTL_MINUTES)
+    if ttl is None or ttl is False:
+        return url, None
+    try:
+        minutes = float(ttl) if not isinstance(ttl, bool) else None
+    except (TypeError, ValueError):
+        minutes = None
+    if minutes is None or minutes < 0:
+        raise CheckpointerConfigError(
+            f"redis 'ttl' must be a number of minutes (0 or null for no expiry), got {ttl!r}"
+        )
+    if minutes == 0:
+        return url, None
+    return url, {"default_ttl": int(minutes) if minutes.is_integer() else minutes}
+
+
+def _imports() -> Any:
+    try:
+        import langgraph.checkpoint.redis as module
+    except ImportError as exc:
+        raise missing_package("redis", PACKAGE) from exc
+    return module
+
+
+def _unavailable(url: str, exc: BaseException) -> CheckpointerUnavailable:
+    return CheckpointerUnavailable(f"cannot reach Redis at {mask_url(url)}: {exc}")
+
+
+def _sync_client(url: str) -> Any:
+    from redis.exceptions import RedisError
+    from redisvl.redis.connection import RedisConnectionFactory
+
+    try:
+        client = RedisConnectionFactory.get_redis_connection(
+            url, socket_connect_timeout=CONNECT_TIMEOUT
+        )
+    except (RedisError, OSError, ValueError) as exc:
+        raise _unavailable(url, exc) from exc
+    try:
+        client.ping()
+    except (RedisError, OSError) as exc:
+        _close_sync_client(client)
+        raise _unavailable(url, exc) from exc
+    return client
+
+
+def _setup(saver: Any, url: str) -> None:
+    """Create the search indexes; a server without the modules gets a clear message."""
+    from redis.exceptions import RedisError, ResponseError
+
+    try:
+        saver.setup()
+    except ResponseError as exc:
+        if "unknown command" in str(exc).lower():
+            raise CheckpointerUnavailable(
+                f"Redis at {mask_url(url)} lacks the RedisJSON and RediSearch modules that "
+                "langgraph-checkpoint-redis needs (use Redis 8, Redis Stack, or Valkey with "
+                f"the modules loaded): {exc}"
+            ) from exc
+        raise _unavailable(url, exc) from exc
+    except (RedisError, OSError) as exc:
+        raise _unavailable(url, exc) from exc
+
+
+def _close_sync_client(client: Any) -> None:
+    client.close()
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        pool.disconnect()
+
+
+def _prepared_sync_saver(url: str, ttl: dict[str, Any] | None) -> tuple[Any, Any]:
+    module = _imports()
+    client = _sync_client(url)
+    try:
+        saver = module.RedisSaver(redis_client=client, ttl=ttl)
+        _setup(saver, url)
+    except BaseException:
+        _close_sync_client(client)
+        raise
+    return saver, client
+
+
+def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
+    """RedisSaver with its indexes created, on a client we own and close."""
+    url, ttl = _options(config)
+    saver, client = _prepared_sync_saver(url, ttl)
+    return register_closer(saver, close=lambda: _close_sync_client(client))
+
+
+def async_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
+    """AsyncRedisSaver that connects on first use inside a running loop.
+
+    Reachability and the search indexes are checked now with a short-lived
+    sync client, so a wrong URL fails here and not at the first interrupt.
+    """
+    url, ttl = _options(config)
+    _saver, client = _prepared_sync_saver(url, ttl)
+    _close_sync_client(client)
+    saver = _async_class()(url, ttl)
+    conns = saver._yg_conns
+    return register_closer(
+        saver,
+        close=lambda: conns.close(_aclose_async_client, _abandon_async_client),
+        aclose=lambda: conns.aclose(_aclose_async_client, _abandon_async_client),
+    )
+
+
+def _new_async_client(url: str) -> Any:
+    from redisvl.redis.connection import RedisConnectionFactory
+
+    with warnings.catch_warnings():
+        # "will become a coroutine in a future release": a notice, not a deprecation.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return RedisConnectionFactory.get_async_redis_connection(
+            url, socket_connect_timeout=CONNECT_TIMEOUT
+        )
+
+
+async def _aclose_async_client(client: Any) -> None:
+    await client.aclose()
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        await pool.disconnect()
+
+
+def _abandon_async_client(client: Any) -> None:
+    """Release a client whose event loop has ended (its sockets cannot be closed normally)."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:
+        return
+    connections = [
+        *getattr(pool, "_available_connections", ()),
+        *getattr(pool, "_in_use_connections", ()),
+    ]
+    for connection in connections:
+        shutdown_stream_socket(getattr(connection, "_writer", None))
+
+
+_ASYNC_CLASS: type | None = None
+
+
+def _async_class() -> type:
+    """The AsyncRedisSaver subclass (built on first use: the package is optional)."""
+    global _ASYNC_CLASS
+    if _ASYNC_CLASS is None:
+        _ASYNC_CLASS = _build_async_class(_imports().AsyncRedisSaver)
+    return _ASYNC_CLASS
+
+
+def _build_async_class(base: type) -> type:
+    class YamlgraphAsyncRedisSaver(base):  # type: ignore[valid-type, misc]
+        """AsyncRedisSaver that sets itself up on first use in each event loop.
+
+        Upstream requires ``await saver.asetup()`` before use and keeps one
+        client bound to one loop; this one does both on demand, per loop.
+        """
+
+        def __init__(self, url: str, ttl: dict[str, Any] | None) -> None:
+            # A client that connects lazily: nothing touches the network here.
+            super().__init__(redis_client=_new_async_client(url), ttl=ttl)
+            self._yg_url = url
+            self._yg_conns: PerLoop[Any] = PerLoop("Redis async checkpointer")
+
+        async def _yg_ready(self) -> None:
+            await self._yg_conns.get(self._yg_open, _abandon_async_client)
+
+        async def _yg_open(self) -> Any:
+            from redis.exceptions import RedisError
+
+            client = _new_async_client(self._yg_url)
+            self._redis = client
+            try:
+                await base.asetup(self)
+            except (RedisError, OSError) as exc:
+                await _aclose_async_client(client)
+                raise _unavailable(self._yg_url, exc) from exc
+            return client
+
+        async def _yg_release_loop_resources(self) -> None:
+            await self._yg_conns.aclose(_aclose_async_client, _abandon_async_client)
+
+        async def asetup(self) -> None:
+            await self._yg_ready()
+
+        async def aget_tuple(self, config: Any) -> CheckpointTuple | None:
+            await self._yg_ready()
+            return await super().aget_tuple(config)
+
+        async def alist(
+            self,
+            config: Any,
+            *,
+            filter: dict[str, Any] | None = None,
+            before: Any = None,
+            limit: int | None = None,
+        ) -> AsyncIterator[CheckpointTuple]:
+            await self._yg_ready()
+            async for item in super().alist(config, filter=filter, before=before, limit=limit):
+                yield item
+
+        async def aput(self, *args: Any, **kwargs: Any) -> Any:
+            await self._yg_ready()
+            return await super().aput(*args, **kwargs)
+
+        async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
+            await self._yg_ready()
+            await super().aput_writes(*args, **kwargs)
+
+        async def adelete_thread(self, thread_id: str) -> None:
+            await self._yg_ready()
+            await super().adelete_thread(thread_id)
+
+        async def aprune(self, thread_ids: Sequence[str], **kwargs: Any) -> None:
+            await self._yg_ready()
+            await super().aprune(thread_ids, **kwargs)
+
+        async def aget_channel_values(self, *args: Any, **kwargs: Any) -> Any:
+            await self._yg_ready()
+            return await super().aget_channel_values(*args, **kwargs)
+
+    return YamlgraphAsyncRedisSaver

@@ -1,0 +1,90 @@
+"""Typed errors of the app, shared by the service, the API, the admin and the commands.
+
+Each error knows the HTTP status and the machine-readable `code` it maps to, so the API
+answers `{"detail": ..., "code": ...}` without a lookup table, and commands and the admin
+can show `detail` as the one-line reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class YamlgraphError(Exception):
+    """Base of every error the app raises on purpose (as opposed to bugs)."""
+
+    status_code: int = 500
+    code: str = "error"
+    default_detail: str = "The graph service failed."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+class GraphNotFound(YamlgraphError):
+    """No registered graph (or graph version) has that name."""
+
+    status_code = 404
+    code = "graph_not_found"
+    default_detail = "Graph not found."
+
+    def __init__(self, detail: str | None = None, *, name: str | None = None) -> None:
+        self.name = name
+        if detail is None and name is not None:
+            detail = f"No graph named '{name}' is registered."
+        super().__init__(detail)
+
+
+class SessionNotFound(YamlgraphError):
+    """No session with that id, or one the caller may not see (a 404, never a 403)."""
+
+    status_code = 404
+    code = "not_found"
+    default_detail = "Session not found."
+
+
+class InvalidInput(YamlgraphError):
+    """The caller's input is wrong; `errors` maps field names to messages, like DRF's."""
+
+    status_code = 400
+    code = "invalid_input"
+    default_detail = "Invalid input."
+
+    def __init__(
+        self, detail: str | None = None, *, errors: dict[str, Any] | None = None
+    ) -> None:
+        self.errors: dict[str, Any] = dict(errors or {})
+        if detail is None and self.errors:
+            detail = "; ".join(f"{field}: {_first(message)}" for field, message in self.errors.items())
+        super().__init__(detail)
+
+
+class SessionNotResumable(YamlgraphError):
+    """The session is not waiting for an answer (completed, failed, cancelled...)."""
+
+    status_code = 409
+    code = "session_not_resumable"
+    default_detail = "The session is not waiting for input."
+
+
+class SessionBusy(YamlgraphError):
+    """Another request is running the session right now; retry once it has finished."""
+
+    status_code = 409
+    code = "session_busy"
+    default_detail = "The session is being run by another request."
+
+
+class CheckpointerUnavailable(YamlgraphError):
+    """The checkpointer's server cannot be reached; the same request works once it is back."""
+
+    status_code = 503
+    code = "checkpointer_unavailable"
+    default_detail = "The checkpoint store is unavailable."
+
+
+def _first(message: Any) -> str:
+    if isinstance(message, list | tuple) and message:
+        return str(message[0])
+    return str(message)
