@@ -1,13 +1,15 @@
 """Settings of the reference project: SQLite and no servers by default.
 
 `DATABASE_URL` switches the metadata database (CI points it at Postgres);
-`YAMLGRAPH_CHECKPOINTER_URL`-style overrides live in the YAMLGRAPH dict below.
+`YAMLGRAPH_CHECKPOINTER_URL` (redis://... or postgres://...) makes every graph keep its
+checkpoints there, which is what several app servers behind a load balancer need.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,6 +32,15 @@ INSTALLED_APPS = [
     "yamlgraph_django",
     "project",
 ]
+
+# Background runs (YAMLGRAPH["RUN_MODE"] = "background") use Django's Tasks framework:
+# built into Django 6, the `django_tasks` backport on 5.2. The immediate backend runs a
+# task in process when it is enqueued; production points this at a worker backend.
+if django.VERSION >= (6, 0):
+    TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+else:
+    INSTALLED_APPS.append("django_tasks")
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -95,3 +106,23 @@ YAMLGRAPH = {
     "GRAPH_DIRS": [BASE_DIR / "graphs"],
     "DEFAULT_CHECKPOINTER": {"type": "sqlite", "path": str(BASE_DIR / "checkpoints.sqlite3")},
 }
+
+_CHECKPOINTER_SCHEMES = {
+    "redis": "redis",
+    "rediss": "redis",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+}
+if _checkpointer_url := os.environ.get("YAMLGRAPH_CHECKPOINTER_URL"):
+    _scheme = _checkpointer_url.partition("://")[0].lower()
+    if _scheme not in _CHECKPOINTER_SCHEMES:
+        raise ValueError(
+            "YAMLGRAPH_CHECKPOINTER_URL must start with redis://, rediss://, postgres:// or "
+            f"postgresql://, not {_scheme + '://'!r}"
+        )
+    # Referenced as ${VAR}, expanded when the saver is built: the password then never
+    # shows up in settings dumps or on the debug page.
+    YAMLGRAPH["CHECKPOINTER_OVERRIDE"] = {
+        "type": _CHECKPOINTER_SCHEMES[_scheme],
+        "url": "${YAMLGRAPH_CHECKPOINTER_URL}",
+    }

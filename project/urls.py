@@ -1,6 +1,24 @@
+"""URLs of the reference project: the admin, the API when the app ships it, `/` -> admin."""
+
+from importlib.util import find_spec
+
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+
+def module_exists(name: str) -> bool:
+    """True when `name` can be imported; False also when a parent package is missing."""
+    try:
+        return find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
 
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
     path("admin/", admin.site.urls),
 ]
+
+if module_exists("yamlgraph_django.api.urls"):
+    urlpatterns.append(path("api/", include("yamlgraph_django.api.urls")))

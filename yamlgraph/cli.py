@@ -128,6 +128,6 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
         return 1
-    except (GraphRuntimeError, ValueError, OSError) as exc:
+    except (GraphRuntimeError, ValueError, OSError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

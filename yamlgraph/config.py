@@ -227,6 +227,12 @@ def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> Gr
         issues.add(("defaults",), "must be a mapping")
         defaults = {}
     issues.unknown_keys(defaults, DEFAULTS_KEYS, ("defaults",), "defaults")
+    responses = defaults.get("responses")
+    if responses is not None and not (
+        isinstance(responses, list)
+        or (isinstance(responses, dict) and all(isinstance(v, list) for v in responses.values()))
+    ):
+        issues.add(("defaults", "responses"), "must be a list, or a mapping of node: list")
     config.defaults = defaults
     config.prompts_dir = data.get("prompts_dir", defaults.get("prompts_dir"))
     config.prompts_relative = data.get("prompts_relative", defaults.get("prompts_relative"))
@@ -274,6 +280,9 @@ def _parse_state(state: Any, config: GraphConfig, issues: _Collector) -> None:
             issues.unknown_keys(spec, STATE_FIELD_KEYS, path, "state field")
             field_.type = spec.get("type", "any")
             field_.reducer = spec.get("reducer")
+            if not isinstance(field_.type, str) or not isinstance(field_.reducer, str | None):
+                issues.add(path, "'type' and 'reducer' must be names")
+                continue
             if "default" in spec:
                 field_.default = spec["default"]
                 field_.has_default = True
@@ -316,6 +325,9 @@ def _parse_tools(tools: Any, config: GraphConfig, issues: _Collector) -> None:
         if bool(module) == bool(file):
             issues.add(path, "give exactly one of 'module' or 'path'")
             continue
+        if not isinstance(module or file, str) or not isinstance(function, str):
+            issues.add(path, "'module', 'path' and 'function' must be strings")
+            continue
         tool = ToolConfig(name=name, function=str(function), module=module)
         if file:
             tool.path = config.resolve_path(file)
@@ -330,6 +342,9 @@ def _parse_tools(tools: Any, config: GraphConfig, issues: _Collector) -> None:
         except AttributeError:
             where = tool.module or tool.path
             issues.add((*path, "function"), f"function '{function}' not found in {where}")
+            continue
+        except Exception as exc:  # the tool's own code failed while importing
+            issues.add(path, f"cannot import tool: {type(exc).__name__}: {exc}")
             continue
         if not callable(target):
             issues.add((*path, "function"), f"'{function}' is not callable")
@@ -376,7 +391,7 @@ def _parse_node(
     name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector
 ) -> NodeConfig | None:
     node_type = spec.get("type", "llm")
-    if node_type not in NODE_KEYS:
+    if not isinstance(node_type, str) or node_type not in NODE_KEYS:
         issues.add(
             (*path, "type"),
             f"unknown node type '{node_type}'{did_you_mean(node_type, set(NODE_KEYS))};"
@@ -388,6 +403,8 @@ def _parse_node(
     for key in ("state_key", "resume_key", "collect"):
         if key in spec:
             _check_writable_key(spec[key], (*path, key), issues)
+    if "responses" in spec and not isinstance(spec["responses"], list):
+        issues.add((*path, "responses"), "must be a list of scripted answers")
     if node_type in {"llm", "router"}:
         _check_prompt(spec, path, config, issues, required=True)
         _check_templates(spec.get("variables"), (*path, "variables"), issues)
@@ -399,7 +416,9 @@ def _parse_node(
         tool = spec.get("tool")
         if not tool:
             issues.add(path, "a python node needs 'tool' (a name under 'tools:')")
-        elif tool not in config.tools and tool not in (config.raw.get("tools") or {}):
+        elif not isinstance(tool, str):
+            issues.add((*path, "tool"), "must be the name of an entry under 'tools:'")
+        elif tool not in config.tools and tool not in _mapping(config.raw.get("tools")):
             issues.add(
                 (*path, "tool"),
                 f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}",
@@ -430,6 +449,11 @@ def _parse_node(
     elif node_type == "map":
         _check_map(name, spec, path, config, issues)
     return node
+
+
+def _mapping(value: Any) -> dict:
+    """`value` if it is a mapping, else {} (its own check reports the wrong type)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _is_key_name(key: Any) -> bool:
@@ -495,7 +519,7 @@ def _check_prompt(
 
 def _check_subgraph(spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector) -> None:
     graph = spec.get("graph")
-    if not graph:
+    if not graph or not isinstance(graph, str):
         issues.add(path, "a subgraph node needs 'graph' (a YAML file path)")
         return
     child = config.resolve_path(graph)
@@ -526,7 +550,7 @@ def _check_map(name: str, spec: dict, path: YamlPath, config: GraphConfig, issue
     sub = spec.get("node")
     if isinstance(sub, dict):
         sub_type = sub.get("type", "llm")
-        if sub_type not in MAP_SUBNODE_TYPES:
+        if not isinstance(sub_type, str) or sub_type not in MAP_SUBNODE_TYPES:
             issues.add(
                 (*path, "node", "type"),
                 f"a map can run {', '.join(sorted(MAP_SUBNODE_TYPES))} nodes, not '{sub_type}'",
@@ -544,7 +568,7 @@ def _parse_edges(edges: Any, config: GraphConfig, issues: _Collector) -> None:
         issues.add(("edges",), "a graph needs an 'edges' list (start with {from: START, to: ...})")
         return
     known = set(config.nodes) | {START, END}
-    all_nodes = set((config.raw.get("nodes") or {}).keys()) | {START, END}
+    all_nodes = set(_mapping(config.raw.get("nodes"))) | {START, END}
     for index, spec in enumerate(edges):
         path = ("edges", index)
         if not isinstance(spec, dict):
@@ -559,6 +583,10 @@ def _parse_edges(edges: Any, config: GraphConfig, issues: _Collector) -> None:
         edge = EdgeConfig(sources=[str(s) for s in sources], targets=[str(t) for t in targets])
         edge.index = index
         ok = True
+        for key, names in (("from", edge.sources), ("to", edge.targets)):
+            if not names:
+                issues.add((*path, key), "needs at least one node")
+                ok = False
         for key, names in (("from", edge.sources), ("to", edge.targets)):
             for name in names:
                 if name not in all_nodes:
@@ -623,7 +651,7 @@ def _parse_loops(data: dict, config: GraphConfig, issues: _Collector) -> None:
     for node, target in exits.items():
         if node not in config.nodes:
             issues.add(("loop_exits", node), f"unknown node '{node}'")
-        elif target != END and target not in config.nodes:
+        elif not isinstance(target, str) or (target != END and target not in config.nodes):
             issues.add(("loop_exits", node), f"unknown target node '{target}'")
         else:
             config.loop_exits[node] = target
@@ -637,14 +665,14 @@ def written_keys(node: NodeConfig) -> list[str]:
     if node.type == "python":
         return [spec["state_key"]] if spec.get("state_key") else []
     if node.type == "passthrough":
-        return list((spec.get("output") or {}).keys())
+        return list(_mapping(spec.get("output")))
     if node.type == "interrupt":
         return [
             spec.get("state_key", DEFAULT_INTERRUPT_STATE_KEY),
             spec.get("resume_key", DEFAULT_RESUME_KEY),
         ]
     if node.type == "subgraph":
-        return list((spec.get("output_mapping") or {}).keys())
+        return list(_mapping(spec.get("output_mapping")))
     if node.type == "map":
         return [spec.get("collect", node.name)]
     return []
@@ -659,26 +687,40 @@ def _declare_written_keys(config: GraphConfig, issues: _Collector) -> None:
         config.state.pop(key, None)
 
 
+def _edge_links(config: GraphConfig) -> list[tuple[list[str], list[str]]]:
+    """(sources, targets) of every edge written in the file, accepted or not."""
+    links = []
+    for spec in config.raw.get("edges") or []:
+        if isinstance(spec, dict) and "from" in spec and "to" in spec:
+            sources = spec["from"] if isinstance(spec["from"], list) else [spec["from"]]
+            targets = spec["to"] if isinstance(spec["to"], list) else [spec["to"]]
+            links.append(([str(s) for s in sources], [str(t) for t in targets]))
+    return links
+
+
 def _check_graph_shape(config: GraphConfig, issues: _Collector) -> None:
     if not config.nodes or not config.edges:
         return
-    if not any(START in edge.sources for edge in config.edges):
+    # Edges rejected above (bad condition, no way to choose...) still count here, so one
+    # mistake in an edge is one error, not also "node ... is not reachable".
+    links = _edge_links(config)
+    if not any(START in sources for sources, _ in links):
         issues.add(("edges",), "no edge starts at START")
         return
     successors: dict[str, set[str]] = {}
-    for edge in config.edges:
-        for source in edge.sources:
-            successors.setdefault(source, set()).update(edge.targets)
+    for sources, targets in links:
+        for source in sources:
+            successors.setdefault(source, set()).update(targets)
     for name, node in config.nodes.items():
         if node.type == "router":
             successors.setdefault(name, set()).update(
-                t for t in (node.get("routes") or {}).values() if isinstance(t, str)
+                t for t in _mapping(node.get("routes")).values() if isinstance(t, str)
             )
     for name, target in config.loop_exits.items():
         successors.setdefault(name, set()).add(target)
     for name, node in config.nodes.items():
         if node.type == "router":
-            for label, target in (node.get("routes") or {}).items():
+            for label, target in _mapping(node.get("routes")).items():
                 if target not in config.nodes and target != END:
                     issues.add(
                         ("nodes", name, "routes", label),

@@ -51,12 +51,12 @@ class InvalidInput(YamlgraphError):
     code = "invalid_input"
     default_detail = "Invalid input."
 
-    def __init__(
-        self, detail: str | None = None, *, errors: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, detail: str | None = None, *, errors: dict[str, Any] | None = None) -> None:
         self.errors: dict[str, Any] = dict(errors or {})
         if detail is None and self.errors:
-            detail = "; ".join(f"{field}: {_first(message)}" for field, message in self.errors.items())
+            detail = "; ".join(
+                f"{field}: {_first(message)}" for field, message in self.errors.items()
+            )
         super().__init__(detail)
 
 

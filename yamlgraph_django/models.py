@@ -28,6 +28,13 @@ class GraphDefinition(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["name", "checksum"], name="yamlgraph_graph_checksum"),
             models.UniqueConstraint(fields=["name", "version"], name="yamlgraph_graph_version"),
+            # One latest version per name, enforced by the database so that two processes
+            # syncing at once cannot both flip a new row to latest (the loser retries).
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(is_latest=True),
+                name="yamlgraph_graph_one_latest",
+            ),
         ]
         verbose_name = _("graph")
 
@@ -139,3 +146,6 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.session_id} by {self.actor or self.channel}"
+
+
+from yamlgraph_django.checkpointer.models import *  # noqa: E402, F403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -79,3 +80,33 @@ def run_cli(*args: str, cwd: Path | None = None, stdin: str | None = None, timeo
         text=True,
         timeout=timeout,
     )
+
+
+def sqlite_app(graph_path: Path | str, db: Path):
+    """The graph compiled with a SqliteSaver on `db`, as a freshly started process would."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    saver = SqliteSaver(sqlite3.connect(str(db), check_same_thread=False))
+    return compile_graph(load_graph_config(graph_path)).compile(checkpointer=saver)
+
+
+def step_in_new_process(graph_path: Path, db: Path, thread_id: str, resume=None, start=None):
+    """Start (`start` = input) or resume (`resume` = answer) a thread in a new interpreter
+    that shares only the sqlite file; returns the result with interrupt values as a list."""
+    code = f"""
+        import json
+        from langgraph.types import Command
+        from tests.yamlgraph.conftest import sqlite_app
+
+        app = sqlite_app({str(graph_path)!r}, {str(db)!r})
+        config = {{"configurable": {{"thread_id": {thread_id!r}}}}}
+        start, resume = json.loads({json.dumps(json.dumps([start, resume]))})
+        result = app.invoke(Command(resume=resume) if start is None else start, config)
+        result["__interrupt__"] = [item.value for item in result.get("__interrupt__", [])]
+        print(json.dumps(result))
+    """
+    process = run_python(code)
+    assert process.returncode == 0, process.stderr
+    return json.loads(process.stdout.strip().splitlines()[-1])

@@ -84,7 +84,11 @@ def test_llm_node_parse_json_stores_a_dict(graph):
           extract:
             prompt: {user: "extract"}
             parse_json: true
-            responses: ['```json\n{"name": "Ada", "tags": ["math"]}\n```']
+            responses:
+              - |
+                ```json
+                {"name": "Ada", "tags": ["math"]}
+                ```
         edges:
           - {from: START, to: extract}
           - {from: extract, to: END}
@@ -233,7 +237,7 @@ def test_router_answer_matching_no_route_and_no_default_is_an_error(graph):
 
 # --- python -----------------------------------------------------------------------------
 
-TOOLS = '''
+TOOLS = """
 def add_one(state):
     return {"total": state["total"] + 1}
 
@@ -245,7 +249,7 @@ def answer(state):
 
 def not_a_dict(state):
     return ["a", "list"]
-'''
+"""
 
 
 def test_python_node_from_a_file_updates_state(tmp_path, graph):

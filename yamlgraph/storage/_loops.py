@@ -244,16 +244,25 @@ def _abandon_task(task: asyncio.Future[T], abandon: Callable[[T], None]) -> None
             logger.debug("could not release connections left on a closed event loop", exc_info=True)
 
 
-def shutdown_stream_socket(writer: Any) -> None:
-    """Shut down the TCP socket under an asyncio StreamWriter whose loop is gone.
+def close_dead_stream(writer: Any) -> None:
+    """Close the TCP connection under an asyncio StreamWriter whose loop has ended.
 
-    The transport cannot be closed without its loop, but ``shutdown()`` ends
-    the connection for the server right away; the file descriptor itself is
-    released when the transport is garbage-collected.
+    ``transport.close()`` marks the transport closing, then fails scheduling
+    its callback on the dead loop; the socket is shut down and closed here
+    directly instead of being left to the garbage collector (which would also
+    warn "unclosed transport").
     """
     if writer is None:
         return
+    transport = writer.transport
     sock = writer.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+            sock.shutdown(socket.SHUT_RDWR)  # the server sees the disconnect now
+    with contextlib.suppress(RuntimeError):  # "Event loop is closed"
+        transport.close()
+    raw = getattr(transport, "_sock", None)
+    if isinstance(raw, socket.socket):
+        raw.close()
+        with contextlib.suppress(AttributeError):
+            transport._sock = None

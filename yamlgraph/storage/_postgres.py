@@ -8,7 +8,13 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from ._config import CheckpointerUnavailable, check_options, mask_url, missing_package, required_string
+from ._config import (
+    CheckpointerUnavailable,
+    check_options,
+    mask_url,
+    missing_package,
+    required_string,
+)
 from ._loops import LoopAwareMixin, PerLoop, construct_outside_loop, running_loop
 from ._owned import register_closer
 

@@ -16,7 +16,7 @@ from ._config import (
     missing_package,
     required_string,
 )
-from ._loops import PerLoop, shutdown_stream_socket
+from ._loops import PerLoop, close_dead_stream
 from ._owned import register_closer
 
 PACKAGE = "langgraph-checkpoint-redis"
@@ -76,19 +76,18 @@ def _sync_client(url: str) -> Any:
 
 def _setup(saver: Any, url: str) -> None:
     """Create the search indexes; a server without the modules gets a clear message."""
-    from redis.exceptions import RedisError, ResponseError
+    from redis.exceptions import RedisError
+    from redisvl.exceptions import RedisVLError
 
     try:
         saver.setup()
-    except ResponseError as exc:
+    except (RedisError, RedisVLError, OSError) as exc:
         if "unknown command" in str(exc).lower():
             raise CheckpointerUnavailable(
                 f"Redis at {mask_url(url)} lacks the RedisJSON and RediSearch modules that "
                 "langgraph-checkpoint-redis needs (use Redis 8, Redis Stack, or Valkey with "
                 f"the modules loaded): {exc}"
             ) from exc
-        raise _unavailable(url, exc) from exc
-    except (RedisError, OSError) as exc:
         raise _unavailable(url, exc) from exc
 
 
@@ -164,7 +163,9 @@ def _abandon_async_client(client: Any) -> None:
         *getattr(pool, "_in_use_connections", ()),
     ]
     for connection in connections:
-        shutdown_stream_socket(getattr(connection, "_writer", None))
+        close_dead_stream(getattr(connection, "_writer", None))
+        if hasattr(connection, "_writer"):
+            connection._reader = connection._writer = None
 
 
 _ASYNC_CLASS: type | None = None
@@ -197,12 +198,13 @@ def _build_async_class(base: type) -> type:
 
         async def _yg_open(self) -> Any:
             from redis.exceptions import RedisError
+            from redisvl.exceptions import RedisVLError
 
             client = _new_async_client(self._yg_url)
             self._redis = client
             try:
                 await base.asetup(self)
-            except (RedisError, OSError) as exc:
+            except (RedisError, RedisVLError, OSError) as exc:
                 await _aclose_async_client(client)
                 raise _unavailable(self._yg_url, exc) from exc
             return client

@@ -1,0 +1,261 @@
+"""Checkpointer factory: a graph's ``checkpointer:`` block -> a LangGraph saver.
+
+    from yamlgraph.storage import get_checkpointer
+
+    saver = get_checkpointer({"type": "redis", "url": "${REDIS_URL}", "ttl": 120})
+    async_saver = get_checkpointer({"type": "sqlite", "path": "s.db"}, async_mode=True)
+
+Types: ``memory``, ``sqlite`` (``path``), ``redis`` (``url``, ``ttl`` minutes),
+``postgres`` (``url``); more via register_checkpointer(). Strings in the block
+may use ``${VAR}`` / ``${VAR:-default}``. Savers that hold connections are
+released with close_checkpointer() / aclose_checkpointer(), or use the
+checkpointer() context manager. Async savers may be created from sync code:
+they connect on first use inside the running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+
+from . import _postgres, _redis, _sqlite
+from ._config import (
+    CheckpointerConfigError,
+    CheckpointerUnavailable,
+    expand_env,
+    mask_url,
+    normalize_config,
+)
+from ._loops import run_in_fresh_loop, running_loop
+from ._owned import pop_owned, register_closer
+
+__all__ = [
+    "CheckpointerConfigError",
+    "CheckpointerUnavailable",
+    "aclose_checkpointer",
+    "adelete_thread",
+    "checkpointer",
+    "checkpointer_type",
+    "checkpointer_types",
+    "close_checkpointer",
+    "delete_thread",
+    "expand_env",
+    "get_checkpointer",
+    "mask_url",
+    "register_checkpointer",
+    "register_closer",
+]
+
+Config = Mapping[str, Any] | str | None
+Factory = Callable[[dict[str, Any]], BaseCheckpointSaver]
+PathLike = str | os.PathLike[str]
+
+_REGISTRY: dict[str, tuple[Factory, Factory]] = {}
+
+
+def register_checkpointer(name: str, sync_factory: Factory, async_factory: Factory) -> None:
+    """Make ``type: name`` available; registering a name again replaces it.
+
+    Both factories get the config dict after ``${VAR}`` expansion, with
+    ``type`` lower-cased. A factory that opens connections should record how
+    to release them with register_closer(). Raise CheckpointerConfigError for
+    bad options (the graph file is added to the message) and
+    CheckpointerUnavailable when the backing server cannot be reached.
+    """
+    key = name.strip().lower()
+    if not key:
+        raise ValueError("a checkpointer type needs a non-empty name")
+    _REGISTRY[key] = (sync_factory, async_factory)
+
+
+def checkpointer_types() -> list[str]:
+    """The registered type names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def checkpointer_type(config: Config) -> str:
+    """The normalized type name of a checkpointer block (``None`` -> ``"memory"``).
+
+    Does not expand ``${VAR}`` and does not check that the type is registered.
+    """
+    return normalize_config(config)["type"]
+
+
+def get_checkpointer(
+    config: Config,
+    async_mode: bool = False,
+    *,
+    source: PathLike | None = None,
+) -> BaseCheckpointSaver:
+    """Build the saver a checkpointer block describes.
+
+    `config` is the block (a dict with ``type``), a type name (``"memory"``),
+    or None (memory). With `async_mode` the saver supports LangGraph's async
+    API (``ainvoke``/``astream``); it may be created here, outside any loop,
+    and connects on first use inside the running loop. `source` is the graph
+    file, named in error messages.
+
+    Raises CheckpointerConfigError (a ValueError) for a bad block and
+    CheckpointerUnavailable when Redis/Postgres cannot be reached.
+    """
+    try:
+        block = normalize_config(expand_env(config, source=source))
+        kind = block["type"]
+        factories = _REGISTRY.get(kind)
+        if factories is None:
+            raise CheckpointerConfigError(
+                f"unknown checkpointer type {kind!r}; known types: {', '.join(checkpointer_types())}"
+            )
+        return factories[1 if async_mode else 0](block)
+    except CheckpointerConfigError as exc:
+        error = exc.with_source(source)
+        if error is exc:
+            raise
+        raise error from exc.__cause__
+    except CheckpointerUnavailable as exc:
+        if source is None:
+            raise
+        raise CheckpointerUnavailable(f"{os.fspath(source)}: {exc}") from exc.__cause__
+
+
+def close_checkpointer(saver: BaseCheckpointSaver | None) -> None:
+    """Release the connections, pools and clients the factory opened for `saver`.
+
+    Safe to call twice and on savers that hold nothing (memory). From inside a
+    running loop prefer ``await aclose_checkpointer(saver)``: an async saver
+    closed from there finishes closing in the background.
+    """
+    owned = pop_owned(saver) if saver is not None else None
+    if owned is not None and owned.close is not None:
+        owned.close()
+
+
+async def aclose_checkpointer(saver: BaseCheckpointSaver | None) -> None:
+    """Async twin of close_checkpointer(); never blocks the running loop."""
+    owned = pop_owned(saver) if saver is not None else None
+    if owned is None:
+        return
+    if owned.aclose is not None:
+        await owned.aclose()
+    elif owned.close is not None:
+        await asyncio.to_thread(owned.close)
+
+
+class checkpointer:  # noqa: N801 - used like a function: `with checkpointer(cfg) as saver`
+    """Context manager: ``with checkpointer(cfg) as saver`` / ``async with ...``.
+
+    The saver is created on entry (for ``async with``: inside the running
+    loop) and closed on exit, so scripts and tests do not leak connections.
+    """
+
+    def __init__(
+        self, config: Config, async_mode: bool = False, *, source: PathLike | None = None
+    ) -> None:
+        self.config = config
+        self.async_mode = async_mode
+        self.source = source
+        self.saver: BaseCheckpointSaver | None = None
+
+    def __enter__(self) -> BaseCheckpointSaver:
+        self.saver = get_checkpointer(self.config, self.async_mode, source=self.source)
+        return self.saver
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        saver, self.saver = self.saver, None
+        close_checkpointer(saver)
+
+    async def __aenter__(self) -> BaseCheckpointSaver:
+        self.saver = get_checkpointer(self.config, self.async_mode, source=self.source)
+        return self.saver
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        saver, self.saver = self.saver, None
+        await aclose_checkpointer(saver)
+
+
+# Upstream async savers whose sync methods only work from a thread other than
+# the one running their loop.
+_LOOP_BOUND_SAVERS = frozenset(
+    {"AsyncSqliteSaver", "AsyncPostgresSaver", "AsyncRedisSaver", "AsyncShallowRedisSaver"}
+)
+
+
+def _loop_bound(saver: BaseCheckpointSaver) -> bool:
+    return any(cls.__name__ in _LOOP_BOUND_SAVERS for cls in type(saver).__mro__)
+
+
+def delete_thread(saver: BaseCheckpointSaver, thread_id: str) -> None:
+    """Delete every checkpoint and pending write of `thread_id`, from sync code.
+
+    Works for sync and async savers. An async saver runs the deletion on its
+    loop when that loop is running in another thread, else on a private loop;
+    from inside a running loop use ``await adelete_thread(...)``.
+    """
+    if not _loop_bound(saver):
+        try:
+            saver.delete_thread(thread_id)
+            return
+        except NotImplementedError:
+            pass
+    bound = getattr(saver, "loop", None)
+    current = running_loop()
+    if isinstance(bound, asyncio.AbstractEventLoop) and bound.is_running() and bound is not current:
+        asyncio.run_coroutine_threadsafe(saver.adelete_thread(thread_id), bound).result()
+        return
+    if current is not None:
+        raise RuntimeError(
+            "delete_thread() on an async checkpointer would block the running event loop; "
+            "use `await adelete_thread(saver, thread_id)`"
+        )
+    release = getattr(saver, "_yg_release_loop_resources", None)
+
+    async def run() -> None:
+        try:
+            await saver.adelete_thread(thread_id)
+        finally:
+            if release is not None:  # its connections die with the private loop
+                await release()
+
+    run_in_fresh_loop(run)
+
+
+async def adelete_thread(saver: BaseCheckpointSaver, thread_id: str) -> None:
+    """Delete every checkpoint and pending write of `thread_id`, from async code.
+
+    Sync-only savers (SqliteSaver, PostgresSaver, RedisSaver) run their
+    delete_thread in a worker thread so the loop is not blocked.
+    """
+    try:
+        await saver.adelete_thread(thread_id)
+    except NotImplementedError:
+        await asyncio.to_thread(saver.delete_thread, thread_id)
+
+
+def _memory(config: dict[str, Any]) -> BaseCheckpointSaver:
+    """InMemorySaver serves sync and async code alike; nothing to close."""
+    from ._config import check_options
+
+    check_options(config, [])
+    return InMemorySaver()
+
+
+register_checkpointer("memory", _memory, _memory)
+register_checkpointer("sqlite", _sqlite.sync_factory, _sqlite.async_factory)
+register_checkpointer("redis", _redis.sync_factory, _redis.async_factory)
+register_checkpointer("postgres", _postgres.sync_factory, _postgres.async_factory)

@@ -1,0 +1,19 @@
+"""The Django admin of yamlgraph_django: graphs and the sessions people manage.
+
+Split by concern (the module passed ~400 lines): `graphs` (registered versions, reload
+from disk), `sessions` (list and detail pages), `views` (the session page's buttons and
+the Start session page), `actions` (bulk actions), `display` (escaped HTML helpers).
+Everything that runs a graph or touches checkpoints goes through
+`yamlgraph_django.services`.
+"""
+
+from django.contrib import admin
+
+from yamlgraph_django.admin.graphs import GraphDefinitionAdmin
+from yamlgraph_django.admin.sessions import SessionAdmin
+from yamlgraph_django.models import GraphDefinition, Session
+
+admin.site.register(GraphDefinition, GraphDefinitionAdmin)
+admin.site.register(Session, SessionAdmin)
+
+__all__ = ["GraphDefinitionAdmin", "SessionAdmin"]

@@ -1,0 +1,346 @@
+"""Sessions in the admin: a constant-query list, a read-only detail page, and buttons.
+
+Read-only like django-celery-results: no generic add/change forms, because a session's
+fields are the record of what the graph did and may only change through the session
+service. People act through the buttons (Resume, Cancel, Delete with checkpoints, Start
+session; see `views.py`) and the bulk actions (see `actions.py`), which all call the
+service with channel "admin" so every change is recorded as a Run with its actor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin import DateFieldListFilter
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from yamlgraph_django import services
+from yamlgraph_django.admin.actions import SessionActionsMixin
+from yamlgraph_django.admin.display import (
+    EMPTY,
+    pre,
+    pretty_json,
+    short_question,
+    status_badge,
+    table,
+    when,
+)
+from yamlgraph_django.admin.views import SessionViewsMixin
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import YamlgraphError
+from yamlgraph_django.forms import question_text
+from yamlgraph_django.models import GraphDefinition, Run, Session, SessionStatus
+
+
+class GraphNameFilter(admin.SimpleListFilter):
+    """Filter by graph name across its versions (what people mean by "the interview graph").
+
+    One query for the choices whatever the page size. A single version is reachable with
+    `?graph__id__exact=<pk>`, which the graph page links to.
+    """
+
+    title = _("graph")
+    parameter_name = "graph"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        names = GraphDefinition.objects.order_by("name").values_list("name", flat=True).distinct()
+        return [(name, name) for name in names]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(graph__name=self.value())
+        return queryset
+
+
+class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
+    """The list and detail pages of sessions."""
+
+    change_list_template = "admin/yamlgraph_django/session/change_list.html"
+    change_form_template = "admin/yamlgraph_django/session/change_form.html"
+    delete_confirmation_template = "admin/yamlgraph_django/session/delete_confirmation.html"
+
+    list_display = (
+        "session_id",
+        "status_badge",
+        "graph_version",
+        "owner",
+        "pending_question",
+        "updated_at",
+        "run_count",
+    )
+    list_display_links = ("session_id",)
+    list_filter = (
+        "status",
+        GraphNameFilter,
+        ("created_at", DateFieldListFilter),
+        ("updated_at", DateFieldListFilter),
+        ("finished_at", DateFieldListFilter),
+    )
+    search_fields = ("id", "thread_id", "owner__username", "owner__email", "metadata")
+    search_help_text = _("Search by session id, thread id, owner or metadata text.")
+    date_hierarchy = "created_at"
+    list_select_related = ("graph", "owner")
+    list_per_page = 100
+    show_full_result_count = False  # one COUNT(*) less per page on big tables
+    ordering = ("-created_at",)
+
+    readonly_fields = (
+        "id",
+        "thread_id",
+        "graph_version",
+        "owner",
+        "status_badge",
+        "created_at",
+        "updated_at",
+        "finished_at",
+        "expires_at",
+        "lease_expires_at",
+        "pending_interrupts",
+        "error_text",
+        "state_values",
+        "next_nodes",
+        "input_json",
+        "output_json",
+        "metadata_json",
+        "checkpoint_history",
+        "runs_table",
+    )
+
+    # -- permissions: read-only, acting only through buttons and actions ---------------------
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Never through the generic form: that would bypass the service and the Run log."""
+        return False
+
+    def _has_model_perm(self, request: HttpRequest, action: str) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.{action}_{self.opts.model_name}")
+
+    def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Cancelling changes a session, so it takes the model's change permission."""
+        return self._has_model_perm(request, "change")
+
+    def has_recover_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._has_model_perm(request, "change")
+
+    def has_resume_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Answering is its own permission: support staff may read sessions without it."""
+        return request.user.has_perm(f"{self.opts.app_label}.resume_session")
+
+    def has_start_permission(self, request: HttpRequest) -> bool:
+        return self.has_add_permission(request)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """Sessions the user may see, with their graph, owner and run count in one query.
+
+        The run count is a correlated subquery rather than Count() + GROUP BY, so it
+        composes with search, filters, the date hierarchy and the actions unchanged.
+        """
+        runs = (
+            Run.objects.filter(session=OuterRef("pk"))
+            .order_by()
+            .values("session")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        queryset = (
+            super()
+            .get_queryset(request)
+            .select_related("graph", "owner")
+            .annotate(_run_count=Coalesce(Subquery(runs, output_field=IntegerField()), Value(0)))
+        )
+        return app_settings.SESSION_ACCESS(request.user, queryset)
+
+    # -- list columns ----------------------------------------------------------------------
+
+    @admin.display(description=_("session"), ordering="created_at")
+    def session_id(self, obj: Session) -> str:
+        return str(obj.pk)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Session) -> SafeString:
+        return status_badge(obj.status)
+
+    @admin.display(description=_("graph"), ordering="graph__name")
+    def graph_version(self, obj: Session) -> SafeString:
+        url = reverse("admin:yamlgraph_django_graphdefinition_change", args=[obj.graph_id])
+        return format_html('<a href="{}">{}</a>', url, obj.graph)
+
+    @admin.display(description=_("waiting for"))
+    def pending_question(self, obj: Session) -> str:
+        if obj.status != SessionStatus.INTERRUPTED:
+            return ""
+        return short_question(obj.interrupts)
+
+    @admin.display(description=_("runs"), ordering="_run_count")
+    def run_count(self, obj: Session) -> int:
+        count = getattr(obj, "_run_count", None)
+        return obj.runs.count() if count is None else count
+
+    # -- detail page -----------------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: Session | None = None) -> list:
+        fieldsets: list = [
+            (
+                None,
+                {
+                    "fields": (
+                        ("id", "status_badge"),
+                        "thread_id",
+                        "graph_version",
+                        "owner",
+                        ("created_at", "updated_at"),
+                        ("finished_at", "expires_at"),
+                        "lease_expires_at",
+                    )
+                },
+            )
+        ]
+        if obj is not None and obj.status == SessionStatus.INTERRUPTED and obj.interrupts:
+            fieldsets.append((_("Waiting for an answer"), {"fields": ("pending_interrupts",)}))
+        if obj is not None and obj.error:
+            fieldsets.append((_("Error"), {"fields": ("error_text",)}))
+        fieldsets += [
+            (_("Current state"), {"fields": ("state_values", "next_nodes")}),
+            (
+                _("Input, output and metadata"),
+                {"fields": ("input_json", "output_json", "metadata_json")},
+            ),
+            (_("Checkpoint history"), {"fields": ("checkpoint_history",)}),
+            (_("Runs"), {"fields": ("runs_table",)}),
+        ]
+        return fieldsets
+
+    def _state(self, obj: Session) -> dict[str, Any] | YamlgraphError | Exception:
+        """`get_state` once per page (the instance is shared by all fields of the page).
+
+        A store that is down, or a graph that no longer loads, shows as a message in
+        the field instead of an error page: the metadata is still worth reading.
+        """
+        if not hasattr(obj, "_admin_state"):
+            try:
+                obj._admin_state = services.get_state(obj)
+            except Exception as exc:  # shown on the page; the rest of it still renders
+                obj._admin_state = exc
+        return obj._admin_state
+
+    @staticmethod
+    def _unavailable(exc: Exception) -> SafeString:
+        detail = exc.detail if isinstance(exc, YamlgraphError) else f"{type(exc).__name__}: {exc}"
+        return format_html('<p class="errornote" style="margin:0">{}</p>', detail)
+
+    @admin.display(description=_("pending interrupts"))
+    def pending_interrupts(self, obj: Session) -> SafeString:
+        parts = []
+        for interrupt in obj.interrupts or []:
+            value = interrupt.get("value") if isinstance(interrupt, dict) else interrupt
+            parts.append(
+                format_html(
+                    '<div style="margin-bottom:10px"><p class="yamlgraph-question" '
+                    'style="white-space:pre-wrap;font-weight:600;margin:0 0 4px 0">{}</p>{}'
+                    '<p class="quiet" style="margin:4px 0 0 0">id {}</p></div>',
+                    question_text(value),
+                    pretty_json(value) if not isinstance(value, str) else "",
+                    interrupt.get("id") if isinstance(interrupt, dict) else "",
+                )
+            )
+        return mark_safe("".join(parts)) if parts else EMPTY  # each part built by format_html
+
+    @admin.display(description=_("error"))
+    def error_text(self, obj: Session) -> SafeString:
+        return pre(obj.error) if obj.error else EMPTY
+
+    @admin.display(description=_("values"))
+    def state_values(self, obj: Session) -> SafeString:
+        state = self._state(obj)
+        if isinstance(state, Exception):
+            return self._unavailable(state)
+        return pretty_json(state.get("values") or {})
+
+    @admin.display(description=_("next"))
+    def next_nodes(self, obj: Session) -> str:
+        state = self._state(obj)
+        if isinstance(state, Exception):
+            return ""
+        return ", ".join(str(node) for node in state.get("next") or ()) or "-"
+
+    @admin.display(description=_("input"))
+    def input_json(self, obj: Session) -> SafeString:
+        return pretty_json(obj.input)
+
+    @admin.display(description=_("output"))
+    def output_json(self, obj: Session) -> SafeString:
+        return pretty_json(obj.output) if obj.output is not None else EMPTY
+
+    @admin.display(description=_("metadata"))
+    def metadata_json(self, obj: Session) -> SafeString:
+        return pretty_json(obj.metadata)
+
+    @admin.display(description=_("checkpoints (newest first)"))
+    def checkpoint_history(self, obj: Session) -> SafeString:
+        try:
+            history = services.get_history(obj, limit=50)
+        except Exception as exc:  # shown on the page; the rest of it still renders
+            return self._unavailable(exc)
+        if not history:
+            return EMPTY
+        rows = []
+        for item in history:
+            wrote = item.get("nodes", item.get("node"))
+            if isinstance(wrote, list | tuple):
+                wrote = ", ".join(str(n) for n in wrote)
+            nxt = item.get("next") or ()
+            rows.append(
+                (
+                    item.get("checkpoint_id", ""),
+                    item.get("step", ""),
+                    item.get("source", ""),
+                    wrote or "",
+                    ", ".join(str(n) for n in nxt) if isinstance(nxt, list | tuple) else nxt,
+                    when(item.get("created_at")),
+                )
+            )
+        return table(
+            [_("checkpoint"), _("step"), _("source"), _("written by"), _("next"), _("time")],
+            rows,
+        )
+
+    @admin.display(description=_("runs"))
+    def runs_table(self, obj: Session) -> SafeString:
+        runs = list(obj.runs.select_related("actor").order_by("started_at", "pk"))
+        if not runs:
+            return EMPTY
+        rows = [
+            (
+                when(run.started_at),
+                run.get_kind_display(),
+                str(run.actor) if run.actor_id else "-",
+                run.get_channel_display(),
+                pretty_json(run.value) if run.value is not None else "",
+                run.get_status_display(),
+                when(run.finished_at),
+                run.error,
+            )
+            for run in runs
+        ]
+        return table(
+            [
+                _("started"),
+                _("kind"),
+                _("by"),
+                _("channel"),
+                _("value"),
+                _("outcome"),
+                _("finished"),
+                _("error"),
+            ],
+            rows,
+        )

@@ -1,0 +1,325 @@
+"""The session page's buttons: Resume, Cancel, Delete with checkpoints, and Start session.
+
+Every view is wrapped in `admin_site.admin_view` (staff login, CSRF, never cached),
+checks the model permission it needs, and changes things only on POST through the
+session service. Errors a person can cause by being a moment late (someone else answered,
+the session is running) come back as a message on the session page, never as an error
+page; bad input comes back as a form error and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from yamlgraph_django import registry, services
+from yamlgraph_django.admin.display import short_question
+from yamlgraph_django.exceptions import (
+    CheckpointerUnavailable,
+    GraphNotFound,
+    InvalidInput,
+    SessionBusy,
+    SessionNotResumable,
+    YamlgraphError,
+)
+from yamlgraph_django.forms import ResumeForm, StartSessionForm
+from yamlgraph_django.models import Session, SessionStatus
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    _Base = ModelAdmin
+else:
+    _Base = object
+
+#: Statuses a person can still cancel.
+CANCELLABLE = (SessionStatus.PENDING, SessionStatus.RUNNING, SessionStatus.INTERRUPTED)
+CHANNEL = "admin"
+
+
+def outcome(session: Session) -> tuple[str, int]:
+    """What a person should read after starting or resuming: where the session stands now."""
+    if session.status == SessionStatus.INTERRUPTED:
+        return (
+            _("It is waiting for an answer: %(question)s")
+            % {"question": short_question(session.interrupts, 200)},
+            messages.SUCCESS,
+        )
+    if session.status == SessionStatus.COMPLETED:
+        return _("It has completed."), messages.SUCCESS
+    if session.status == SessionStatus.FAILED:
+        return _("It failed: %(error)s") % {"error": session.error}, messages.ERROR
+    if session.status in (SessionStatus.PENDING, SessionStatus.RUNNING):
+        return _("It is running in the background; reload this page to follow it."), messages.INFO
+    return _("It is %(status)s.") % {"status": session.get_status_display().lower()}, messages.INFO
+
+
+class SessionViewsMixin(_Base):
+    """Custom views of SessionAdmin (mixed into the ModelAdmin)."""
+
+    resume_template = "admin/yamlgraph_django/session/resume.html"
+    start_template = "admin/yamlgraph_django/session/start.html"
+
+    # -- urls ------------------------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("start/", wrap(self.start_view), name="{}_{}_start".format(*info)),
+            path(
+                "<path:object_id>/resume/",
+                wrap(self.resume_view),
+                name="{}_{}_resume".format(*info),
+            ),
+            path(
+                "<path:object_id>/cancel/",
+                wrap(require_POST(self.cancel_view)),
+                name="{}_{}_cancel".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _url(self, name: str, *args: Any) -> str:
+        opts = self.opts
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_{name}",
+            args=args,
+            current_app=self.admin_site.name,
+        )
+
+    def _change_url(self, session: Session) -> str:
+        return self._url("change", session.pk)
+
+    def _get_session(self, request: HttpRequest, object_id: str) -> Session | None:
+        """The session if this user may see it (SESSION_ACCESS and view permission)."""
+        session = self.get_object(request, unquote(object_id))
+        if session is not None and not self.has_view_permission(request, session):
+            raise PermissionDenied
+        return session
+
+    # -- the detail page -------------------------------------------------------------------
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Session | None = None,
+    ) -> HttpResponse:
+        """Add the buttons this user may press on this session in its current status."""
+        if obj is not None:
+            context.update(
+                show_resume=obj.status == SessionStatus.INTERRUPTED
+                and self.has_resume_permission(request, obj),
+                show_cancel=obj.status in CANCELLABLE and self.has_cancel_permission(request, obj),
+                show_delete_with_checkpoints=self.has_delete_permission(request, obj),
+                resume_url=self._url("resume", obj.pk),
+                cancel_url=self._url("cancel", obj.pk),
+                delete_url=self._url("delete", obj.pk),
+                show_delete=False,  # our own "Delete with checkpoints" replaces the link
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        """Adding a session means starting one: the generic form cannot run a graph."""
+        url = self._url("start")
+        if request.GET:
+            url += "?" + request.GET.urlencode()
+        return HttpResponseRedirect(url)
+
+    # -- delete with checkpoints (Django's confirmation page, our delete) ------------------
+
+    def delete_model(self, request: HttpRequest, obj: Session) -> None:
+        """Delete through the service, so the thread's checkpoints go too."""
+        services.delete_session(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for session in queryset:
+            services.delete_session(session)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """Django's delete view; a session that cannot be deleted now answers with a message."""
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except YamlgraphError as exc:
+            self.message_user(
+                request,
+                _("The session was not deleted: %(reason)s") % {"reason": exc.detail},
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(self._url("change", unquote(object_id)))
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        self.message_user(
+            request,
+            _("The session “%(obj)s” and its checkpoints were deleted.") % {"obj": obj_display},
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(self._url("changelist"))
+
+    # -- resume ----------------------------------------------------------------------------
+
+    def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """One field per pending interrupt; POST resumes through the service."""
+        session = self._get_session(request, object_id)
+        if session is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_resume_permission(request, session):
+            raise PermissionDenied
+        if session.status != SessionStatus.INTERRUPTED or not session.interrupts:
+            self.message_user(request, self._not_waiting(session), messages.WARNING)
+            return HttpResponseRedirect(self._change_url(session))
+
+        form = ResumeForm(
+            request.POST if request.method == "POST" else None, interrupts=session.interrupts
+        )
+        if request.method == "POST":
+            if form.has_error("interrupt_ids", "stale"):
+                self.message_user(request, form.errors["interrupt_ids"][0], messages.WARNING)
+                return HttpResponseRedirect(self._url("resume", session.pk))
+            if form.is_valid():
+                try:
+                    session = services.resume_session(
+                        session, values=form.answers(), actor=request.user, channel=CHANNEL
+                    )
+                except (SessionBusy, SessionNotResumable) as exc:
+                    self.message_user(
+                        request,
+                        _("Nothing was changed: %(reason)s") % {"reason": exc.detail},
+                        messages.WARNING,
+                    )
+                    return HttpResponseRedirect(self._change_url(session))
+                except InvalidInput as exc:
+                    form.add_error(None, exc.detail)
+                except CheckpointerUnavailable as exc:
+                    form.add_error(None, _("Nothing was changed: %s") % exc.detail)
+                else:
+                    self.log_change(request, session, _("Resumed from the admin."))
+                    text, level = outcome(session)
+                    self.message_user(request, _("Resumed. %s") % text, level)
+                    return HttpResponseRedirect(self._change_url(session))
+
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Answer and resume"),
+            "subtitle": str(session),
+            "opts": self.opts,
+            "original": session,
+            "session": session,
+            "form": form,
+            "media": self.media + form.media,
+            "change_url": self._change_url(session),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.resume_template, context)
+
+    @staticmethod
+    def _not_waiting(session: Session) -> str:
+        return _("This session is not waiting for an answer (it is %(status)s).") % {
+            "status": session.get_status_display().lower()
+        }
+
+    # -- cancel ----------------------------------------------------------------------------
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST only (the URL is wrapped in require_POST); answers with a message."""
+        session = self._get_session(request, object_id)
+        if session is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_cancel_permission(request, session):
+            raise PermissionDenied
+        try:
+            services.cancel_session(session, actor=request.user, channel=CHANNEL)
+        except YamlgraphError as exc:
+            self.message_user(
+                request,
+                _("The session was not cancelled: %(reason)s") % {"reason": exc.detail},
+                messages.WARNING,
+            )
+        else:
+            self.log_change(request, session, _("Cancelled from the admin."))
+            self.message_user(request, _("The session was cancelled."), messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(session))
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start_view(self, request: HttpRequest) -> HttpResponse:
+        """Choose a graph, give its input as JSON, start, and land on the new session."""
+        if not self.has_start_permission(request):
+            raise PermissionDenied
+        graphs = list(registry.latest_definitions())
+        form = StartSessionForm(
+            request.POST if request.method == "POST" else None,
+            graphs=graphs,
+            initial={"graph": request.GET.get("graph")},
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                session = services.start_session(
+                    data["graph"],
+                    data["input"],
+                    owner=request.user,
+                    metadata=data["metadata"],
+                    thread_id=data["thread_id"],
+                    channel=CHANNEL,
+                )
+            except GraphNotFound as exc:
+                form.add_error("graph", exc.detail)
+            except InvalidInput as exc:
+                self._input_errors(form, exc)
+            except CheckpointerUnavailable as exc:
+                form.add_error(None, _("Nothing was started: %s") % exc.detail)
+            else:
+                self.log_addition(request, session, _("Started from the admin."))
+                text, level = outcome(session)
+                self.message_user(
+                    request,
+                    format_html("{} {}", _("Started a session of %s.") % session.graph, text),
+                    level,
+                )
+                return HttpResponseRedirect(self._change_url(session))
+
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Start a session"),
+            "opts": self.opts,
+            "form": form,
+            "graphs": graphs,
+            "media": self.media + form.media,
+            "graphs_url": reverse(
+                "admin:yamlgraph_django_graphdefinition_changelist",
+                current_app=self.admin_site.name,
+            ),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.start_template, context)
+
+    @staticmethod
+    def _input_errors(form: StartSessionForm, exc: InvalidInput) -> None:
+        """Put the service's field errors next to the form field they concern."""
+        if not exc.errors:
+            form.add_error("input", exc.detail)
+            return
+        for key, message in exc.errors.items():
+            text = message[0] if isinstance(message, list | tuple) and message else message
+            if key in ("metadata", "thread_id", "input"):
+                form.add_error(key, str(text))
+            else:  # a state field inside the input object
+                form.add_error("input", f"{key}: {text}")

@@ -1,0 +1,60 @@
+"""Who may call the API, and which sessions each caller can reach.
+
+Access to a session is decided by narrowing the queryset, never by a permission check
+on the object: a session the caller may not see simply does not exist for them, so it
+answers 404 exactly like an unknown id and nobody can probe which ids are in use.
+
+Authentication defaults to token then session auth (token first so an unauthenticated
+call gets 401 with `WWW-Authenticate: Token`, which scripts understand, instead of
+session auth's bare 403). A project that sets REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
+gets exactly its own classes instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db.models import QuerySet
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    TokenAuthentication,
+)
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.settings import api_settings
+
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.models import Session
+
+
+def authenticators() -> list[BaseAuthentication]:
+    """The project's DRF authentication classes if it chose some, else token + session."""
+    project = getattr(settings, "REST_FRAMEWORK", None) or {}
+    if "DEFAULT_AUTHENTICATION_CLASSES" in project:
+        return [cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+    classes: list[type[BaseAuthentication]] = []
+    if apps.is_installed("rest_framework.authtoken"):
+        classes.append(TokenAuthentication)
+    classes.append(SessionAuthentication)
+    return [cls() for cls in classes]
+
+
+def permissions() -> list[BasePermission]:
+    """Authenticated callers only, unless YAMLGRAPH["ALLOW_ANONYMOUS"] opens the API."""
+    return [AllowAny()] if app_settings.ALLOW_ANONYMOUS else [IsAuthenticated()]
+
+
+def visible_sessions(user: Any, queryset: QuerySet[Session], *, listing: bool) -> QuerySet[Session]:
+    """The sessions `user` may see and act on, as decided by YAMLGRAPH["SESSION_ACCESS"].
+
+    With ALLOW_ANONYMOUS, an anonymous caller additionally reaches sessions that have no
+    owner by their id (the random UUID works as a capability, like an unlisted link),
+    but never lists them: the list would show every anonymous caller's sessions to all.
+    """
+    visible = app_settings.SESSION_ACCESS(user, queryset)
+    anonymous = user is None or not user.is_authenticated
+    if anonymous and app_settings.ALLOW_ANONYMOUS and not listing:
+        visible = visible | queryset.filter(owner__isnull=True)
+    return visible

@@ -1,0 +1,419 @@
+"""Request and response bodies of the API.
+
+Two session shapes, on purpose:
+
+- `Session` (one session: GET /sessions/{id}/, and the answer to start, resume and
+  cancel) carries the live `values` and `next` read from the checkpointer, and the
+  pending `interrupts` as the checkpoint has them.
+- `SessionSummary` (the rows of GET /sessions/) is built from the database row only:
+  reading the checkpointer costs one round trip per row, which would make a page of
+  100 as slow as 100 requests and fail the whole list when the checkpointer is down.
+  Its `values` is the stored final output (null until the session completes) and it
+  has no `next`; the pending `interrupts`, `status` and `error` are stored, so a client
+  can show an inbox of open questions without a request per row, and fetches one
+  session for its live state.
+
+Request bodies refuse unknown keys: a typo such as `inputs` is a 400 naming the key,
+not a silently ignored field that makes a graph run without its input.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from yamlgraph_django.models import GraphDefinition, Session, SessionStatus
+
+# --------------------------------------------------------------------------- fields
+
+JSON_SCALAR_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
+}
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (dict); anything else is a 400 that says what came instead."""
+
+    default_error_messages = {"not_object": "Expected a JSON object, got {kind}."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            self.fail("not_object", kind=_json_kind(data))
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": JSON_SCALAR_SCHEMA,
+        "description": "Flat object of strings, numbers and booleans.",
+    }
+)
+class MetadataField(JSONObjectField):
+    """Flat metadata: each value a string, a number or a boolean, so it can be filtered."""
+
+    default_error_messages = {
+        "not_scalar": "Metadata values must be strings, numbers or booleans; "
+        "'{key}' is {kind}.",
+        "blank_key": "Metadata keys must not be empty.",
+    }
+
+    def to_internal_value(self, data: Any) -> Any:
+        data = super().to_internal_value(data)
+        for key, value in data.items():
+            if not key:
+                self.fail("blank_key")
+            finite_number = isinstance(value, int | float) and math.isfinite(value)
+            if not (isinstance(value, str | bool) or finite_number):
+                self.fail("not_scalar", key=key, kind=_json_kind(value))
+        return data
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class StrictSerializer(serializers.Serializer):
+    # A request body that refuses keys it does not know, naming them. (A comment, not a
+    # docstring: drf-spectacular would show a docstring as every subclass's description.)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                known = ", ".join(sorted(self.fields))
+                raise serializers.ValidationError(
+                    {key: [f"Unknown field. Known fields: {known}."] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer: a sentence for people and a stable code for programs."""
+
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    code = serializers.CharField(
+        help_text="Stable machine-readable code, e.g. `session_busy`, `not_found`."
+    )
+
+
+class ValidationErrorSerializer(ErrorSerializer):
+    """A 400: `errors` maps each field name (as sent) to its messages."""
+
+    errors = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="Field name -> list of messages (nested for `input` and `values`).",
+    )
+
+
+# --------------------------------------------------------------------------- graphs
+
+
+class GraphRefSerializer(serializers.ModelSerializer):
+    """The exact graph version a session runs on."""
+
+    class Meta:
+        model = GraphDefinition
+        fields = ["name", "version"]
+
+
+class GraphSummarySerializer(serializers.ModelSerializer):
+    """The latest version of a registered graph."""
+
+    class Meta:
+        model = GraphDefinition
+        fields = ["name", "version", "description", "declared_version", "registered_at"]
+
+
+class StateFieldSerializer(serializers.Serializer):
+    """A state field: what `input` may set, and with which JSON type."""
+
+    name = serializers.CharField()
+    type = serializers.CharField(help_text="str, int, float, bool, list, dict or any.")
+    reducer = serializers.CharField(allow_null=True, help_text="`add` appends, else replace.")
+    default = serializers.JSONField(allow_null=True)
+    has_default = serializers.BooleanField()
+    declared = serializers.BooleanField(
+        help_text="False when the engine declared it because a node writes it."
+    )
+
+
+class NodeSerializer(serializers.Serializer):
+    """A node of the graph, as the YAML names it."""
+
+    name = serializers.CharField()
+    type = serializers.CharField(help_text="llm, router, python, passthrough, interrupt, ...")
+    description = serializers.CharField(allow_blank=True)
+
+
+class EdgeSerializer(serializers.Serializer):
+    """An edge: from each source to each target, maybe under a condition."""
+
+    from_ = serializers.ListField(child=serializers.CharField(), source="sources")
+    to = serializers.ListField(child=serializers.CharField(), source="targets")
+    condition = serializers.CharField(allow_null=True)
+    conditional = serializers.BooleanField(help_text="Routed on the router's `_route`.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # `from` is a Python keyword, so the field is declared as `from_` and renamed.
+        return {
+            ("from" if name == "from_" else name): field
+            for name, field in super().get_fields().items()
+        }
+
+
+class GraphDetailSerializer(GraphSummarySerializer):
+    """One graph version, with what a client needs to build its input and show its shape."""
+
+    state_fields = StateFieldSerializer(many=True)
+    nodes = NodeSerializer(many=True)
+    edges = EdgeSerializer(many=True)
+    mermaid = serializers.CharField(help_text="Mermaid flowchart of the graph.")
+    checkpointer = serializers.CharField(
+        help_text="Type of the checkpointer its sessions use (memory, sqlite, redis, ...)."
+    )
+
+    class Meta(GraphSummarySerializer.Meta):
+        fields = [
+            *GraphSummarySerializer.Meta.fields,
+            "state_fields",
+            "nodes",
+            "edges",
+            "mermaid",
+            "checkpointer",
+        ]
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+class InterruptSerializer(serializers.Serializer):
+    """A pending question."""
+
+    id = serializers.CharField(help_text="Pass it as a key of `values` to answer this one.")
+    value = serializers.JSONField(
+        allow_null=True,
+        help_text="The question: the interrupt node's rendered message (string or object).",
+    )
+
+
+class SessionSummarySerializer(serializers.ModelSerializer):
+    """A session in a list: what the database stores, without reading checkpoints.
+
+    `values` holds the final values once the session completed (else null) and there is
+    no `next`; read the session itself for its live state.
+    """
+
+    graph = GraphRefSerializer(read_only=True)
+    input = JSONObjectField(read_only=True)
+    interrupts = InterruptSerializer(many=True, read_only=True)
+    values = serializers.SerializerMethodField(
+        help_text="Final values once completed, else null (the live state is on the "
+        "session itself)."
+    )
+    error = serializers.SerializerMethodField(help_text="Why it failed, else null.")
+    metadata = MetadataField(read_only=True)
+    owner = serializers.SerializerMethodField(help_text="Username of the owner, or null.")
+
+    class Meta:
+        model = Session
+        fields = [
+            "id",
+            "thread_id",
+            "graph",
+            "status",
+            "input",
+            "values",
+            "interrupts",
+            "error",
+            "metadata",
+            "owner",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "additionalProperties": {}, "nullable": True})
+    def get_values(self, session: Session) -> Any:
+        return session.output
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_error(self, session: Session) -> str | None:
+        return session.error or None
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_owner(self, session: Session) -> str | None:
+        return session.owner.get_username() if session.owner_id and session.owner else None
+
+
+class SessionSerializer(SessionSummarySerializer):
+    """A session with its live state: current `values`, `next` nodes and pending
+    `interrupts` (the questions to answer), as its latest checkpoint has them."""
+
+    # The view passes the service's `get_state` result as context["state"]; without one,
+    # `values` falls back to the stored final output and `next` is empty.
+
+    values = serializers.SerializerMethodField(
+        help_text="Current state values; null before the first step."
+    )
+    next = serializers.SerializerMethodField(help_text="Nodes that run next.")
+    interrupts = serializers.SerializerMethodField(
+        help_text="Pending questions; answer them with POST .../resume/."
+    )
+
+    class Meta(SessionSummarySerializer.Meta):
+        fields = [
+            "id",
+            "thread_id",
+            "graph",
+            "status",
+            "input",
+            "values",
+            "next",
+            "interrupts",
+            "error",
+            "metadata",
+            "owner",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def _state(self) -> dict[str, Any] | None:
+        return self.context.get("state")
+
+    @extend_schema_field({"type": "object", "additionalProperties": {}, "nullable": True})
+    def get_values(self, session: Session) -> Any:
+        state = self._state()
+        if state is None:
+            return session.output
+        return state.get("values")
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_next(self, session: Session) -> list[str]:
+        state = self._state()
+        return list(state.get("next") or []) if state else []
+
+    @extend_schema_field(InterruptSerializer(many=True))
+    def get_interrupts(self, session: Session) -> list[dict[str, Any]]:
+        state = self._state()
+        interrupts = state.get("interrupts") if state else None
+        if interrupts is None:
+            interrupts = session.interrupts or []
+        return InterruptSerializer(interrupts, many=True).data
+
+
+class SessionCreateSerializer(StrictSerializer):
+    """Start a session of `graph`; unknown keys are refused."""
+
+    graph = serializers.CharField(max_length=200, help_text="Name of a registered graph.")
+    input = JSONObjectField(
+        required=False,
+        default=dict,
+        help_text="Initial state: keys are the graph's state fields (GET /graphs/{name}/).",
+    )
+    metadata = MetadataField(required=False, default=dict)
+    thread_id = serializers.CharField(
+        required=False,
+        max_length=255,
+        help_text="LangGraph thread id; generated when left out. Must be unused.",
+    )
+    background = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Queue the run (answer 202) instead of running it now; "
+        "default: the RUN_MODE setting.",
+    )
+
+    def validate_thread_id(self, value: str) -> str:
+        if value != value.strip() or any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise serializers.ValidationError("Must not contain spaces or control characters.")
+        if Session.objects.filter(thread_id=value).exists():
+            raise serializers.ValidationError("A session with this thread_id already exists.")
+        return value
+
+
+class SessionResumeSerializer(StrictSerializer):
+    """`{"value": X}` answers the one pending interrupt; `{"values": {id: X}}` several;
+    `{}` retries a failed session from its last checkpoint."""
+
+    value = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="The answer when exactly one interrupt is pending (any JSON, null too).",
+    )
+    values = JSONObjectField(
+        required=False,
+        help_text="Interrupt id -> answer, to answer several pending interrupts at once.",
+    )
+    background = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Queue the run (answer 202); default: the RUN_MODE setting.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "value" in attrs and "values" in attrs:
+            raise serializers.ValidationError(
+                "Send either `value` (one pending question) or `values` "
+                "(interrupt id -> answer), not both."
+            )
+        if "values" in attrs and not attrs["values"]:
+            raise serializers.ValidationError({"values": ["Answer at least one interrupt."]})
+        return attrs
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    """Query parameters of the history endpoint."""
+
+    limit = serializers.IntegerField(
+        required=False, default=20, min_value=1, max_value=100, help_text="At most this many."
+    )
+    before = serializers.CharField(
+        required=False,
+        max_length=255,
+        help_text="Only checkpoints older than this checkpoint_id (the next page).",
+    )
+
+
+class CheckpointSerializer(serializers.Serializer):
+    """One checkpoint of a session: the state after one step of the graph."""
+
+    checkpoint_id = serializers.CharField()
+    parent_checkpoint_id = serializers.CharField(allow_null=True)
+    step = serializers.IntegerField(allow_null=True, help_text="-1 for the input, then 0, 1, ...")
+    source = serializers.CharField(allow_null=True, help_text="input, loop, update or fork.")
+    nodes = serializers.ListField(
+        child=serializers.CharField(), help_text="Nodes whose writes made this checkpoint."
+    )
+    created_at = serializers.DateTimeField(allow_null=True)
+    next = serializers.ListField(child=serializers.CharField(), help_text="Nodes to run next.")
+    interrupts = InterruptSerializer(many=True, help_text="Questions pending at this point.")
+
+
+# Status values, for the schema's enum and for clients.
+SESSION_STATUSES = [choice for choice, _label in SessionStatus.choices]

@@ -1,0 +1,376 @@
+"""Helpers shared by the service modules: loading sessions, validating what callers give,
+turning LangGraph snapshots into JSON-safe data, and recognising a storage outage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from yamlgraph.config import DEFAULT_RESUME_KEY
+from yamlgraph_django import runtime
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import CheckpointerUnavailable, InvalidInput, SessionNotFound
+from yamlgraph_django.models import RunChannel, Session, SessionStatus
+
+if TYPE_CHECKING:
+    from yamlgraph.config import GraphConfig
+    from yamlgraph_django.models import GraphDefinition
+
+
+class _Missing:
+    """The type of MISSING: "no value given", distinct from None (a valid answer)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+SessionRef = Session | str | Any  # a Session, or its id (UUID or string)
+
+#: The engine's interrupt nodes are two LangGraph nodes; the first carries this suffix.
+_PROMPT_SUFFIX = "__prompt"
+
+
+def now() -> dt.datetime:
+    return timezone.now()
+
+
+def lease_until(start: dt.datetime | None = None) -> dt.datetime:
+    """When a run started now is presumed crashed if it has not finished."""
+    return (start or now()) + dt.timedelta(seconds=int(app_settings.LEASE_SECONDS))
+
+
+def expiry(start: dt.datetime | None = None) -> dt.datetime | None:
+    """`expires_at` for a session touched now: last activity + SESSION_TTL_MINUTES."""
+    ttl = app_settings.SESSION_TTL_MINUTES
+    if not ttl:
+        return None
+    return (start or now()) + dt.timedelta(minutes=float(ttl))
+
+
+def load_session(session: SessionRef) -> Session:
+    """The current row for `session` (an instance, refreshed in place, or an id).
+
+    Refreshing the caller's instance means `resume_session(s, ...)` leaves `s` showing
+    the new status, as a Django developer would expect.
+    """
+    if isinstance(session, Session):
+        try:
+            session.refresh_from_db()
+        except Session.DoesNotExist:
+            raise SessionNotFound(f"Session {session.pk} no longer exists.") from None
+        return session
+    try:
+        return Session.objects.select_related("graph").get(pk=session)
+    except (Session.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise SessionNotFound(f"No session with id '{session}'.") from None
+
+
+def user_or_none(user: Any) -> Any:
+    """A user to store on a row: AnonymousUser (request.user when logged out) is None."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user
+
+
+def check_channel(channel: str) -> str:
+    if channel not in RunChannel.values:
+        raise InvalidInput(
+            errors={
+                "channel": f"unknown channel {channel!r}; one of {', '.join(RunChannel.values)}"
+            }
+        )
+    return str(channel)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+class _LenientEncoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder that writes anything else as its str(): interrupt payloads and
+    state values are shown to people, so an odd object must not break the page."""
+
+    def default(self, o: Any) -> Any:
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as plain JSON data (what JSONField stores and the API returns)."""
+    return json.loads(json.dumps(value, cls=_LenientEncoder))
+
+
+def require_json(value: Any, field: str) -> None:
+    """InvalidInput unless `value` is strict JSON: stored as given, so it must round-trip."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(errors={field: f"not JSON-serializable: {exc}"}) from None
+
+
+def public_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """State values without engine-private keys (leading underscore), JSON-safe."""
+    return json_safe({k: v for k, v in (values or {}).items() if not str(k).startswith("_")})
+
+
+def interrupts_of(snapshot: Any) -> list[dict[str, Any]]:
+    """Pending interrupts of a snapshot as [{id, value}]."""
+    return [{"id": i.id, "value": json_safe(i.value)} for i in (snapshot.interrupts or ())]
+
+
+def has_checkpoint(snapshot: Any) -> bool:
+    """False for the empty snapshot LangGraph returns for a thread with no checkpoint."""
+    return bool((snapshot.config or {}).get("configurable", {}).get("checkpoint_id"))
+
+
+def node_name(config: GraphConfig, raw: str) -> str:
+    """The YAML name of a LangGraph node: `ask__prompt` is `ask`, `__start__` is START."""
+    if raw == "__start__":
+        return "START"
+    if raw.endswith(_PROMPT_SUFFIX):
+        base = raw[: -len(_PROMPT_SUFFIX)]
+        node = config.nodes.get(base)
+        if node is not None and node.type == "interrupt":
+            return base
+    return raw
+
+
+def node_names(config: GraphConfig, raw: Iterable[str]) -> list[str]:
+    """YAML names of `raw`, in order, without duplicates."""
+    return list(dict.fromkeys(node_name(config, name) for name in raw))
+
+
+def thread_config(session: Session, checkpoint_id: str | None = None) -> dict[str, Any]:
+    configurable: dict[str, Any] = {"thread_id": session.thread_id}
+    if checkpoint_id:
+        configurable["checkpoint_ns"] = ""
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+# --------------------------------------------------------------------------- validation
+
+_TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "list": "a list",
+    "dict": "an object",
+}
+
+
+def matches_type(expected: str, value: Any) -> bool:
+    """Does a JSON value fit a state field type? `any` takes anything; ints fit floats."""
+    if expected == "any":
+        return True
+    if expected == "str":
+        return isinstance(value, str)
+    if expected == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected == "bool":
+        return isinstance(value, bool)
+    if expected == "list":
+        return isinstance(value, list)
+    if expected == "dict":
+        return isinstance(value, dict)
+    return True
+
+
+def json_type_word(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def validate_input(config: GraphConfig, data: Any) -> dict[str, Any]:
+    """Check start input against the graph's public state fields.
+
+    Unknown keys are named together with the known ones (a typo is the usual cause);
+    a type mismatch names the field and the type it expects.
+    """
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InvalidInput(errors={"input": f"must be an object, not {json_type_word(data)}"})
+    fields = config.public_state_fields
+    known = ", ".join(sorted(fields)) or "(none)"
+    unknown = [str(key) for key in data if key not in fields]
+    if unknown:
+        names = ", ".join(f"'{key}'" for key in unknown)
+        raise InvalidInput(
+            f"Unknown input field(s) {names} for graph '{config.name}'; known fields: {known}.",
+            errors={key: f"unknown field; known fields: {known}" for key in unknown},
+        )
+    errors: dict[str, str] = {}
+    for key, value in data.items():
+        expected = fields[key].type
+        if not matches_type(expected, value):
+            errors[str(key)] = (
+                f"expected {_TYPE_WORDS.get(expected, expected)} ({expected}), "
+                f"got {json_type_word(value)}"
+            )
+    if errors:
+        raise InvalidInput(errors=errors)
+    result = dict(data)
+    require_json(result, "input")
+    return result
+
+
+def validate_metadata(metadata: Any) -> dict[str, Any]:
+    """Metadata is a flat object of strings, numbers and booleans (searchable, filterable)."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidInput(
+            errors={"metadata": f"must be an object, not {json_type_word(metadata)}"}
+        )
+    bad = [
+        str(key)
+        for key, value in metadata.items()
+        if not isinstance(key, str) or not isinstance(value, str | int | float | bool)
+    ]
+    if bad:
+        raise InvalidInput(
+            errors={
+                "metadata": "values must be strings, numbers or booleans (a flat object); "
+                f"not so for: {', '.join(bad)}"
+            }
+        )
+    result = dict(metadata)
+    require_json(result, "metadata")
+    return result
+
+
+def validate_thread_id(thread_id: Any) -> str | None:
+    if thread_id is None:
+        return None
+    if not isinstance(thread_id, str) or not thread_id.strip():
+        raise InvalidInput(errors={"thread_id": "must be a non-empty string"})
+    max_length = Session._meta.get_field("thread_id").max_length or 255
+    if len(thread_id) > max_length:
+        raise InvalidInput(errors={"thread_id": f"at most {max_length} characters"})
+    if Session.objects.filter(thread_id=thread_id).exists():
+        raise InvalidInput(errors={"thread_id": f"a session with thread_id '{thread_id}' exists"})
+    return thread_id
+
+
+def resume_field(config: GraphConfig, task_name: str) -> str | None:
+    """The state key an interrupt node's answer goes to (for messages)."""
+    node = config.nodes.get(task_name)
+    if node is None or node.type != "interrupt":
+        return None
+    return str(node.get("resume_key", DEFAULT_RESUME_KEY))
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Is `exc` the checkpoint store being unreachable (as opposed to a graph bug)?
+
+    Those leave the session as it was and answer 503, because the same request works
+    once the server is back. Checked by type: Redis and Postgres connection errors, a
+    locked or unopenable SQLite file, and the storage factory's own error.
+    """
+    from yamlgraph.storage import CheckpointerUnavailable as StoreUnavailable
+
+    if isinstance(exc, StoreUnavailable):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return any(word in text for word in ("locked", "unable to open", "disk i/o"))
+    try:
+        import redis.exceptions as redis_errors
+
+        if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
+            return True
+    except ImportError:  # pragma: no cover - redis is a dependency
+        pass
+    try:
+        import psycopg
+        import psycopg_pool
+
+        if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+            return True
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        pass
+    return False
+
+
+def unavailable(exc: BaseException) -> CheckpointerUnavailable:
+    """The app's 503 error for a storage outage, keeping the storage message."""
+    return CheckpointerUnavailable(f"The checkpoint store is unavailable: {exc}")
+
+
+def get_app(definition: GraphDefinition) -> Any:
+    """The compiled app; a storage outage becomes CheckpointerUnavailable (503)."""
+    try:
+        return runtime.get_app(definition)
+    except Exception as exc:
+        if is_outage(exc):
+            raise unavailable(exc) from exc
+        raise
+
+
+def get_saver(definition: GraphDefinition) -> Any:
+    """The saver of a graph version; a storage outage becomes CheckpointerUnavailable."""
+    try:
+        return runtime.saver_for(definition)
+    except Exception as exc:
+        if is_outage(exc):
+            raise unavailable(exc) from exc
+        raise
+
+
+def read_state(app: Any, session: Session, checkpoint_id: str | None = None) -> Any:
+    """app.get_state for the session's thread; an outage becomes CheckpointerUnavailable."""
+    try:
+        return app.get_state(thread_config(session, checkpoint_id))
+    except Exception as exc:
+        if is_outage(exc):
+            raise unavailable(exc) from exc
+        raise
+
+
+def describe_error(exc: BaseException) -> str:
+    """The text stored in `Session.error`: what a person needs to fix the graph or input."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+TERMINAL = (SessionStatus.COMPLETED, SessionStatus.CANCELLED)
