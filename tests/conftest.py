@@ -79,3 +79,24 @@ def postgres_url() -> str:
     if url is None:
         pytest.skip(NO_POSTGRES)
     return url
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """On SQLite, test in a database *file* rather than Django's shared in-memory one.
+
+    Threads in `transaction=True` tests (two resumes racing for one session) open their
+    own connections. With the shared in-memory database SQLite locks per table and
+    answers "database table is locked" at once instead of waiting; a file uses the
+    normal busy timeout, as a deployed SQLite database does.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        test = database.setdefault("TEST", {})
+        if not test.get("NAME"):
+            test["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")

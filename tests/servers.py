@@ -267,21 +267,24 @@ def _serve_redis(port: int | None) -> int:
     if port is None:  # the default Redis port when free, so REDIS_URL defaults work
         port = 6379 if port_is_free(6379) else None
     server = ValkeyServer(port=port)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.start()
-    except ServerError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    assert server.process is not None
-    print(f"Valkey (RedisJSON + RediSearch) is running at {server.url}", flush=True)
-    print(f"  export REDIS_URL={server.url}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
+        assert server.process is not None
+        print(f"Valkey (RedisJSON + RediSearch) is running at {server.url}", flush=True)
+        print(f"  export REDIS_URL={server.url}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
         code = server.process.wait()
         print(f"Valkey exited with status {code}. Log:\n{server.log()}", file=sys.stderr)
         return code or 1
-    except (KeyboardInterrupt, SystemExit):
+    except ServerError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
         return 0
     finally:
         server.stop()

@@ -48,7 +48,9 @@ def validate_files(paths: Sequence[str]) -> list[ValidationIssue]:
             try:
                 expand_env(config.checkpointer, source=path)
             except ValueError as exc:
-                issues.append(ValidationIssue(str(path), format_path(("checkpointer",)), None, str(exc)))
+                issues.append(
+                    ValidationIssue(str(path), format_path(("checkpointer",)), None, str(exc))
+                )
     return issues
 
 

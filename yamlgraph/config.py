@@ -198,6 +198,10 @@ def load_graph_source(source: str, file: str | Path | None = None) -> GraphConfi
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None and start.line + 1 != line:
+            # e.g. an unclosed quote: the problem shows at the end, the cause where it began
+            problem += f" ({context} on line {start.line + 1})"
         raise GraphValidationError(
             [ValidationIssue(display, "", line, f"invalid YAML: {problem}")]
         ) from None
@@ -590,9 +594,7 @@ def _parse_edges(edges: Any, config: GraphConfig, issues: _Collector) -> None:
         for key, names in (("from", edge.sources), ("to", edge.targets)):
             for name in names:
                 if name not in all_nodes:
-                    issues.add(
-                        (*path, key), f"unknown node '{name}'{did_you_mean(name, known)}"
-                    )
+                    issues.add((*path, key), f"unknown node '{name}'{did_you_mean(name, known)}")
                     ok = False
         if END in edge.sources:
             issues.add((*path, "from"), "an edge cannot start at END")

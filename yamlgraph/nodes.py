@@ -95,7 +95,9 @@ class PromptedModel:
         try:
             return json.loads(_strip_code_fence(text))
         except ValueError as exc:
-            raise GraphRuntimeError(self.node.name, f"the model did not answer JSON: {exc}")
+            raise GraphRuntimeError(
+                self.node.name, f"the model did not answer JSON: {exc}"
+            ) from exc
 
     def ask(self, view: Mapping[str, Any], config: RunnableConfig | None = None) -> Any:
         return self.parse(self.model.invoke(self.messages(view), config))

@@ -92,9 +92,9 @@ def sqlite_app(graph_path: Path | str, db: Path):
     return compile_graph(load_graph_config(graph_path)).compile(checkpointer=saver)
 
 
-def step_in_new_process(graph_path: Path, db: Path, thread_id: str, resume=None, start=None):
-    """Start (`start` = input) or resume (`resume` = answer) a thread in a new interpreter
-    that shares only the sqlite file; returns the result with interrupt values as a list."""
+def step_in_new_process(graph_path: Path, db: Path, thread_id: str, resume) -> dict:
+    """Resume a thread with `resume` in a new interpreter that shares only the sqlite file;
+    returns the result, its pending interrupts as a list of their values."""
     code = f"""
         import json
         from langgraph.types import Command
@@ -102,8 +102,7 @@ def step_in_new_process(graph_path: Path, db: Path, thread_id: str, resume=None,
 
         app = sqlite_app({str(graph_path)!r}, {str(db)!r})
         config = {{"configurable": {{"thread_id": {thread_id!r}}}}}
-        start, resume = json.loads({json.dumps(json.dumps([start, resume]))})
-        result = app.invoke(Command(resume=resume) if start is None else start, config)
+        result = app.invoke(Command(resume=json.loads({json.dumps(resume)!r})), config)
         result["__interrupt__"] = [item.value for item in result.get("__interrupt__", [])]
         print(json.dumps(result))
     """

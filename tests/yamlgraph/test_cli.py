@@ -71,7 +71,8 @@ def test_validate_bad_files_prints_one_line_per_error_and_exits_1(tmp_path):
         f"{broken}:4: nodes.ask.type: unknown node type 'interupt' (did you mean 'interrupt'?);"
         " known: interrupt, llm, map, passthrough, python, router, subgraph",
         f"{broken}:8: edges[1].to: unknown node 'nowhere'",
-        f"{bad_syntax}:3: invalid YAML: expected ',' or ']', but got '<stream end>'",
+        f"{bad_syntax}:3: invalid YAML: expected ',' or ']', but got '<stream end>'"
+        " (while parsing a flow sequence on line 2)",
     ]
 
 

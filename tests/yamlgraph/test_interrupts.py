@@ -265,3 +265,26 @@ def test_interrupt_resumed_in_another_process_from_a_sqlite_file(tmp_path):
     third = app.invoke(Command(resume="to fly"), thread("restart"))
     assert "__interrupt__" not in third
     assert third["summary"] == "Ada wants to fly"
+
+
+def test_loop_limit_caps_how_many_questions_are_asked(graph):
+    app = graph(
+        LOOP.replace("IDEMPOTENT", "false").replace("state.turn < 3", "state.answer != 'stop'")
+        + "loop_limits: {record: 2}\n"
+    )
+    asked, result = _answer_all(app, thread())
+    assert asked == ["Question 1?", "Question 2?"]
+    assert result["answers"] == ["answer 1", "answer 2"]
+    assert result["turn"] == 2
+
+
+async def test_loops_of_questions_work_with_the_async_api(graph):
+    app = graph(LOOP.replace("IDEMPOTENT", "false") + "loop_limits: {record: 2}\n")
+    config = thread()
+    asked = []
+    result = await app.ainvoke({}, config)
+    while result.get("__interrupt__"):
+        asked += questions(result)
+        result = await app.ainvoke(Command(resume=f"answer {len(asked)}"), config)
+    assert asked == ["Question 1?", "Question 2?"]
+    assert result["answers"] == ["answer 1", "answer 2"]

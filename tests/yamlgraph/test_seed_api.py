@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 from langgraph.types import Command
 
-from tests.yamlgraph.conftest import write
+from tests.yamlgraph.conftest import GRAPHS, write
 from yamlgraph.executor_async import load_and_compile_async, run_graph_async
 from yamlgraph.graph_loader import compile_graph, get_checkpointer_for_graph, load_graph_config
 from yamlgraph.storage import aclose_checkpointer, close_checkpointer
@@ -182,3 +182,27 @@ async def test_async_without_a_checkpointer_block_still_pauses(tmp_path, monkeyp
     app = await load_and_compile_async("graphs/my-graph.yaml")
     _check_paused(await run_graph_async(app, {"input": "hello"}, SESSION))
     assert (await run_graph_async(app, Command(resume="ok"), SESSION))["confirmed"] == "ok"
+
+
+def test_get_checkpointer_for_graph_names_an_unset_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("YG_TEST_SESSIONS_DIR", raising=False)
+    block = '  type: sqlite\n  path: "${YG_TEST_SESSIONS_DIR}/sessions.db"'
+    path = write(tmp_path, "graphs/my-graph.yaml", MY_GRAPH.replace("CHECKPOINTER", block))
+    config = load_graph_config(path)
+    with pytest.raises(ValueError, match="YG_TEST_SESSIONS_DIR") as caught:
+        get_checkpointer_for_graph(config)
+    assert str(path.resolve()) in str(caught.value)
+
+    monkeypatch.setenv("YG_TEST_SESSIONS_DIR", str(tmp_path))
+    saver = get_checkpointer_for_graph(config)
+    try:
+        app = compile_graph(config).compile(checkpointer=saver)
+        _check_paused(app.invoke({"input": "hello"}, SESSION))
+        assert (tmp_path / "sessions.db").is_file()
+    finally:
+        close_checkpointer(saver)
+
+
+def test_a_graph_without_checkpointer_block_gets_none():
+    config = load_graph_config(GRAPHS / "interview.yaml")
+    assert get_checkpointer_for_graph(config) is None

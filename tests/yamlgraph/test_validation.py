@@ -321,23 +321,40 @@ def test_private_passthrough_output_and_resume_key(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("source", "line", "problem"),
+    ("source", "line", "message"),
     [
-        ("nodes:\n  a:\n    type: passthrough\n   output: {x: 1}\n", 4, "invalid YAML"),
-        ("nodes:\n  a: {type: llm\nedges: []\n", 3, "invalid YAML"),
-        ('name: "unclosed\nnodes: {}\n', 3, "invalid YAML"),
-        ("nodes:\n\tbad: tab\n", 2, "invalid YAML"),
+        (
+            "nodes:\n  a:\n    type: passthrough\n   output: {x: 1}\n",
+            4,
+            "invalid YAML: expected <block end>, but found '<block mapping start>'"
+            " (while parsing a block mapping on line 2)",
+        ),
+        (
+            "nodes:\n  a: {type: llm\nedges: []\n",
+            3,
+            "invalid YAML: expected ',' or '}', but got ':' (while parsing a flow mapping on line 2)",
+        ),
+        (
+            'name: "unclosed\nnodes: {}\n',
+            3,
+            "invalid YAML: found unexpected end of stream (while scanning a quoted scalar on line 1)",
+        ),
+        (
+            "nodes:\n\tbad: tab\n",
+            2,
+            "invalid YAML: found character '\\t' that cannot start any token",
+        ),
     ],
 )
-def test_invalid_yaml_syntax_reports_its_line(tmp_path, source, line, problem):
+def test_invalid_yaml_syntax_reports_its_line(tmp_path, source, line, message):
     path = tmp_path / "broken.yaml"
     path.write_text(source)
     with pytest.raises(GraphValidationError) as caught:
         load_graph_config(path)
     [issue] = caught.value.issues
-    assert issue.file == str(path)
-    assert issue.line == line
-    assert issue.message.startswith(problem)
+    assert (issue.file, issue.path, issue.line) == (str(path), "", line)
+    assert issue.message == message
+    assert str(issue) == f"{path}:{line}: {message}"
 
 
 def test_a_file_that_is_not_a_mapping(tmp_path):

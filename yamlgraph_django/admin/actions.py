@@ -71,7 +71,8 @@ class SessionActionsMixin(_Base):
         text = done % {"sessions": sessions_word(count)}
         level = messages.SUCCESS
         if skipped:
-            reasons = ", ".join(f"{n} {reason}" for reason, n in skipped.most_common())
+            ordered = sorted(skipped.items(), key=lambda item: (-item[1], item[0]))
+            reasons = ", ".join(f"{n} {reason}" for reason, n in ordered)
             text += " " + ngettext(
                 "Skipped %(count)d: %(reasons)s.",
                 "Skipped %(count)d: %(reasons)s.",

@@ -231,6 +231,11 @@ class SessionViewsMixin(_Base):
 
     @staticmethod
     def _not_waiting(session: Session) -> str:
+        if session.status in (SessionStatus.RUNNING, SessionStatus.PENDING):
+            return _(
+                "This session is %(status)s right now: another request is running it. "
+                "Try again once it has paused."
+            ) % {"status": session.get_status_display().lower()}
         return _("This session is not waiting for an answer (it is %(status)s).") % {
             "status": session.get_status_display().lower()
         }

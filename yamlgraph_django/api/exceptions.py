@@ -23,7 +23,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from yamlgraph_django.exceptions import InvalidInput, YamlgraphError
+from yamlgraph_django.exceptions import CheckpointerUnavailable, InvalidInput, YamlgraphError
 
 logger = logging.getLogger("yamlgraph_django.api")
 
@@ -89,6 +89,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         if exc.errors:
             body["errors"] = _as_lists(exc.errors)
         return Response(body, status=exc.status_code)
+    if isinstance(exc, CheckpointerUnavailable):
+        # The service's detail names the store's host and port: useful in the logs and
+        # the admin, not something to hand to every API client.
+        logger.warning("checkpointer unavailable: %s", exc.detail)
+        set_rollback()
+        detail = f"{CheckpointerUnavailable.default_detail} Nothing was changed; try again later."
+        return Response({"detail": detail, "code": exc.code}, status=exc.status_code)
     if isinstance(exc, YamlgraphError):
         set_rollback()
         return Response({"detail": exc.detail, "code": exc.code}, status=exc.status_code)

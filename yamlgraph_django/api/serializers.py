@@ -58,7 +58,7 @@ class MetadataField(JSONObjectField):
 
     default_error_messages = {
         "not_scalar": "Metadata values must be strings, numbers or booleans; "
-        "'{key}' is {kind}.",
+        "'{name}' is {kind}.",
         "blank_key": "Metadata keys must not be empty.",
     }
 
@@ -69,7 +69,7 @@ class MetadataField(JSONObjectField):
                 self.fail("blank_key")
             finite_number = isinstance(value, int | float) and math.isfinite(value)
             if not (isinstance(value, str | bool) or finite_number):
-                self.fail("not_scalar", key=key, kind=_json_kind(value))
+                self.fail("not_scalar", name=key, kind=_json_kind(value))
         return data
 
 
@@ -268,18 +268,25 @@ class SessionSummarySerializer(serializers.ModelSerializer):
 
 
 class SessionSerializer(SessionSummarySerializer):
-    """A session with its live state: current `values`, `next` nodes and pending
-    `interrupts` (the questions to answer), as its latest checkpoint has them."""
+    """A session with its live state: current `values` and `next` nodes from its latest
+    checkpoint, and the pending `interrupts` (the questions to answer now)."""
 
     # The view passes the service's `get_state` result as context["state"]; without one,
-    # `values` falls back to the stored final output and `next` is empty.
+    # `values` falls back to the stored final output and `next` is empty. `interrupts`
+    # are the stored ones on purpose: the service keeps them as "what can be answered
+    # now", which for a failed session is its last question (the checkpoint has none)
+    # and for a cancelled one nothing (the checkpoint still has the question).
 
     values = serializers.SerializerMethodField(
-        help_text="Current state values; null before the first step."
+        help_text="Current state values; empty before the first step."
     )
-    next = serializers.SerializerMethodField(help_text="Nodes that run next.")
-    interrupts = serializers.SerializerMethodField(
-        help_text="Pending questions; answer them with POST .../resume/."
+    next = serializers.SerializerMethodField(
+        help_text="Nodes that run when the session goes on; empty once it has ended."
+    )
+    interrupts = InterruptSerializer(
+        many=True,
+        read_only=True,
+        help_text="Pending questions; answer them with POST .../resume/.",
     )
 
     class Meta(SessionSummarySerializer.Meta):
@@ -314,15 +321,9 @@ class SessionSerializer(SessionSummarySerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_next(self, session: Session) -> list[str]:
         state = self._state()
-        return list(state.get("next") or []) if state else []
-
-    @extend_schema_field(InterruptSerializer(many=True))
-    def get_interrupts(self, session: Session) -> list[dict[str, Any]]:
-        state = self._state()
-        interrupts = state.get("interrupts") if state else None
-        if interrupts is None:
-            interrupts = session.interrupts or []
-        return InterruptSerializer(interrupts, many=True).data
+        if not state or session.status in (SessionStatus.COMPLETED, SessionStatus.CANCELLED):
+            return []
+        return list(state.get("next") or [])
 
 
 class SessionCreateSerializer(StrictSerializer):

@@ -204,6 +204,7 @@ METADATA_FILTER = OpenApiParameter(
             200: SessionSummarySerializer(many=True),
             400: INVALID,
             401: UNAUTHENTICATED,
+            404: _error("No such page (`not_found`)."),
         },
     ),
     retrieve=extend_schema(

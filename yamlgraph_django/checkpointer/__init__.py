@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import random
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -68,6 +69,12 @@ PAGE_SIZE = 100
 #: One lock per SQLite alias, shared by every saver of the process (see _exclusive).
 _SQLITE_LOCKS: dict[str, threading.RLock] = {}
 _SQLITE_LOCKS_GUARD = threading.Lock()
+
+#: Worker threads -> {alias: DB-API connection} to close when the thread is collected.
+_THREAD_CONNECTIONS: weakref.WeakKeyDictionary[threading.Thread, dict[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_THREAD_CONNECTIONS_GUARD = threading.Lock()
 
 _CHECKPOINT_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id"]
 _BLOB_KEY = ["thread_id", "checkpoint_ns", "channel", "version"]
@@ -111,7 +118,7 @@ class DjangoSaver(BaseCheckpointSaver[str]):
             rows = rows.filter(checkpoint_id=checkpoint_id)
         else:
             rows = rows.order_by("-checkpoint_id")
-        with self._exclusive():
+        with self._database():
             row = rows.first()
             return self._load_tuples([row])[0] if row is not None else None
 
@@ -181,7 +188,7 @@ class DjangoSaver(BaseCheckpointSaver[str]):
             checkpoint=payload,
             metadata=get_serializable_checkpoint_metadata(config, metadata),
         )
-        with self._exclusive(), transaction.atomic(using=self.using):
+        with self._database(), transaction.atomic(using=self.using):
             if blobs:
                 # A version's value never changes: an existing row is the same value.
                 CheckpointBlob.objects.using(self.using).bulk_create(blobs, ignore_conflicts=True)
@@ -237,7 +244,7 @@ class DjangoSaver(BaseCheckpointSaver[str]):
             else:
                 regular.append(row)
         manager = CheckpointWrite.objects.using(self.using)
-        with self._exclusive(), transaction.atomic(using=self.using):
+        with self._database(), transaction.atomic(using=self.using):
             if regular:
                 manager.bulk_create(regular, ignore_conflicts=True)
             if special:
@@ -251,7 +258,7 @@ class DjangoSaver(BaseCheckpointSaver[str]):
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, value and write of `thread_id`, in one transaction."""
         thread_id = str(thread_id)
-        with self._exclusive(), transaction.atomic(using=self.using):
+        with self._database(), transaction.atomic(using=self.using):
             for model in (CheckpointWrite, CheckpointBlob, CheckpointRecord):
                 model.objects.using(self.using).filter(thread_id=thread_id).delete()
 
@@ -322,21 +329,30 @@ class DjangoSaver(BaseCheckpointSaver[str]):
 
     # -- helpers --------------------------------------------------------------
 
-    def _exclusive(self) -> AbstractContextManager[Any]:
-        """On SQLite, a lock that lets one thread of this process use the database at a time.
+    @contextmanager
+    def _database(self) -> Iterator[None]:
+        """Wrap each use of the database: take turns on SQLite, then adopt the connection.
 
-        LangGraph saves checkpoints and writes from several worker threads at
-        once. SQLite takes one writer at a time anyway, but a thread that
-        finds the database busy may fail ("database is locked") instead of
-        waiting, and on a shared-cache in-memory database (Django's SQLite
-        test database) it always fails at once ("database table is locked").
-        Taking turns inside the process avoids both. Other databases handle
-        concurrent sessions themselves: no lock.
+        On SQLite, one thread of this process at a time: LangGraph saves
+        checkpoints and writes from several worker threads at once, and SQLite
+        takes one writer at a time anyway, but a thread that finds the
+        database busy may fail ("database is locked") instead of waiting; on a
+        shared-cache in-memory database (Django's SQLite test database) it
+        always fails at once ("database table is locked"). Other databases
+        handle concurrent sessions themselves: no lock.
+
+        Afterwards, a connection the current worker thread holds is closed
+        when that thread ends (see _close_with_thread).
         """
-        if connections[self.using].vendor != "sqlite":
-            return nullcontext()
-        with _SQLITE_LOCKS_GUARD:
-            return _SQLITE_LOCKS.setdefault(self.using, threading.RLock())
+        lock: AbstractContextManager[Any] = nullcontext()
+        if connections[self.using].vendor == "sqlite":
+            with _SQLITE_LOCKS_GUARD:
+                lock = _SQLITE_LOCKS.setdefault(self.using, threading.RLock())
+        try:
+            with lock:
+                yield
+        finally:
+            _close_with_thread(self.using)
 
     def _records(self) -> QuerySet[CheckpointRecord]:
         return CheckpointRecord.objects.using(self.using)
@@ -365,7 +381,7 @@ class DjangoSaver(BaseCheckpointSaver[str]):
         rows = rows.order_by("-checkpoint_id")
         if limit is not None:
             rows = rows[: max(int(limit), 0)]
-        with self._exclusive():
+        with self._database():
             return list(rows)
 
     def _filter_metadata(
@@ -393,7 +409,7 @@ class DjangoSaver(BaseCheckpointSaver[str]):
         Two queries per (thread, namespace) among `rows`, whatever their count:
         one for the blobs of the versions they name, one for their writes.
         """
-        with self._exclusive():
+        with self._database():
             return self._decode(rows)
 
     def _decode(self, rows: Sequence[CheckpointRecord]) -> list[CheckpointTuple]:
@@ -479,6 +495,39 @@ class DjangoSaver(BaseCheckpointSaver[str]):
                 (task_id, channel, self.serde.loads_typed((kind, bytes(blob))))
             )
         return result
+
+
+def _close_with_thread(alias: str) -> None:
+    """Close the current thread's connection to `alias` when the thread is gone.
+
+    A sync graph calls the saver from LangGraph's worker threads, which live
+    for one invoke(). Django opens a connection per thread and closes it only
+    at the end of a request, so each run would leave its worker threads'
+    connections to the garbage collector (one Postgres session each, until
+    collected, and a ResourceWarning). Keeping a reference to the connection
+    and closing it when the Thread object is collected frees it right after
+    the run. The main thread is left to Django; closing an already closed
+    connection is harmless, so a thread whose connection Django manages
+    (a request thread) is unaffected.
+    """
+    thread = threading.current_thread()
+    if thread is threading.main_thread():
+        return
+    raw = connections[alias].connection
+    if raw is None:
+        return
+    with _THREAD_CONNECTIONS_GUARD:
+        held = _THREAD_CONNECTIONS.get(thread)
+        if held is None:
+            held = _THREAD_CONNECTIONS[thread] = {}
+            weakref.finalize(thread, _close_all, held)
+        held[alias] = raw
+
+
+def _close_all(held: dict[str, Any]) -> None:
+    for raw in held.values():
+        with suppress(Exception):
+            raw.close()
 
 
 def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:

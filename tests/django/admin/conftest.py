@@ -22,9 +22,15 @@ from yamlgraph_django import services
 from yamlgraph_django.models import GraphDefinition, Session
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    """Logins use force_login; hashing test passwords with PBKDF2 only costs time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def staff_with(django_user_model: Any, username: str, *codenames: str) -> Any:
     """A staff user holding exactly these yamlgraph_django permissions."""
-    user = django_user_model.objects.create_user(username, password="pw", is_staff=True)
+    user = django_user_model.objects.create_user(username, is_staff=True)
     user.user_permissions.set(
         Permission.objects.filter(
             content_type__app_label="yamlgraph_django", codename__in=codenames

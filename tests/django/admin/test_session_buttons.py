@@ -146,7 +146,7 @@ def test_resume_of_a_busy_session_is_a_message(admin_client, start):
     )
 
     assert response.status_code == 200
-    assert any("not waiting for an answer (it is running)" in m for m in messages_of(response))
+    assert any("running right now" in m for m in messages_of(response))
     assert Session.objects.get(pk=session.pk).runs.count() == 1
 
 
@@ -188,6 +188,17 @@ def test_cancel_of_a_finished_session_is_a_message(admin_client, start):
     assert response.status_code == 200
     assert any("not cancelled" in m and "completed" in m for m in messages_of(response))
     assert Session.objects.get(pk=session.pk).status == SessionStatus.COMPLETED
+
+
+def test_cancel_of_a_running_session_is_a_message(admin_client, start):
+    session = start("interview")
+    Session.objects.filter(pk=session.pk).update(
+        status=SessionStatus.RUNNING, lease_expires_at=timezone.now() + dt.timedelta(minutes=5)
+    )
+    response = admin_client.post(url("session_cancel", session.pk), follow=True)
+    assert response.status_code == 200
+    assert any("not cancelled" in m and "running" in m for m in messages_of(response))
+    assert Session.objects.get(pk=session.pk).status == SessionStatus.RUNNING
 
 
 def test_cancel_is_post_only(admin_client, start):
@@ -323,3 +334,49 @@ def test_start_of_an_approval_shows_the_dict_question(admin_client, graphs):
     form_page = admin_client.get(url("session_resume", session.pk)).content.decode()
     assert "Approve Zoe&#x27;s expense of 900.0?" in form_page
     assert "&quot;choices&quot;" in form_page  # the whole payload, as indented JSON
+
+
+PAIR = """
+version: "1.0"
+name: pair
+description: Two questions asked at once.
+state: {first: str, second: str, both: str}
+nodes:
+  ask_first: {type: interrupt, message: "First?", state_key: q1, resume_key: first}
+  ask_second: {type: interrupt, message: "Second?", state_key: q2, resume_key: second}
+  join: {type: passthrough, output: {both: "{state.first} and {state.second}"}}
+edges:
+  - {from: START, to: [ask_first, ask_second]}
+  - {from: [ask_first, ask_second], to: join}
+  - {from: join, to: END}
+"""
+
+
+def test_one_field_per_pending_interrupt(admin_client, graphs, graph_dir, write_graph):
+    from yamlgraph_django import registry, services
+
+    write_graph(graph_dir, "pair.yaml", text=PAIR)
+    registry.sync_graphs()
+    session = services.start_session("pair")
+    assert len(session.interrupts) == 2
+
+    page = admin_client.get(url("session_resume", session.pk))
+    form = page.context["form"]
+    assert {form["answer_0"].label, form["answer_1"].label} == {"First?", "Second?"}
+    labels = {form["answer_0"].label: "answer_0", form["answer_1"].label: "answer_1"}
+
+    response = admin_client.post(
+        url("session_resume", session.pk),
+        {
+            "interrupt_ids": form["interrupt_ids"].value(),
+            labels["First?"]: "tea",
+            labels["Second?"]: "[1, 2]",
+            labels["Second?"].replace("answer", "as_json"): "on",
+        },
+        follow=True,
+    )
+
+    assert any("completed" in m for m in messages_of(response))
+    session.refresh_from_db()
+    assert session.output["first"] == "tea"
+    assert session.output["second"] == [1, 2]

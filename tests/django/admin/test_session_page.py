@@ -23,7 +23,7 @@ def test_page_shows_state_interrupts_history_and_runs(request, who, start, admin
     assert response.status_code == 200
     page = response.content.decode()
     # current values as indented JSON
-    assert '{\n  &quot;topic&quot;: &quot;Django&quot;,' in page
+    assert "{\n  &quot;topic&quot;: &quot;Django&quot;," in page
     assert "&quot;name&quot;: &quot;Ada&quot;" in page
     # the pending question, in full
     assert "Thanks Ada. What do you want to achieve with Django?" in page
@@ -136,3 +136,14 @@ def test_unknown_session_redirects_with_a_message(admin_client, graphs):
     response = admin_client.get(url("session_resume", missing), follow=True)
     assert response.status_code == 200
     assert "doesn’t exist" in response.content.decode()
+
+
+@pytest.mark.parametrize("who", ["admin_client", "viewer_client"])
+def test_admin_index_lists_graphs_and_sessions(request, who, graphs):
+    client = request.getfixturevalue(who)
+    for path in ("/admin/", "/admin/yamlgraph_django/"):
+        response = client.get(path)
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert url("session_changelist") in page
+        assert url("graphdefinition_changelist") in page

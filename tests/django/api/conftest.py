@@ -2,13 +2,16 @@
 
 Every client authenticates the way a script would, with `Authorization: Token ...`
 (rest_framework.authtoken). Graphs are the repository's examples plus `pair` (two
-questions at once) and `checked` (a python node that rejects one answer), registered
+questions at once), `checked` (a python node that rejects one answer) and `slow` (half a
+second of work after its question, so two requests can overlap), registered
 from a temporary copy with checkpoints in a real SQLite file (`yamlgraph_settings`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
+from contextlib import closing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,11 +25,20 @@ from yamlgraph_django import registry
 from yamlgraph_django.models import GraphDefinition
 
 CHECKS_TOOL = '''
+import time
+
+
 def check_answer(state):
     """Rejects the answer 'bad', as a graph validating a person's input would."""
     if state.get("answer") == "bad":
         raise ValueError("answer 'bad' is not allowed")
     return {"result": f"accepted {state.get('answer')}"}
+
+
+def slow_work(state):
+    """Takes a moment, like an LLM call: long enough for a second request to arrive."""
+    time.sleep(0.5)
+    return {"result": f"worked on {state.get('answer')}"}
 '''
 
 EXTRA_GRAPHS = {
@@ -51,6 +63,28 @@ EXTRA_GRAPHS = {
           - {from: START, to: ask}
           - {from: ask, to: check}
           - {from: check, to: END}
+    """,
+    "slow.yaml": """
+        version: "1.0"
+        name: slow
+        description: One question, then half a second of work.
+        state:
+          answer: str
+          result: str
+        tools:
+          slow_work: {path: tools/checks.py, function: slow_work}
+        nodes:
+          ask:
+            type: interrupt
+            message: "Your answer?"
+            resume_key: answer
+          work:
+            type: python
+            tool: slow_work
+        edges:
+          - {from: START, to: ask}
+          - {from: ask, to: work}
+          - {from: work, to: END}
     """,
     "pair.yaml": """
         version: "1.0"
@@ -85,7 +119,7 @@ EXTRA_GRAPHS = {
 
 @pytest.fixture
 def graphs(db: None, yamlgraph_settings: dict[str, Any], graph_dir: Path) -> dict[str, GraphDefinition]:
-    """interview, approval, support-router, checked and pair, registered."""
+    """interview, approval, support-router, checked, pair and slow, registered."""
     (graph_dir / "tools" / "checks.py").write_text(CHECKS_TOOL, encoding="utf-8")
     for filename, text in EXTRA_GRAPHS.items():
         (graph_dir / filename).write_text(textwrap.dedent(text), encoding="utf-8")
@@ -147,3 +181,20 @@ def start(api: APIClient) -> Callable[..., dict[str, Any]]:
         return response.json()
 
     return do
+
+
+@pytest.fixture
+def stored_threads(yamlgraph_settings: dict[str, Any]) -> Callable[[], set[str]]:
+    """stored_threads() -> thread ids that have rows in the SQLite checkpoint file."""
+    path = Path(yamlgraph_settings["DEFAULT_CHECKPOINTER"]["path"])
+
+    def read() -> set[str]:
+        if not path.exists():
+            return set()
+        with closing(sqlite3.connect(path)) as conn:
+            rows = conn.execute(
+                "SELECT thread_id FROM checkpoints UNION SELECT thread_id FROM writes"
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    return read

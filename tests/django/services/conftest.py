@@ -20,6 +20,7 @@ from yamlgraph_django.models import GraphDefinition
 
 CHECKS_TOOL = '''
 """Tools for the service tests."""
+import time
 from pathlib import Path
 
 
@@ -35,6 +36,17 @@ def flaky(state):
     if (Path(__file__).parent / "FAIL").exists():
         raise RuntimeError("the service is down")
     return {"result": "done"}
+
+
+def slow(state):
+    """Signals STARTED, then works until a GO file appears: a run a test can hold open."""
+    here = Path(__file__).parent
+    (here / "STARTED").touch()
+    for _ in range(1000):
+        if (here / "GO").exists():
+            break
+        time.sleep(0.01)
+    return {"result": "slow done"}
 '''
 
 GRAPHS = {
@@ -73,6 +85,22 @@ GRAPHS = {
           work:
             type: python
             tool: flaky
+        edges:
+          - {from: START, to: work}
+          - {from: work, to: END}
+    """,
+    "slow.yaml": """
+        version: "1.0"
+        name: slow
+        description: A python node that runs until tools/GO exists.
+        state:
+          result: str
+        tools:
+          slow: {path: tools/checks.py, function: slow}
+        nodes:
+          work:
+            type: python
+            tool: slow
         edges:
           - {from: START, to: work}
           - {from: work, to: END}
@@ -133,7 +161,7 @@ GRAPHS = {
 def graphs(
     db: None, yamlgraph_settings: dict[str, Any], graph_dir: Path
 ) -> dict[str, GraphDefinition]:
-    """The example graphs plus `checked`, `flaky`, `pair` and `typed`, registered."""
+    """The example graphs plus `checked`, `flaky`, `slow`, `pair` and `typed`, registered."""
     (graph_dir / "tools" / "checks.py").write_text(CHECKS_TOOL, encoding="utf-8")
     for name, text in GRAPHS.items():
         (graph_dir / name).write_text(textwrap.dedent(text), encoding="utf-8")

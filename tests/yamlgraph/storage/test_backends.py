@@ -185,6 +185,7 @@ def test_sync_delete_thread_from_a_worker_thread_uses_the_running_loop(
 @contextmanager
 def no_loop_or_resource_warnings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fail on ResourceWarnings and on exceptions swallowed in __del__ ("Event loop is closed")."""
+    gc.collect()  # garbage of earlier tests is theirs, not ours
     unraisable: list[str] = []
     monkeypatch.setattr(
         sys, "unraisablehook", lambda u: unraisable.append(f"{u.exc_type.__name__}: {u.exc_value}")
@@ -245,65 +246,75 @@ def exercise(block: dict[str, Any], rounds: int = 3) -> list[BaseCheckpointSaver
     return closed
 
 
-def test_postgres_connections_return_to_baseline(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def aiosqlite_threads() -> int:
+    """Live aiosqlite worker threads (one per open aiosqlite connection)."""
+    return sum("_connection_worker_thread" in t.name for t in threading.enumerate())
+
+
+def tagged(config: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], int]]:
+    """`config` with a connection name unique to this test, and a counter of its connections.
+
+    Other tests (and other suites on the same server) may hold connections
+    too; counting only ours keeps the baseline exact.
+    """
+    tag = f"yg-leak-{uuid.uuid4().hex[:12]}"
+    kind = config["type"]
+    if kind == "sqlite":
+        return config, aiosqlite_threads
+    url = config["url"]
+    separator = "&" if "?" in url else "?"
+    if kind == "redis":
+        import redis
+
+        def count() -> int:
+            client = redis.Redis.from_url(url)
+            try:
+                return sum(1 for c in client.client_list() if c.get("name") == tag)
+            finally:
+                client.close()
+
+        return {**config, "url": f"{url}{separator}client_name={tag}"}, count
     import psycopg
 
-    monitor = psycopg.connect(postgres_url, autocommit=True)
+    def count_pg() -> int:
+        with psycopg.connect(url) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (tag,)
+            ).fetchone()[0]
 
-    def connections() -> int:
-        return monitor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()[0]
-
-    try:
-        baseline = connections()
-        block = {"type": "postgres", "url": postgres_url}
-        with no_loop_or_resource_warnings(monkeypatch):
-            with checkpointer(block) as saver:
-                pause_sync(saver, f"leak-{uuid.uuid4()}")
-                assert connections() > baseline  # the measure sees our pool
-            savers = exercise(block)
-            assert eventually(lambda: connections() == baseline), (connections(), baseline)
-            del savers
-    finally:
-        monitor.close()
+    return {**config, "url": f"{url}{separator}application_name={tag}"}, count_pg
 
 
-def test_redis_connections_return_to_baseline(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ],
+)
+def test_server_connections_are_all_released(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import redis
+    from tests.yamlgraph.storage.conftest import config_for
 
-    monitor = redis.Redis.from_url(redis_url)
-
-    def connections() -> int:
-        return len(monitor.client_list()) - 1
-
-    try:
-        baseline = connections()
-        block = {"type": "redis", "url": redis_url}
-        with no_loop_or_resource_warnings(monkeypatch):
-            with checkpointer(block) as saver:
-                pause_sync(saver, f"leak-{uuid.uuid4()}")
-                assert connections() > baseline
-            savers = exercise(block)
-            assert eventually(lambda: connections() == baseline), (connections(), baseline)
-            del savers
-    finally:
-        monitor.close()
+    block, connections = tagged(config_for(kind, request, tmp_path))
+    with no_loop_or_resource_warnings(monkeypatch):
+        with checkpointer(block) as saver:
+            pause_sync(saver, f"leak-{uuid.uuid4()}")
+            assert connections() > 0  # the measure sees our connections
+        savers = exercise(block)
+        assert eventually(lambda: connections() == 0), connections()
+        del savers
 
 
 def test_sqlite_threads_and_files_are_released(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     block = {"type": "sqlite", "path": str(tmp_path / "s.db")}
-    baseline = threading.active_count()
+    baseline = aiosqlite_threads()
     with no_loop_or_resource_warnings(monkeypatch):
         savers = exercise(block)
-        assert eventually(lambda: threading.active_count() == baseline)
+        assert eventually(lambda: aiosqlite_threads() == baseline)
         for saver in savers:
             conn = saver.conn
             if isinstance(conn, sqlite3.Connection):
@@ -314,44 +325,23 @@ def test_sqlite_threads_and_files_are_released(
         del savers
 
 
-def open_connections(config: dict[str, Any]) -> int:
-    """Connections the backing server sees (sqlite: live threads, aiosqlite runs one each)."""
-    kind = config["type"]
-    if kind == "redis":
-        import redis
-
-        client = redis.Redis.from_url(config["url"])
-        try:
-            return len(client.client_list()) - 1
-        finally:
-            client.close()
-    if kind == "postgres":
-        import psycopg
-
-        with psycopg.connect(config["url"]) as conn:
-            return conn.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchone()[0]
-    return threading.active_count()
-
-
 def test_close_checkpointer_from_inside_the_loop_finishes_in_background(
     persistent_config: dict[str, Any],
 ) -> None:
     """A sync close inside async code must not block the loop, and must still close."""
-    baseline = open_connections(persistent_config)
+    persistent_config, open_connections = tagged(persistent_config)
+    baseline = open_connections()
 
     async def run() -> BaseCheckpointSaver:
         saver = get_checkpointer(persistent_config, async_mode=True)
         await pause_async(saver, f"bg-{uuid.uuid4()}")
-        assert open_connections(persistent_config) > baseline
+        assert open_connections() > baseline
         close_checkpointer(saver)
         await asyncio.sleep(0.2)
         return saver
 
     saver = asyncio.run(run())  # kept alive: only the close may release its connections
-    assert eventually(lambda: open_connections(persistent_config) == baseline)
+    assert eventually(lambda: open_connections() == baseline)
     del saver
 
 
