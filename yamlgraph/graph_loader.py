@@ -1,8 +1,8 @@
 """Load a YAML graph, validate it and build the LangGraph StateGraph (the seed's sync API).
 
-    config = load_graph_config("graphs/my-graph.yaml")
-    graph = compile_graph(config)
-    app = graph.compile(checkpointer=get_checkpointer_for_graph(config))
+config = load_graph_config("graphs/my-graph.yaml")
+graph = compile_graph(config)
+app = graph.compile(checkpointer=get_checkpointer_for_graph(config))
 """
 
 from __future__ import annotations
@@ -173,7 +173,11 @@ def compile_graph(config: GraphConfig) -> YamlStateGraph:
 
 
 def _limited(config: GraphConfig, name: str, action: Any) -> Any:
-    """Count runs of nodes under `loop_limits`; past the limit the node does nothing."""
+    """Count runs of nodes under `loop_limits`; past the limit the node does nothing.
+
+    An exhausted call still counts, so a node whose edges are all plain can tell that it
+    was reached once more than allowed and leave through its loop exit.
+    """
     limit = config.loop_limits.get(name)
     if limit is None:
         return action
@@ -184,14 +188,14 @@ def _limited(config: GraphConfig, name: str, action: Any) -> Any:
 
     def run(state: dict, config: RunnableConfig) -> dict:
         if exhausted(state):
-            return {}
+            return {VISITS_KEY: {name: 1}}
         update = dict(_invoke(action, state, config) or {})
         update[VISITS_KEY] = {name: 1}
         return update
 
     async def arun(state: dict, config: RunnableConfig) -> dict:
         if exhausted(state):
-            return {}
+            return {VISITS_KEY: {name: 1}}
         if hasattr(action, "ainvoke"):
             update = dict(await action.ainvoke(state, config) or {})
         else:
@@ -252,8 +256,13 @@ def _edge_router(
     if limit is not None:
         targets.add(loop_exit)
 
+    # Conditional edges leave for the exit once the node has run `limit` times; a node
+    # with only plain edges runs its successors until it is reached past the limit.
+    conditional = any(e.condition or e.conditional for e in edges)
+    exit_after = limit if conditional or limit is None else limit + 1
+
     def route(state: dict) -> list[str]:
-        if limit is not None and (state.get(VISITS_KEY) or {}).get(source, 0) >= limit:
+        if limit is not None and (state.get(VISITS_KEY) or {}).get(source, 0) >= exit_after:
             return [loop_exit]
         fallback: list[str] = []
         for edge, expression in compiled:

@@ -39,7 +39,9 @@ def to_mermaid(config: GraphConfig) -> str:
     for name, node in config.nodes.items():
         if node.type == "router" and name not in routed:
             for label, target in (node.get("routes") or {}).items():
-                lines.append(f'    {_node_id(name)} -. "{_label(str(label))}" .-> {_node_id(target)}')
+                lines.append(
+                    f'    {_node_id(name)} -. "{_label(str(label))}" .-> {_node_id(target)}'
+                )
     for name, target in config.loop_exits.items():
         limit = config.loop_limits.get(name)
         lines.append(f'    {_node_id(name)} -. "after {limit} runs" .-> {_node_id(target)}')

@@ -7,6 +7,7 @@ so LangGraph's own machinery does the scheduling, checkpointing and interrupts.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,35 @@ def state_view(config: GraphConfig, state: Mapping[str, Any]) -> dict[str, Any]:
     view = {name: f.default for name, f in config.state.items() if f.has_default}
     view.update(state)
     return view
+
+
+def node_errors(node_name: str) -> Callable[[Callable], Callable]:
+    """Name the node in template and expression errors raised while it runs."""
+    from yamlgraph.expressions import ExpressionError
+    from yamlgraph.templates import TemplateError
+
+    def decorate(function: Callable) -> Callable:
+        if asyncio.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await function(*args, **kwargs)
+                except (TemplateError, ExpressionError) as exc:
+                    raise GraphRuntimeError(node_name, str(exc)) from exc
+
+            return async_wrapper
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except (TemplateError, ExpressionError) as exc:
+                raise GraphRuntimeError(node_name, str(exc)) from exc
+
+        return wrapper
+
+    return decorate
 
 
 def load_prompt(config: GraphConfig, prompt: str | dict) -> dict[str, str]:
@@ -118,9 +148,11 @@ def build_llm(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
     model = PromptedModel(graph, node)
     key = node.get("state_key", node.name)
 
+    @node_errors(node.name)
     def run(state: dict, config: RunnableConfig) -> dict:
         return {key: model.ask(state_view(graph, state), config)}
 
+    @node_errors(node.name)
     async def arun(state: dict, config: RunnableConfig) -> dict:
         return {key: await model.aask(state_view(graph, state), config)}
 
@@ -153,10 +185,12 @@ def build_router(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
     model = PromptedModel(graph, node)
     key = node.get("state_key", node.name)
 
+    @node_errors(node.name)
     def run(state: dict, config: RunnableConfig) -> dict:
         answer = model.ask(state_view(graph, state), config)
         return {key: answer, ROUTE_KEY: choose_route(node, answer)}
 
+    @node_errors(node.name)
     async def arun(state: dict, config: RunnableConfig) -> dict:
         answer = await model.aask(state_view(graph, state), config)
         return {key: answer, ROUTE_KEY: choose_route(node, answer)}
@@ -190,6 +224,7 @@ def python_result(graph: GraphConfig, node: NodeConfig, result: Any) -> dict[str
 def build_python(graph: GraphConfig, node: NodeConfig) -> NodeFunction:
     function = load_tool_function(graph.tools[node.get("tool")])
 
+    @node_errors(node.name)
     def run(state: dict) -> dict:
         return python_result(graph, node, function(state_view(graph, state)))
 
@@ -200,6 +235,7 @@ def build_python(graph: GraphConfig, node: NodeConfig) -> NodeFunction:
 def build_passthrough(graph: GraphConfig, node: NodeConfig) -> NodeFunction:
     output: dict[str, Any] = node.get("output")
 
+    @node_errors(node.name)
     def run(state: dict) -> dict:
         view = state_view(graph, state)
         return {key: render(template, view) for key, template in output.items()}
@@ -230,6 +266,7 @@ def build_interrupt(graph: GraphConfig, node: NodeConfig) -> tuple[Any, NodeFunc
             return True, payloads[node.name]
         return False, None
 
+    @node_errors(node.name)
     def prepare(state: dict, config: RunnableConfig) -> dict:
         found, payload = reuse(state)
         if not found:
@@ -237,6 +274,7 @@ def build_interrupt(graph: GraphConfig, node: NodeConfig) -> tuple[Any, NodeFunc
             payload = model.ask(view, config) if model else render(node.get("message"), view)
         return {state_key: payload, PAYLOADS_KEY: {node.name: payload}}
 
+    @node_errors(node.name)
     async def aprepare(state: dict, config: RunnableConfig) -> dict:
         found, payload = reuse(state)
         if not found:
@@ -274,9 +312,11 @@ def build_subgraph(graph: GraphConfig, node: NodeConfig, compile_child) -> Runna
     def parent_update(result: Mapping[str, Any]) -> dict:
         return {parent: result.get(child) for parent, child in output_mapping.items()}
 
+    @node_errors(node.name)
     def run(state: dict, config: RunnableConfig) -> dict:
         return parent_update(child_app.invoke(child_input(state), config))
 
+    @node_errors(node.name)
     async def arun(state: dict, config: RunnableConfig) -> dict:
         return parent_update(await child_app.ainvoke(child_input(state), config))
 
@@ -314,6 +354,7 @@ def build_map(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
             return function(view)
         return {key: render(t, view) for key, t in sub.get("output").items()}
 
+    @node_errors(node.name)
     def run(state: dict, config: RunnableConfig) -> dict:
         values = items(state)
         if not values:
@@ -322,6 +363,7 @@ def build_map(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
             results = list(pool.map(lambda item: run_one(state, item, config), values))
         return {collect: results}
 
+    @node_errors(node.name)
     async def arun(state: dict, config: RunnableConfig) -> dict:
         values = items(state)
         if model:

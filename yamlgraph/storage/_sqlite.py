@@ -10,7 +10,13 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
-from ._config import CheckpointerConfigError, check_options, missing_package, required_string
+from ._config import (
+    CheckpointerConfigError,
+    CheckpointerUnavailable,
+    check_options,
+    missing_package,
+    required_string,
+)
 from ._loops import LoopAwareMixin, construct_outside_loop, run_in_fresh_loop, running_loop
 from ._owned import register_closer
 
@@ -31,11 +37,28 @@ def _path(config: dict[str, Any]) -> str:
     return str(file)
 
 
+def _error(path: str, exc: sqlite3.Error) -> Exception:
+    """A locked or failing disk is an outage (retry later); anything else is the path's fault."""
+    text = str(exc).lower()
+    if "locked" in text or "disk i/o" in text:
+        return CheckpointerUnavailable(f"SQLite database {path!r} is unavailable: {exc}")
+    return CheckpointerConfigError(f"cannot use SQLite database {path!r}: {exc}")
+
+
 def _open_sync(path: str) -> sqlite3.Connection:
     try:
         return sqlite3.connect(path, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise CheckpointerConfigError(f"cannot open SQLite database {path!r}: {exc}") from exc
+        raise _error(path, exc) from exc
+
+
+def _create_tables(saver: BaseCheckpointSaver, conn: sqlite3.Connection, path: str) -> None:
+    """Create the tables now, so an unwritable file fails here and not at the first interrupt."""
+    try:
+        saver.setup()
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _error(path, exc) from exc
 
 
 def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
@@ -47,11 +70,7 @@ def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
         raise missing_package("sqlite", PACKAGE) from exc
     conn = _open_sync(path)
     saver = SqliteSaver(conn)
-    try:
-        saver.setup()  # fail now on an unwritable file, not at the first interrupt
-    except sqlite3.Error as exc:
-        conn.close()
-        raise CheckpointerConfigError(f"cannot use SQLite database {path!r}: {exc}") from exc
+    _create_tables(saver, conn, path)
     return register_closer(saver, close=conn.close)
 
 
@@ -59,8 +78,8 @@ def async_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
     """AsyncSqliteSaver; falls back to InMemorySaver (with a WARNING) without aiosqlite."""
     path = _path(config)
     try:
-        import aiosqlite  # noqa: F401
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: F401
+        import aiosqlite
+        from langgraph.checkpoint.sqlite import SqliteSaver
     except ImportError as exc:
         if exc.name and exc.name.startswith("langgraph"):
             raise missing_package("sqlite", PACKAGE) from exc
@@ -70,59 +89,22 @@ def async_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
             path,
         )
         return InMemorySaver()
+    saver_class = _async_class()
     if path != ":memory:":
-        # Create the tables and surface file errors now, synchronously.
+        # The same tables as the async saver's; created (and file errors raised) now.
         conn = _open_sync(path)
-        try:
-            sync_factory_setup(conn, path)
-        finally:
-            conn.close()
-    return _make_async(path)
-
-
-def sync_factory_setup(conn: sqlite3.Connection, path: str) -> None:
-    """Create the checkpoint tables through the sync saver (same schema as the async one)."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    try:
-        SqliteSaver(conn).setup()
-    except sqlite3.Error as exc:
-        raise CheckpointerConfigError(f"cannot use SQLite database {path!r}: {exc}") from exc
-
-
-def _make_async(path: str) -> BaseCheckpointSaver:
-    import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    class YamlgraphAsyncSqliteSaver(LoopAwareMixin, AsyncSqliteSaver):
-        """AsyncSqliteSaver that can be created outside a loop and used from any loop.
-
-        aiosqlite runs sqlite on its own thread and answers on whichever loop
-        awaits, so only upstream's loop/lock bookkeeping needed adapting.
-        """
-
-        def __init__(self, conn: aiosqlite.Connection) -> None:
-            construct_outside_loop(lambda: AsyncSqliteSaver.__init__(self, conn))
-            if self.loop is not running_loop():
-                self.loop = None
-
-        async def adelete_thread(self, thread_id: str) -> None:
-            # Upstream skips setup() here, so deleting first on a fresh
-            # connection failed with "no active connection".
-            await self.setup()
-            await super().adelete_thread(thread_id)
-
-    conn = aiosqlite.connect(path)
+        _create_tables(SqliteSaver(conn), conn, path)
+        conn.close()
+    aconn = aiosqlite.connect(path)
     # aiosqlite's worker thread is not a daemon: a saver never closed would keep
     # the interpreter from exiting. Every write is committed, so exiting is safe.
-    thread = getattr(conn, "_thread", None)
+    thread = getattr(aconn, "_thread", None)
     if thread is not None and not thread.is_alive():
         thread.daemon = True
-    saver = YamlgraphAsyncSqliteSaver(conn)
     return register_closer(
-        saver,
-        close=lambda: _close_aiosqlite(conn),
-        aclose=conn.close,
+        saver_class(aconn),
+        close=lambda: _close_aiosqlite(aconn),
+        aclose=aconn.close,
     )
 
 
@@ -137,3 +119,40 @@ def _close_aiosqlite(conn: Any) -> None:
         conn.stop()  # cannot block the running loop; the worker thread closes it
         return
     run_in_fresh_loop(conn.close)
+
+
+_ASYNC_CLASS: type | None = None
+
+
+def _async_class() -> type:
+    """The AsyncSqliteSaver subclass (built on first use: the package is optional)."""
+    global _ASYNC_CLASS
+    if _ASYNC_CLASS is None:
+        try:
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        except ImportError as exc:
+            raise missing_package("sqlite", PACKAGE) from exc
+        _ASYNC_CLASS = _build_async_class(AsyncSqliteSaver)
+    return _ASYNC_CLASS
+
+
+def _build_async_class(base: type) -> type:
+    class YamlgraphAsyncSqliteSaver(LoopAwareMixin, base):  # type: ignore[valid-type, misc]
+        """AsyncSqliteSaver that can be created outside a loop and used from any loop.
+
+        aiosqlite runs sqlite on its own thread and answers on whichever loop
+        awaits, so only upstream's loop/lock bookkeeping needed adapting.
+        """
+
+        def __init__(self, conn: Any) -> None:
+            construct_outside_loop(lambda: base.__init__(self, conn))
+            if self.loop is not running_loop():
+                self.loop = None
+
+        async def adelete_thread(self, thread_id: str) -> None:
+            # Upstream skips setup() here, so deleting first on a fresh
+            # connection failed with "no active connection".
+            await self.setup()
+            await super().adelete_thread(thread_id)
+
+    return YamlgraphAsyncSqliteSaver
