@@ -147,7 +147,7 @@ async def aclose_checkpointer(saver: BaseCheckpointSaver | None) -> None:
         await asyncio.to_thread(owned.close)
 
 
-class checkpointer:  # noqa: N801 - used like a function: `with checkpointer(cfg) as saver`
+class checkpointer:  # lower-case: used like a function, `with checkpointer(cfg) as saver`
     """Context manager: ``with checkpointer(cfg) as saver`` / ``async with ...``.
 
     The saver is created on entry (for ``async with``: inside the running

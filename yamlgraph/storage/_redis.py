@@ -64,7 +64,9 @@ def _sync_client(url: str) -> Any:
         client = RedisConnectionFactory.get_redis_connection(
             url, socket_connect_timeout=CONNECT_TIMEOUT
         )
-    except (RedisError, OSError, ValueError) as exc:
+    except ValueError as exc:  # not a redis:// / rediss:// / unix:// URL
+        raise CheckpointerConfigError(f"invalid Redis url {mask_url(url)!r}: {exc}") from exc
+    except (RedisError, OSError) as exc:
         raise _unavailable(url, exc) from exc
     try:
         client.ping()

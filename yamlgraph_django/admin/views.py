@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-#: Statuses a person can still cancel.
-CANCELLABLE = (SessionStatus.PENDING, SessionStatus.RUNNING, SessionStatus.INTERRUPTED)
+#: Statuses the service lets a person cancel (a running one answers SessionBusy: it is
+#: mid-step; a failed one may be cancelled to stop retries for good).
+CANCELLABLE = (SessionStatus.PENDING, SessionStatus.INTERRUPTED, SessionStatus.FAILED)
 CHANNEL = "admin"
 
 
@@ -148,6 +149,7 @@ class SessionViewsMixin(_Base):
         services.delete_session(obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        """Never a bulk SQL DELETE: that would leave every thread's checkpoints behind."""
         for session in queryset:
             services.delete_session(session)
 

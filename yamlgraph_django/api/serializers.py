@@ -57,8 +57,7 @@ class MetadataField(JSONObjectField):
     """Flat metadata: each value a string, a number or a boolean, so it can be filtered."""
 
     default_error_messages = {
-        "not_scalar": "Metadata values must be strings, numbers or booleans; "
-        "'{name}' is {kind}.",
+        "not_scalar": "Metadata values must be strings, numbers or booleans; '{name}' is {kind}.",
         "blank_key": "Metadata keys must not be empty.",
     }
 

@@ -31,9 +31,6 @@ from rest_framework.response import Response
 
 from yamlgraph.mermaid import to_mermaid
 from yamlgraph_django import registry, runtime, services
-from yamlgraph_django.conf import app_settings
-from yamlgraph_django.exceptions import GraphNotFound, InvalidInput
-from yamlgraph_django.models import GraphDefinition, RunChannel, Session
 from yamlgraph_django.api import permissions
 from yamlgraph_django.api.exceptions import RequestTooLarge, api_exception_handler
 from yamlgraph_django.api.filters import SessionFilter
@@ -50,6 +47,9 @@ from yamlgraph_django.api.serializers import (
     SessionSummarySerializer,
     ValidationErrorSerializer,
 )
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import GraphNotFound, InvalidInput
+from yamlgraph_django.models import GraphDefinition, RunChannel, Session
 
 logger = logging.getLogger("yamlgraph_django.api")
 
@@ -60,8 +60,7 @@ def _error(description: str) -> OpenApiResponse:
 
 UNAUTHENTICATED = _error("Not authenticated (`not_authenticated`).")
 NOT_FOUND = _error(
-    "No such session, or one of another user's (`not_found`): never 403, so ids "
-    "cannot be probed."
+    "No such session, or one of another user's (`not_found`): never 403, so ids cannot be probed."
 )
 INVALID = OpenApiResponse(
     ValidationErrorSerializer, description="Invalid request (`invalid_input`)."
@@ -324,7 +323,7 @@ class SessionViewSet(
     @extend_schema(
         summary="Answer a session",
         description="Answer the pending question and run on to the next question or the "
-        "end. `{\"value\": X}` answers the one pending interrupt; `{\"values\": {id: X}}` "
+        'end. `{"value": X}` answers the one pending interrupt; `{"values": {id: X}}` '
         "answers several (ids from `interrupts`). A `failed` session is retried: with "
         "`{}` from its last checkpoint, with a value by answering its last question "
         "again. With `background` (or RUN_MODE `background`) the answer is 202.",
@@ -434,4 +433,3 @@ def nest_input_errors(exc: InvalidInput, *, body_fields: set[str]) -> InvalidInp
     if nested:
         errors["input"] = nested
     return InvalidInput(exc.detail, errors=errors)
-

@@ -143,6 +143,17 @@ def has_checkpoint(snapshot: Any) -> bool:
     return bool((snapshot.config or {}).get("configurable", {}).get("checkpoint_id"))
 
 
+def is_finished(snapshot: Any) -> bool:
+    """Has the graph reached its end? Judged by `tasks`, not `next`.
+
+    LangGraph leaves a task out of `next` once its writes are saved, so while a run is
+    between saving a step's writes and saving the next checkpoint (a moment a concurrent
+    reader, such as crash recovery, can hit) `next` is empty although work remains.
+    A finished graph has no tasks at all.
+    """
+    return has_checkpoint(snapshot) and not snapshot.tasks and not snapshot.next
+
+
 def node_name(config: GraphConfig, raw: str) -> str:
     """The YAML name of a LangGraph node: `ask__prompt` is `ask`, `__start__` is START."""
     if raw == "__start__":

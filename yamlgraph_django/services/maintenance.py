@@ -30,8 +30,8 @@ from yamlgraph_django.services._common import (
     expiry,
     get_app,
     get_saver,
-    has_checkpoint,
     interrupts_of,
+    is_finished,
     is_outage,
     lease_until,
     load_session,
@@ -226,7 +226,7 @@ def _recovered_fields(session: Session) -> dict[str, Any]:
             "output": None,
             "error": "",
         }
-    if has_checkpoint(snapshot) and not snapshot.next:
+    if is_finished(snapshot):
         return {
             "status": SessionStatus.COMPLETED,
             "interrupts": [],

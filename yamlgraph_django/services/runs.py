@@ -38,6 +38,7 @@ from yamlgraph_django.services._common import (
     get_app,
     has_checkpoint,
     interrupts_of,
+    is_finished,
     is_outage,
     lease_until,
     load_session,
@@ -550,7 +551,7 @@ def _outcome(app: Any, session: Session, snapshot: Any) -> dict[str, Any]:
             "output": None,
             "error": "",
         }
-    if not snapshot.next:
+    if is_finished(snapshot):
         return {
             "status": SessionStatus.COMPLETED,
             "interrupts": [],
@@ -561,7 +562,7 @@ def _outcome(app: Any, session: Session, snapshot: Any) -> dict[str, Any]:
         "status": SessionStatus.FAILED,
         "interrupts": _answerable(app, session),
         "output": None,
-        "error": f"the graph stopped before the end (next: {', '.join(snapshot.next)}); "
+        "error": f"the graph stopped before the end (next: {', '.join(snapshot.next) or '?'}); "
         "resume to retry",
     }
 

@@ -67,6 +67,8 @@ def test_failed_session_shows_its_error(admin_client, graphs, write_graph, graph
     assert "yamlgraph-status-failed" in page
     assert "Error" in page
     assert session.error.split(":")[0] in page
+    # A failed session can be cancelled for good; there is no question to answer.
+    assert buttons(page, session) == {"resume": False, "cancel": True, "delete": True}
 
 
 def buttons(page: str, session: Session) -> dict[str, bool]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
-from contextlib import closing
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,9 @@ EXTRA_GRAPHS = {
 
 
 @pytest.fixture
-def graphs(db: None, yamlgraph_settings: dict[str, Any], graph_dir: Path) -> dict[str, GraphDefinition]:
+def graphs(
+    db: None, yamlgraph_settings: dict[str, Any], graph_dir: Path
+) -> dict[str, GraphDefinition]:
     """interview, approval, support-router, checked, pair and slow, registered."""
     (graph_dir / "tools" / "checks.py").write_text(CHECKS_TOOL, encoding="utf-8")
     for filename, text in EXTRA_GRAPHS.items():
@@ -134,7 +136,9 @@ def make_user(django_user_model: Any) -> Callable[..., Any]:
         user = django_user_model.objects.create_user(username, password="pw", is_staff=staff)
         for codename in perms:
             user.user_permissions.add(
-                Permission.objects.get(content_type__app_label="yamlgraph_django", codename=codename)
+                Permission.objects.get(
+                    content_type__app_label="yamlgraph_django", codename=codename
+                )
             )
         return user
 
@@ -174,7 +178,13 @@ def api(alice: Any, client_for: Callable[[Any], APIClient], graphs: Any) -> APIC
 def start(api: APIClient) -> Callable[..., dict[str, Any]]:
     """start(graph, input=None, client=api, **body) -> the 201 body of POST /api/sessions/."""
 
-    def do(graph: str, input: dict[str, Any] | None = None, *, client: APIClient | None = None, **body: Any) -> dict[str, Any]:
+    def do(
+        graph: str,
+        input: dict[str, Any] | None = None,
+        *,
+        client: APIClient | None = None,
+        **body: Any,
+    ) -> dict[str, Any]:
         payload = {"graph": graph, "input": input or {}, **body}
         response = (client or api).post("/api/sessions/", payload, format="json")
         assert response.status_code == 201, response.json()

@@ -56,7 +56,9 @@ def test_staff_and_view_all_sessions_see_and_act_on_everyones(
     operator = client_for(make_user("operator", staff=staff, perms=perms))
 
     listed = {s["id"] for s in operator.get("/api/sessions/").json()["results"]}
-    answered = operator.post(f"/api/sessions/{first['id']}/resume/", {"value": "Ada"}, format="json")
+    answered = operator.post(
+        f"/api/sessions/{first['id']}/resume/", {"value": "Ada"}, format="json"
+    )
 
     assert listed == {first["id"], second["id"]}
     assert answered.status_code == 200

@@ -43,7 +43,12 @@ def test_detail_describes_inputs_nodes_edges_and_storage(api):
     assert not any(name.startswith("_") for name in fields)
     nodes = {n["name"]: n["type"] for n in graph["nodes"]}
     assert nodes["ask_approver"] == "interrupt" and nodes["assess"] == "python"
-    assert {"from": ["assess"], "to": ["auto_approve"], "condition": "state.risk == 'low'", "conditional": False} in graph["edges"]
+    assert {
+        "from": ["assess"],
+        "to": ["auto_approve"],
+        "condition": "state.risk == 'low'",
+        "conditional": False,
+    } in graph["edges"]
     assert graph["mermaid"].startswith("flowchart TD")
     assert graph["checkpointer"] == "sqlite"
 

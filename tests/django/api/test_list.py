@@ -55,11 +55,17 @@ def test_filters(api, alice, graphs, start):
     done = start("support-router", {"message": "hi"}, metadata={"ticket": "42"})
 
     assert ids(api.get("/api/sessions/", {"status": "completed"})) == {done["id"]}
-    assert ids(api.get("/api/sessions/", {"status": "interrupted"})) == {interview["id"], other["id"]}
+    assert ids(api.get("/api/sessions/", {"status": "interrupted"})) == {
+        interview["id"],
+        other["id"],
+    }
     assert ids(api.get("/api/sessions/", {"graph": "support-router"})) == {done["id"]}
     assert ids(api.get("/api/sessions/", {"graph": "nope"})) == set()
     # A query-string value matches the number and the string it spells.
-    assert ids(api.get("/api/sessions/", {"metadata__ticket": "42"})) == {interview["id"], done["id"]}
+    assert ids(api.get("/api/sessions/", {"metadata__ticket": "42"})) == {
+        interview["id"],
+        done["id"],
+    }
     assert ids(api.get("/api/sessions/", {"metadata__team": "ops"})) == {other["id"]}
     assert ids(api.get("/api/sessions/", {"metadata__urgent": "true"})) == {interview["id"]}
     assert ids(api.get("/api/sessions/", {"metadata__urgent": "false"})) == {other["id"]}

@@ -39,7 +39,9 @@ def test_start_runs_to_the_first_question(api, alice):
     body = response.json()
     assert body["status"] == "interrupted"
     assert body["graph"] == {"name": "interview", "version": 1}
-    assert body["interrupts"] == [{"id": body["interrupts"][0]["id"], "value": "Hi! What is your name?"}]
+    assert body["interrupts"] == [
+        {"id": body["interrupts"][0]["id"], "value": "Hi! What is your name?"}
+    ]
     assert body["next"] == ["ask_name"]
     assert body["values"]["topic"] == "Django"
     assert body["input"] == {"topic": "Django"}
@@ -68,7 +70,9 @@ def test_a_graph_without_questions_completes_with_values(api):
 def test_a_chosen_thread_id_is_used_once(api, start):
     assert start("interview", thread_id="ticket-7")["thread_id"] == "ticket-7"
 
-    response = api.post("/api/sessions/", {"graph": "interview", "thread_id": "ticket-7"}, format="json")
+    response = api.post(
+        "/api/sessions/", {"graph": "interview", "thread_id": "ticket-7"}, format="json"
+    )
 
     body = assert_error(response, 400, "invalid_input")
     assert "thread_id" in body["errors"]
@@ -95,9 +99,7 @@ def test_unknown_input_fields_are_400_naming_them(api):
     assert not Session.objects.exists()
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [(12, "string"), ([1], "string"), (None, "string")]
-)
+@pytest.mark.parametrize(("value", "expected"), [(12, "string"), ([1], "string"), (None, "string")])
 def test_input_of_the_wrong_json_type_is_400_naming_the_field(api, value, expected):
     response = api.post(
         "/api/sessions/", {"graph": "interview", "input": {"topic": value}}, format="json"
@@ -155,7 +157,9 @@ def test_a_body_that_is_not_a_json_object_is_400(api):
 def test_a_body_over_the_limit_is_413(api, yamlgraph_settings):
     with override_settings(YAMLGRAPH={**yamlgraph_settings, "MAX_REQUEST_BYTES": 1000}):
         big = {"graph": "interview", "input": {"topic": "x" * 2000}}
-        body = assert_error(api.post("/api/sessions/", big, format="json"), 413, "request_too_large")
+        body = assert_error(
+            api.post("/api/sessions/", big, format="json"), 413, "request_too_large"
+        )
         assert "1000" in body["detail"]
         small = {"graph": "interview", "input": {"topic": "x" * 100}}
         assert api.post("/api/sessions/", small, format="json").status_code == 201
@@ -191,9 +195,7 @@ def test_an_unreachable_store_is_503_and_stores_nothing(api, yamlgraph_settings)
 # --------------------------------------------------------------------------- background
 
 
-def test_background_start_is_202_and_runs_after_commit(
-    api, django_capture_on_commit_callbacks
-):
+def test_background_start_is_202_and_runs_after_commit(api, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = api.post(
             "/api/sessions/", {"graph": "interview", "background": True}, format="json"
@@ -216,7 +218,9 @@ def test_run_mode_background_makes_202_the_default(api, start, yamlgraph_setting
     session = start("interview")
     with override_settings(YAMLGRAPH={**yamlgraph_settings, "RUN_MODE": "background"}):
         started = api.post("/api/sessions/", {"graph": "interview"}, format="json")
-        resumed = api.post(f"/api/sessions/{session['id']}/resume/", {"value": "Ada"}, format="json")
+        resumed = api.post(
+            f"/api/sessions/{session['id']}/resume/", {"value": "Ada"}, format="json"
+        )
         inline = api.post(
             "/api/sessions/", {"graph": "interview", "background": False}, format="json"
         )
@@ -358,7 +362,9 @@ def test_resume_with_the_store_down_is_503_and_leaves_the_session(api, start, ya
     session = start("interview")
     url = f"/api/sessions/{session['id']}/resume/"
     with override_settings(YAMLGRAPH={**yamlgraph_settings, "CHECKPOINTER_OVERRIDE": DEAD_STORE}):
-        assert_error(api.post(url, {"value": "Ada"}, format="json"), 503, "checkpointer_unavailable")
+        assert_error(
+            api.post(url, {"value": "Ada"}, format="json"), 503, "checkpointer_unavailable"
+        )
 
     assert api.get(f"/api/sessions/{session['id']}/").json()["interrupts"] == session["interrupts"]
     assert api.post(url, {"value": "Ada"}, format="json").status_code == 200
@@ -435,7 +441,9 @@ def test_a_running_session_cannot_be_deleted_or_cancelled(api, start):
 def test_methods_not_offered_are_405(api, start):
     session = start("interview")
 
-    assert_error(api.put(f"/api/sessions/{session['id']}/", {}, format="json"), 405, "method_not_allowed")
+    assert_error(
+        api.put(f"/api/sessions/{session['id']}/", {}, format="json"), 405, "method_not_allowed"
+    )
     assert_error(api.get(f"/api/sessions/{session['id']}/resume/"), 405, "method_not_allowed")
 
 

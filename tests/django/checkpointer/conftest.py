@@ -10,8 +10,7 @@ rolled-back transaction.
 - ``saver``: a DjangoSaver on the ``default`` alias.
 - ``shared_database``: settings of a database another process can open with
   ``DJANGO_SETTINGS_MODULE=tests.django.checkpointer.subprocess_settings``: the
-  Postgres test database itself, or, on SQLite (whose test database lives in
-  this process's memory), a migrated file in tmp_path.
+  test database itself (or a migrated file if it is an in-memory SQLite one).
 - ``run_in_process``: runs ``tests/django/checkpointer/run_graph.py`` in a fresh
   interpreter against ``shared_database``.
 """
@@ -65,10 +64,19 @@ def _subprocess_env(database: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.fixture
-def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
-    """Database settings (ENGINE, NAME, ...) that a subprocess can use too."""
-    settings = connections["default"].settings_dict
-    if settings["ENGINE"] == "django.db.backends.sqlite3":
+def shared_database(transactional_db: None, tmp_path: Path) -> dict[str, Any]:
+    """Database settings (ENGINE, NAME, ...) that a subprocess can use too.
+
+    Normally the test database itself (a file on SQLite, see the root
+    conftest). transactional_db commits what the subprocesses write, so this
+    process sees it, and empties the tables afterwards. Only an in-memory
+    SQLite test database, which no other process can open, is replaced by a
+    file migrated here. Tests using this fixture need the django_db mark:
+    pytest-django sets up the test database only for marked tests.
+    """
+    connection = connections["default"]
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(settings["NAME"]):
         database = {"ENGINE": settings["ENGINE"], "NAME": str(tmp_path / "shared.sqlite3")}
         migrate = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -80,9 +88,6 @@ def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str,
         )
         assert migrate.returncode == 0, f"migrate failed:\n{migrate.stderr}"
         return database
-    # The test database is migrated already; transactional_db commits what the
-    # subprocesses see and flushes it afterwards.
-    request.getfixturevalue("transactional_db")
     keys = ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")
     return {key: settings[key] for key in keys if settings.get(key) not in (None, "")}
 

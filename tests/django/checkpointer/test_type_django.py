@@ -66,6 +66,7 @@ def test_an_unknown_option_is_refused() -> None:
         get_checkpointer({"type": "django", "url": "postgres://elsewhere"})
 
 
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("start", "resume"),
     [pytest.param([], [], id="sync-sync"), pytest.param([], ["--async"], id="sync-async")],

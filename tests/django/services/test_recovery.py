@@ -176,7 +176,6 @@ def test_a_run_that_outlives_its_lease_cannot_overwrite_the_recovery(
         assert session.status == SessionStatus.RUNNING
 
         recovered = recover_stale_sessions()
-        print("RECOVERED", [(s.status, s.error) for s in recovered], (tools / "GO").exists())
         assert [s.pk for s in recovered] == [session.pk]
         (tools / "GO").touch()
         thread.join(timeout=30)

@@ -1,11 +1,13 @@
 """A tiny human-in-the-loop graph, run as a separate process by the storage tests.
 
-    python -m tests.yamlgraph.storage.interrupt_graph CONFIG_JSON THREAD start [--async]
-    python -m tests.yamlgraph.storage.interrupt_graph CONFIG_JSON THREAD resume ANSWER [--async]
+    python -m tests.yamlgraph.storage.interrupt_graph CONFIG_JSON start MODE:THREAD...
+    python -m tests.yamlgraph.storage.interrupt_graph CONFIG_JSON resume MODE:THREAD... --answer A
 
-``start`` runs until the interrupt and prints ``{"interrupt": <question>}``;
-``resume`` answers it and prints ``{"state": <final state>}``. Each run is a
-fresh interpreter, so the only link between the two is the checkpointer.
+MODE is ``sync`` (a sync saver, ``invoke``) or ``async`` (an async saver,
+``ainvoke``). ``start`` runs each session until the interrupt
+(``{"interrupt": [<question>]}``); ``resume`` answers it (``{"state": ...}``).
+The output is one JSON object, MODE:THREAD -> result. Each run is a fresh
+interpreter, so the only link between the two is the checkpointer.
 """
 
 from __future__ import annotations
@@ -83,16 +85,18 @@ async def run_async(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("config")
-    parser.add_argument("thread")
     parser.add_argument("phase", choices=["start", "resume"])
-    parser.add_argument("answer", nargs="?")
-    parser.add_argument("--async", dest="async_mode", action="store_true")
+    parser.add_argument("sessions", nargs="+", metavar="MODE:THREAD")
+    parser.add_argument("--answer")
     args = parser.parse_args(argv)
     config = json.loads(args.config)
-    if args.async_mode:
-        out = asyncio.run(run_async(config, args.thread, args.phase, args.answer))
-    else:
-        out = run_sync(config, args.thread, args.phase, args.answer)
+    out: dict[str, Any] = {}
+    for session in args.sessions:
+        mode, _, thread = session.partition(":")
+        if mode == "async":
+            out[session] = asyncio.run(run_async(config, thread, args.phase, args.answer))
+        else:
+            out[session] = run_sync(config, thread, args.phase, args.answer)
     print(json.dumps(out))
     return 0
 

@@ -121,6 +121,7 @@ def test_unknown_type_lists_the_known_ones() -> None:
         ({"type": "memory", "path": "x"}, "unknown option(s) 'path'"),
         ({"type": "redis", "url": "redis://localhost", "ttl": "soon"}, "number of minutes"),
         ({"type": "redis", "url": "redis://localhost", "ttl": -1}, "number of minutes"),
+        ({"type": "redis", "url": "localhost:6379"}, "invalid Redis url 'localhost:6379'"),
         (["memory"], "must be a mapping"),
     ],
 )
@@ -217,6 +218,14 @@ def test_sync_sqlite_never_falls_back(
     with checkpointer({"type": "sqlite", "path": str(tmp_path / "s.db")}) as saver:
         assert type(saver).__name__ == "SqliteSaver"
     assert caplog.records == []
+
+
+@pytest.mark.parametrize("async_mode", [False, True])
+def test_unusable_sqlite_path_is_a_config_error(tmp_path: Any, async_mode: bool) -> None:
+    with pytest.raises(CheckpointerConfigError) as info:
+        get_checkpointer({"type": "sqlite", "path": str(tmp_path)}, async_mode, source=GRAPH)
+    assert f"cannot use SQLite database {str(tmp_path)!r}" in str(info.value)
+    assert GRAPH in str(info.value)
 
 
 # --- unreachable servers ------------------------------------------------------------

@@ -25,7 +25,7 @@ FINAL = {
 }
 
 
-def run_graph_process(config: dict[str, Any], thread: str, *args: str) -> dict[str, Any]:
+def run_graph_process(config: dict[str, Any], *args: str) -> dict[str, Any]:
     """Run tests/yamlgraph/storage/interrupt_graph.py in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
@@ -34,7 +34,6 @@ def run_graph_process(config: dict[str, Any], thread: str, *args: str) -> dict[s
             "-m",
             "tests.yamlgraph.storage.interrupt_graph",
             json.dumps(config),
-            thread,
             *args,
         ],
         cwd=REPO,
@@ -47,17 +46,18 @@ def run_graph_process(config: dict[str, Any], thread: str, *args: str) -> dict[s
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_interrupt_in_one_process_resume_in_another(
-    persistent_config: dict[str, Any], mode: str
-) -> None:
-    thread = f"session-{uuid.uuid4()}"
-    flags = ["--async"] if mode == "async" else []
+def test_interrupt_in_one_process_resume_in_another(persistent_config: dict[str, Any]) -> None:
+    """Sync and async sessions each pause in one process and finish in the next.
 
-    paused = run_graph_process(persistent_config, thread, "start", *flags)
-    assert paused == {"interrupt": [QUESTION]}
+    (Both modes share the two processes only to halve the interpreter start-ups.)
+    """
+    sessions = [f"{mode}:session-{uuid.uuid4()}" for mode in ("sync", "async")]
 
-    finished = run_graph_process(persistent_config, thread, "resume", "Ada", *flags)
-    assert finished == {"state": FINAL}
+    paused = run_graph_process(persistent_config, "start", *sessions)
+    assert paused == {session: {"interrupt": [QUESTION]} for session in sessions}
+
+    finished = run_graph_process(persistent_config, "resume", *sessions, "--answer", "Ada")
+    assert finished == {session: {"state": FINAL} for session in sessions}
 
 
 async def test_session_started_sync_resumes_async(persistent_config: dict[str, Any]) -> None:
@@ -130,7 +130,14 @@ def test_seed_direct_factory_usage_runs_as_written(redis_url: str) -> None:
     close_checkpointer(checkpointer_)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "sqlite",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ],
+)
 def test_sync_created_async_saver_serves_successive_event_loops(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
