@@ -13,7 +13,7 @@ Tests using these fixtures get the ``redis`` / ``postgres`` marker, so
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -64,7 +64,7 @@ def redis_clean_url(valkey_server: ValkeyServer) -> str:
     return valkey_server.url
 
 
-def postgres_test_url(environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
+def postgres_test_url(environ: Mapping[str, str] = os.environ) -> str | None:
     """URL of the checkpoint test database, or None when DATABASE_URL is not set."""
     admin_url = environ.get("DATABASE_URL", "").strip()
     if not admin_url:

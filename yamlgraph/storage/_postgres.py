@@ -9,6 +9,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from ._config import (
+    CheckpointerConfigError,
     CheckpointerUnavailable,
     check_options,
     mask_url,
@@ -60,7 +61,7 @@ def _prepare_database(url: str) -> None:
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise _unavailable(url, exc) from exc
+        raise CheckpointerConfigError(f"invalid Postgres url {mask_url(url)!r}: {exc}") from exc
     params.setdefault("connect_timeout", CONNECT_TIMEOUT)
     try:
         with psycopg.connect(**params, **_connection_kwargs()) as conn:
@@ -71,6 +72,10 @@ def _prepare_database(url: str) -> None:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_KEY,))
     except psycopg.OperationalError as exc:
         raise _unavailable(url, exc) from exc
+    except psycopg.Error as exc:  # e.g. no CREATE permission on the schema
+        raise CheckpointerUnavailable(
+            f"cannot create the checkpoint tables in Postgres at {mask_url(url)}: {exc}"
+        ) from exc
 
 
 def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:

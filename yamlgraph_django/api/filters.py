@@ -6,17 +6,22 @@ carries text, so `?metadata__priority=2` matches the number 2 *or* the string "2
 `?metadata__urgent=true` matches `true` or "true": the caller does not need to know how
 the value was stored. The key is everything after the first `metadata__` and is passed
 to the database as one JSON key (never parsed as Django lookups), so a key such as
-`contains` or `a__b` is just a key, not a way to run arbitrary lookups.
+`contains` or `a__b` is just a key, not a way to run arbitrary lookups. Repeating a
+parameter (`?metadata__team=web&metadata__team=ops`) matches either value; different
+keys must all match.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTransform
-from django.db.models.lookups import Exact
+from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 
 from yamlgraph_django.models import Session, SessionStatus
 
@@ -41,12 +46,45 @@ def metadata_candidates(text: str) -> list[Any]:
     return candidates
 
 
-def metadata_condition(key: str, text: str) -> Q:
-    """A Q matching sessions whose metadata[key] equals any reading of `text`."""
+def filter_metadata(
+    queryset: QuerySet[Session], index: int, key: str, texts: list[str]
+) -> QuerySet[Session]:
+    """Sessions whose metadata[key] equals a reading of one of `texts` (ORed).
+
+    The key goes in as one `KeyTransform` under an alias, and the value through the
+    JSON field's own `exact` lookup, which encodes it as JSON on every backend.
+    """
+    alias = f"_metadata_{index}"
     condition = Q()
-    for candidate in metadata_candidates(text):
-        condition |= Q(Exact(KeyTransform(key, "metadata"), candidate))
-    return condition
+    for text in texts:
+        for candidate in metadata_candidates(text):
+            condition |= Q(**{alias: candidate})
+    return queryset.alias(**{alias: KeyTransform(key, "metadata")}).filter(condition)
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, turned into UTC before it reaches the database.
+
+    PostgreSQL refuses UTC offsets beyond +/-15:59 (`...+17:46` is valid ISO 8601), and
+    an offset can push year 9999 past the largest datetime: both are a 400, not a 500.
+    """
+
+    default_error_messages = {"out_of_range": "Enter a date-time between the years 1 and 9999."}
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        value = super().to_python(value)
+        if value is None or timezone.is_naive(value):
+            return value
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError(
+                self.error_messages["out_of_range"], code="out_of_range"
+            ) from None
+
+
+class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField
 
 
 class SessionFilter(django_filters.FilterSet):
@@ -58,12 +96,12 @@ class SessionFilter(django_filters.FilterSet):
     graph = django_filters.CharFilter(
         field_name="graph__name", help_text="Only sessions of the graph with this name."
     )
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UTCIsoDateTimeFilter(
         field_name="created_at",
         lookup_expr="gte",
         help_text="Only sessions created at or after this ISO 8601 date-time.",
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UTCIsoDateTimeFilter(
         field_name="created_at",
         lookup_expr="lt",
         help_text="Only sessions created before this ISO 8601 date-time.",
@@ -75,11 +113,11 @@ class SessionFilter(django_filters.FilterSet):
 
     def filter_queryset(self, queryset: QuerySet[Session]) -> QuerySet[Session]:
         queryset = super().filter_queryset(queryset)
-        for param in sorted(self.data.keys()):
+        getlist = getattr(self.data, "getlist", None)
+        for index, param in enumerate(sorted(self.data.keys())):
             key = param[len(METADATA_PREFIX) :]
             if not param.startswith(METADATA_PREFIX) or not key:
                 continue
-            getlist = getattr(self.data, "getlist", None)
-            for text in getlist(param) if getlist else [self.data[param]]:
-                queryset = queryset.filter(metadata_condition(key, text))
+            texts = getlist(param) if getlist else [self.data[param]]
+            queryset = filter_metadata(queryset, index, key, texts)
         return queryset

@@ -24,7 +24,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,6 +35,7 @@ from yamlgraph_django.api import permissions
 from yamlgraph_django.api.exceptions import RequestTooLarge, api_exception_handler
 from yamlgraph_django.api.filters import SessionFilter
 from yamlgraph_django.api.pagination import SessionPagination
+from yamlgraph_django.api.parsers import NUL, JSONBodyParser, refuse_nul
 from yamlgraph_django.api.serializers import (
     CheckpointSerializer,
     ErrorSerializer,
@@ -82,7 +83,7 @@ class YamlgraphAPIView:
     A mixin for DRF views (it overrides APIView hooks), kept first in the MRO.
     """
 
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
 
     def get_authenticators(self) -> list[BaseAuthentication]:
         return permissions.authenticators()
@@ -95,6 +96,9 @@ class YamlgraphAPIView:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if any(NUL in str(value) for value in kwargs.values()):
+            raise NotFound()  # no graph name or session id contains one
+        refuse_nul({key: request.query_params.getlist(key) for key in request.query_params})
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

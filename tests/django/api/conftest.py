@@ -133,7 +133,7 @@ def graphs(
 @pytest.fixture
 def make_user(django_user_model: Any) -> Callable[..., Any]:
     def make(username: str, *, staff: bool = False, perms: tuple[str, ...] = ()) -> Any:
-        user = django_user_model.objects.create_user(username, password="pw", is_staff=staff)
+        user = django_user_model.objects.create_user(username, is_staff=staff)  # no hashing
         for codename in perms:
             user.user_permissions.add(
                 Permission.objects.get(

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_OPERATION = 10
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -122,6 +122,7 @@ def test_unknown_type_lists_the_known_ones() -> None:
         ({"type": "redis", "url": "redis://localhost", "ttl": "soon"}, "number of minutes"),
         ({"type": "redis", "url": "redis://localhost", "ttl": -1}, "number of minutes"),
         ({"type": "redis", "url": "localhost:6379"}, "invalid Redis url 'localhost:6379'"),
+        ({"type": "postgres", "url": "db.internal"}, "invalid Postgres url 'db.internal'"),
         (["memory"], "must be a mapping"),
     ],
 )

@@ -47,32 +47,34 @@ def test_a_server_that_dies_on_start_reports_its_log() -> None:
 
 @pytest.mark.redis
 def test_make_redis_entry_point_prints_url_and_stops_on_signal() -> None:
-    proc = subprocess.Popen(
+    import redis
+
+    with subprocess.Popen(
         [sys.executable, "-m", "tests.servers", "redis", "--port", "0"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first.startswith("Valkey (RedisJSON + RediSearch) is running at redis://127.0.0.1:")
-        url = first.rsplit(" ", 1)[1].strip()
-        import redis
-
-        client = redis.Redis.from_url(url)
-        assert client.ping()
-        client.close()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-        client = redis.Redis.from_url(url, socket_connect_timeout=1)
-        with pytest.raises(redis.ConnectionError):
-            client.ping()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert first.startswith(
+                "Valkey (RedisJSON + RediSearch) is running at redis://127.0.0.1:"
+            )
+            url = first.rsplit(" ", 1)[1].strip()
+            client = redis.Redis.from_url(url)
+            assert client.ping()
+            client.close()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    with pytest.raises(redis.ConnectionError):
+        client.ping()
+    client.close()
 
 
 def test_database_url_switches_database_and_scheme() -> None:
