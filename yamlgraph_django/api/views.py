@@ -31,11 +31,11 @@ from rest_framework.response import Response
 
 from yamlgraph.mermaid import to_mermaid
 from yamlgraph_django import registry, runtime, services
-from yamlgraph_django.api import permissions
+from yamlgraph_django.api import permissions, schema  # noqa: F401  (schema: registers extensions)
 from yamlgraph_django.api.exceptions import RequestTooLarge, api_exception_handler
 from yamlgraph_django.api.filters import SessionFilter
 from yamlgraph_django.api.pagination import SessionPagination
-from yamlgraph_django.api.parsers import NUL, JSONBodyParser, refuse_nul
+from yamlgraph_django.api.parsers import NUL, JSONBodyParser, refuse_unstorable
 from yamlgraph_django.api.serializers import (
     CheckpointSerializer,
     ErrorSerializer,
@@ -98,7 +98,8 @@ class YamlgraphAPIView:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         if any(NUL in str(value) for value in kwargs.values()):
             raise NotFound()  # no graph name or session id contains one
-        refuse_nul({key: request.query_params.getlist(key) for key in request.query_params})
+        params = request.query_params
+        refuse_unstorable({key: NUL for key in params if NUL in key + "".join(params.getlist(key))})
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

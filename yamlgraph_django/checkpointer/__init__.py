@@ -19,7 +19,12 @@ state again. Everything goes through the saver's ``serde``
 (``dumps_typed``/``loads_typed``), so an EncryptedSerializer works as usual.
 
 Sync methods run in the calling thread on the calling thread's connection, so
-they take part in the caller's ``transaction.atomic()`` block.
+a direct call (``saver.delete_thread(...)`` next to deleting a session row)
+takes part in the caller's ``transaction.atomic()`` block. A graph run does
+not: LangGraph's sync loop saves from its own worker threads, each with its
+own connection (closed when the thread ends). So on SQLite, do not run a graph
+while the calling thread holds a transaction that has written: the workers
+would wait for its lock until SQLite's timeout ("database is locked").
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.fields.json import KeyTransform
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -66,18 +71,14 @@ __all__ = ["DjangoSaver", "async_factory", "register", "sync_factory"]
 #: size of each IN (...) list and lets alist() hand results out as it goes.
 PAGE_SIZE = 100
 
-#: One lock per SQLite alias, shared by every saver of the process (see _exclusive).
+#: One lock per SQLite alias, shared by every saver of the process (see DjangoSaver._database).
 _SQLITE_LOCKS: dict[str, threading.RLock] = {}
 _SQLITE_LOCKS_GUARD = threading.Lock()
 
-#: Worker threads -> {alias: DB-API connection} to close when the thread is collected.
-_THREAD_CONNECTIONS: weakref.WeakKeyDictionary[threading.Thread, dict[str, Any]] = (
-    weakref.WeakKeyDictionary()
-)
-_THREAD_CONNECTIONS_GUARD = threading.Lock()
+#: Per worker thread: the DB-API connections to close when the thread ends.
+_THREAD_LOCAL = threading.local()
 
 _CHECKPOINT_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id"]
-_BLOB_KEY = ["thread_id", "checkpoint_ns", "channel", "version"]
 _WRITE_KEY = ["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"]
 
 
@@ -192,11 +193,8 @@ class DjangoSaver(BaseCheckpointSaver[str]):
             if blobs:
                 # A version's value never changes: an existing row is the same value.
                 CheckpointBlob.objects.using(self.using).bulk_create(blobs, ignore_conflicts=True)
-            CheckpointRecord.objects.using(self.using).bulk_create(
-                [record],
-                update_conflicts=True,
-                unique_fields=_CHECKPOINT_KEY,
-                update_fields=["type", "checkpoint", "metadata"],
+            self._upsert(
+                CheckpointRecord, [record], _CHECKPOINT_KEY, ["type", "checkpoint", "metadata"]
             )
         return {
             "configurable": {
@@ -243,17 +241,14 @@ class DjangoSaver(BaseCheckpointSaver[str]):
                 special[row.idx] = row  # one row per key, or an upsert hits it twice
             else:
                 regular.append(row)
-        manager = CheckpointWrite.objects.using(self.using)
         with self._database(), transaction.atomic(using=self.using):
             if regular:
-                manager.bulk_create(regular, ignore_conflicts=True)
-            if special:
-                manager.bulk_create(
-                    list(special.values()),
-                    update_conflicts=True,
-                    unique_fields=_WRITE_KEY,
-                    update_fields=["channel", "type", "blob", "task_path"],
+                CheckpointWrite.objects.using(self.using).bulk_create(
+                    regular, ignore_conflicts=True
                 )
+            if special:
+                fields = ["channel", "type", "blob", "task_path"]
+                self._upsert(CheckpointWrite, list(special.values()), _WRITE_KEY, fields)
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, value and write of `thread_id`, in one transaction."""
@@ -354,6 +349,19 @@ class DjangoSaver(BaseCheckpointSaver[str]):
         finally:
             _close_with_thread(self.using)
 
+    def _upsert(
+        self, model: type[Model], rows: list[Any], key: list[str], fields: list[str]
+    ) -> None:
+        """Insert `rows`, or update `fields` of the rows already there with the same `key`."""
+        # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target (any unique key).
+        with_target = connections[self.using].features.supports_update_conflicts_with_target
+        model.objects.using(self.using).bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=key if with_target else None,
+            update_fields=fields,
+        )
+
     def _records(self) -> QuerySet[CheckpointRecord]:
         return CheckpointRecord.objects.using(self.using)
 
@@ -430,7 +438,7 @@ class DjangoSaver(BaseCheckpointSaver[str]):
             blobs = self._blobs(thread_id, checkpoint_ns, wanted)
             for row in members:
                 values[id(row)] = {
-                    channel: blobs[channel, str(version)]
+                    channel: self.serde.loads_typed(blobs[channel, str(version)])
                     for channel, version in shells[id(row)].get("channel_versions", {}).items()
                     if (channel, str(version)) in blobs
                 }
@@ -456,8 +464,12 @@ class DjangoSaver(BaseCheckpointSaver[str]):
 
     def _blobs(
         self, thread_id: str, checkpoint_ns: str, wanted: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], Any]:
-        """Decoded values of the (channel, version) pairs in `wanted`; "empty" ones left out."""
+    ) -> dict[tuple[str, str], tuple[str, bytes]]:
+        """Serialized values of the (channel, version) pairs in `wanted`; "empty" ones left out.
+
+        Left serialized: each checkpoint decodes its own copy, so tuples from
+        one list() never share a mutable value.
+        """
         wanted = set(wanted)
         if not wanted:
             return {}
@@ -472,7 +484,7 @@ class DjangoSaver(BaseCheckpointSaver[str]):
             .values_list("channel", "version", "type", "blob")
         )
         return {
-            (channel, version): self.serde.loads_typed((kind, bytes(blob)))
+            (channel, version): (kind, bytes(blob))
             for channel, version, kind, blob in rows
             if (channel, version) in wanted and kind != "empty"
         }
@@ -498,30 +510,34 @@ class DjangoSaver(BaseCheckpointSaver[str]):
 
 
 def _close_with_thread(alias: str) -> None:
-    """Close the current thread's connection to `alias` when the thread is gone.
+    """Close the current thread's connection to `alias` when the thread ends.
 
     A sync graph calls the saver from LangGraph's worker threads, which live
     for one invoke(). Django opens a connection per thread and closes it only
     at the end of a request, so each run would leave its worker threads'
-    connections to the garbage collector (one Postgres session each, until
-    collected, and a ResourceWarning). Keeping a reference to the connection
-    and closing it when the Thread object is collected frees it right after
-    the run. The main thread is left to Django; closing an already closed
-    connection is harmless, so a thread whose connection Django manages
-    (a request thread) is unaffected.
+    connections to the garbage collector: a Postgres session each until then,
+    and a ResourceWarning. The connection is remembered in thread-local
+    storage next to a sentinel object; when the thread ends, Python clears
+    that storage, the sentinel goes and its finalizer closes the connection.
+    The main thread is left to Django. Closing an already closed connection
+    is harmless, so threads whose connections Django manages (request
+    threads) are unaffected.
     """
-    thread = threading.current_thread()
-    if thread is threading.main_thread():
+    if threading.current_thread() is threading.main_thread():
         return
     raw = connections[alias].connection
     if raw is None:
         return
-    with _THREAD_CONNECTIONS_GUARD:
-        held = _THREAD_CONNECTIONS.get(thread)
-        if held is None:
-            held = _THREAD_CONNECTIONS[thread] = {}
-            weakref.finalize(thread, _close_all, held)
-        held[alias] = raw
+    held: dict[str, Any] | None = getattr(_THREAD_LOCAL, "held", None)
+    if held is None:
+        held = _THREAD_LOCAL.held = {}
+        _THREAD_LOCAL.sentinel = sentinel = _Sentinel()
+        weakref.finalize(sentinel, _close_all, held)
+    held[alias] = raw
+
+
+class _Sentinel:
+    """Lives in a thread's local storage; collected when the thread ends."""
 
 
 def _close_all(held: dict[str, Any]) -> None:

@@ -73,6 +73,12 @@ def test_filters(api, alice, graphs, start):
         interview["id"]
     }
     assert ids(api.get("/api/sessions/", {"metadata__missing": "x"})) == set()
+    assert ids(api.get("/api/sessions/", {"metadata__ticket": "9" * 40})) == set()
+    # Repeating a key matches any of its values.
+    assert ids(api.get("/api/sessions/?metadata__team=web&metadata__team=ops")) == {
+        interview["id"],
+        other["id"],
+    }
     # Keys that look like Django lookups are just keys.
     assert ids(api.get("/api/sessions/", {"metadata__contains": "x"})) == set()
     assert ids(api.get("/api/sessions/", {"metadata__team__icontains": "w"})) == set()
@@ -86,6 +92,25 @@ def test_date_filters(api, alice, graphs):
 
     assert ids(api.get("/api/sessions/", {"created_after": cutoff})) == {str(new.pk)}
     assert ids(api.get("/api/sessions/", {"created_before": cutoff})) == {str(old.pk)}
+
+
+def test_any_iso_offset_works_and_out_of_range_dates_are_400(api, start):
+    session = start("interview")
+
+    # +17:46 is valid ISO 8601 but beyond what PostgreSQL accepts: converted to UTC first.
+    far_east = api.get("/api/sessions/", {"created_after": "2000-01-01T00:00:00+17:46"})
+    overflow = api.get("/api/sessions/", {"created_before": "9999-12-31T23:59:59-08:00"})
+
+    assert ids(far_east) == {session["id"]}
+    assert overflow.status_code == 400
+    assert "created_before" in overflow.json()["errors"]
+
+
+def test_nul_characters_in_the_query_are_400(api):
+    response = api.get("/api/sessions/", {"graph": "a\x00b"})
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["graph"]
 
 
 @pytest.mark.parametrize(

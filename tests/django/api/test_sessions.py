@@ -154,6 +154,40 @@ def test_a_body_that_is_not_a_json_object_is_400(api):
     assert_error(response, 415, "unsupported_media_type")
 
 
+@pytest.mark.parametrize(
+    ("payload", "path", "message"),
+    [
+        ({"graph": "interview", "input": {"topic": "a\x00b"}}, ("input", "topic"), "NUL"),
+        ({"graph": "interview", "metadata": {"k\x00": "v"}}, ("metadata",), "NUL"),
+        ({"graph": "inter\x00view"}, ("graph",), "NUL"),
+        ({"graph": "approval", "input": {"amount": 10**30}}, ("input", "amount"), "64 bits"),
+    ],
+    ids=["nul-in-input", "nul-in-metadata-key", "nul-in-graph", "huge-integer"],
+)
+def test_values_no_store_can_hold_are_400_naming_where(api, payload, path, message):
+    # Valid JSON, but PostgreSQL cannot store NUL and the checkpointer no 100-bit integer.
+    body = assert_error(api.post("/api/sessions/", payload, format="json"), 400, "invalid_input")
+
+    errors = body["errors"]
+    for key in path:
+        errors = errors[key]
+    assert message in errors[0]
+    assert not Session.objects.exists()
+
+
+def test_answers_no_store_can_hold_are_400_and_change_nothing(api, start):
+    session = start("interview")
+    url = f"/api/sessions/{session['id']}/resume/"
+
+    nul = assert_error(api.post(url, {"value": {"k": "\x00"}}, format="json"), 400, "invalid_input")
+    huge = assert_error(api.post(url, {"value": -(2**70)}, format="json"), 400, "invalid_input")
+
+    assert "NUL" in nul["errors"]["value"]["k"][0]
+    assert "64 bits" in huge["errors"]["value"][0]
+    assert api.get(f"/api/sessions/{session['id']}/").json()["interrupts"] == session["interrupts"]
+    assert Session.objects.get(pk=session["id"]).runs.count() == 1
+
+
 def test_a_body_over_the_limit_is_413(api, yamlgraph_settings):
     with override_settings(YAMLGRAPH={**yamlgraph_settings, "MAX_REQUEST_BYTES": 1000}):
         big = {"graph": "interview", "input": {"topic": "x" * 2000}}

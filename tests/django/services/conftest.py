@@ -8,12 +8,13 @@ All run offline and store checkpoints in a real SQLite file (from `yamlgraph_set
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
 import textwrap
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from yamlgraph_django import registry
 from yamlgraph_django.models import GraphDefinition
@@ -195,3 +196,10 @@ def stored_threads(checkpoint_file: Path):
 def fail_flag(graph_dir: Path):
     """The FAIL file that makes the `flaky` graph's node raise while it exists."""
     return graph_dir / "tools" / "FAIL"
+
+
+@pytest.fixture
+def store_down(yamlgraph_settings: dict[str, Any]) -> override_settings:
+    """`with store_down:` every graph's checkpoints live on a Redis nobody runs (port 1)."""
+    dead = {"type": "redis", "url": "redis://127.0.0.1:1/0"}
+    return override_settings(YAMLGRAPH={**yamlgraph_settings, "CHECKPOINTER_OVERRIDE": dead})

@@ -96,7 +96,9 @@ def test_a_crash_mid_graph_recovers_to_failed_and_resume_retries(graphs, fail_fl
     assert session.output["result"] == "done"
 
 
-def test_a_crash_before_the_first_checkpoint_fails_and_resume_starts_over(graphs, yamlgraph_settings):
+def test_a_crash_before_the_first_checkpoint_fails_and_resume_starts_over(
+    graphs, yamlgraph_settings
+):
     # A queued start that died before LangGraph wrote anything: nothing in the store.
     session = start_session("approval", {"amount": 5, "requester": "A"}, thread_id="never-ran")
     Session.objects.filter(pk=session.pk).update(thread_id="never-ran-2")
@@ -134,12 +136,11 @@ def test_now_decides_what_is_stale(graphs):
     assert session.status == SessionStatus.INTERRUPTED
 
 
-def test_an_unreachable_store_skips_the_session_for_later(graphs, yamlgraph_settings):
+def test_an_unreachable_store_skips_the_session_for_later(graphs, store_down):
     session = start_session("interview")
     crash(session)
-    dead = {"type": "redis", "url": "redis://127.0.0.1:1/0"}
 
-    with override_settings(YAMLGRAPH={**yamlgraph_settings, "CHECKPOINTER_OVERRIDE": dead}):
+    with store_down:
         assert recover_stale_sessions() == []
 
     session.refresh_from_db()

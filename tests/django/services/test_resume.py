@@ -6,7 +6,6 @@ import textwrap
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import override_settings
 
 from yamlgraph_django import registry
 from yamlgraph_django.exceptions import (
@@ -261,13 +260,11 @@ def test_a_failed_start_is_retried_from_its_checkpoint(graphs, fail_flag):
     assert session.error == ""
 
 
-def test_an_unreachable_store_leaves_the_session_as_it_was(graphs, yamlgraph_settings):
+def test_an_unreachable_store_leaves_the_session_as_it_was(graphs, store_down):
     session = start_session("interview")
-    dead = {"type": "redis", "url": "redis://127.0.0.1:1/0"}
 
-    with override_settings(YAMLGRAPH={**yamlgraph_settings, "CHECKPOINTER_OVERRIDE": dead}):
-        with pytest.raises(CheckpointerUnavailable):
-            resume_session(session, "Ada")
+    with store_down, pytest.raises(CheckpointerUnavailable):
+        resume_session(session, "Ada")
 
     session.refresh_from_db()
     assert session.status == SessionStatus.INTERRUPTED

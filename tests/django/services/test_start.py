@@ -219,11 +219,9 @@ def test_a_graph_error_at_start_returns_a_failed_session(graphs, fail_flag):
     assert (run.status, run.error) == (RunStatus.FAILED, "RuntimeError: the service is down")
 
 
-def test_unreachable_store_stores_nothing(graphs, yamlgraph_settings):
-    dead = {"type": "redis", "url": "redis://127.0.0.1:1/0"}
-    with override_settings(YAMLGRAPH={**yamlgraph_settings, "CHECKPOINTER_OVERRIDE": dead}):
-        with pytest.raises(CheckpointerUnavailable) as caught:
-            start_session("interview")
+def test_unreachable_store_stores_nothing(graphs, store_down):
+    with store_down, pytest.raises(CheckpointerUnavailable) as caught:
+        start_session("interview")
 
     assert caught.value.status_code == 503
     assert "127.0.0.1:1" in caught.value.detail

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import override_settings
 
 from yamlgraph_django.exceptions import CheckpointerUnavailable, InvalidInput, SessionNotFound
 from yamlgraph_django.services import get_history, get_state, resume_session, start_session
@@ -83,9 +82,7 @@ def test_history_pages_with_limit_and_before(graphs):
     assert second[-1]["nodes"] == everything[3]["nodes"]  # writers of a page's last entry
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"limit": 0}, {"limit": 1001}, {"limit": "5"}, {"before": ""}]
-)
+@pytest.mark.parametrize("kwargs", [{"limit": 0}, {"limit": 1001}, {"limit": "5"}, {"before": ""}])
 def test_history_arguments_are_checked(graphs, kwargs):
     session = start_session("interview")
 
@@ -93,13 +90,12 @@ def test_history_arguments_are_checked(graphs, kwargs):
         get_history(session, **kwargs)
 
 
-def test_unknown_session_and_unreachable_store(graphs, yamlgraph_settings):
+def test_unknown_session_and_unreachable_store(graphs, store_down):
     with pytest.raises(SessionNotFound):
         get_state("00000000-0000-0000-0000-000000000000")
     session = start_session("interview")
 
-    dead = {"type": "redis", "url": "redis://127.0.0.1:1/0"}
-    with override_settings(YAMLGRAPH={**yamlgraph_settings, "CHECKPOINTER_OVERRIDE": dead}):
+    with store_down:
         with pytest.raises(CheckpointerUnavailable):
             get_state(session)
         with pytest.raises(CheckpointerUnavailable):
