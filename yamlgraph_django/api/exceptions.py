@@ -23,6 +23,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from yamlgraph.errors import GraphValidationError
 from yamlgraph_django.exceptions import CheckpointerUnavailable, InvalidInput, YamlgraphError
 
 logger = logging.getLogger("yamlgraph_django.api")
@@ -122,6 +123,19 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         else:
             body = {"detail": str(exc.detail), "code": _code_of(exc)}
         return Response(body, status=exc.status_code, headers=headers)
+
+    if isinstance(exc, GraphValidationError):
+        # A stored graph that no longer validates here (its tool or prompt file is gone):
+        # an operator's problem, told in the log with file and line, not to the client.
+        logger.error("graph no longer validates: %s", exc)
+        set_rollback()
+        return Response(
+            {
+                "detail": "This graph cannot be loaded on the server; an operator must fix it.",
+                "code": "graph_invalid",
+            },
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
 
     view = context.get("view")
     request = context.get("request")

@@ -4,7 +4,7 @@ Two session shapes, on purpose:
 
 - `Session` (one session: GET /sessions/{id}/, and the answer to start, resume and
   cancel) carries the live `values` and `next` read from the checkpointer, and the
-  pending `interrupts` as the checkpoint has them.
+  pending `interrupts`: the questions that can be answered now.
 - `SessionSummary` (the rows of GET /sessions/) is built from the database row only:
   reading the checkpointer costs one round trip per row, which would make a page of
   100 as slow as 100 requests and fail the whole list when the checkpointer is down.
@@ -413,7 +413,3 @@ class CheckpointSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(allow_null=True)
     next = serializers.ListField(child=serializers.CharField(), help_text="Nodes to run next.")
     interrupts = InterruptSerializer(many=True, help_text="Questions pending at this point.")
-
-
-# Status values, for the schema's enum and for clients.
-SESSION_STATUSES = [choice for choice, _label in SessionStatus.choices]

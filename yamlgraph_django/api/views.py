@@ -13,10 +13,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -31,14 +29,24 @@ from rest_framework.response import Response
 
 from yamlgraph.mermaid import to_mermaid
 from yamlgraph_django import registry, runtime, services
-from yamlgraph_django.api import permissions, schema  # noqa: F401  (schema: registers extensions)
+from yamlgraph_django.api import permissions
 from yamlgraph_django.api.exceptions import RequestTooLarge, api_exception_handler
 from yamlgraph_django.api.filters import SessionFilter
 from yamlgraph_django.api.pagination import SessionPagination
 from yamlgraph_django.api.parsers import NUL, JSONBodyParser, refuse_unstorable
+from yamlgraph_django.api.schema import (
+    BUSY_OR_DONE,
+    INVALID,
+    METADATA_FILTER,
+    NOT_FOUND,
+    SESSION_ID,
+    TOO_LARGE,
+    UNAUTHENTICATED,
+    UNAVAILABLE,
+    error_response,
+)
 from yamlgraph_django.api.serializers import (
     CheckpointSerializer,
-    ErrorSerializer,
     GraphDetailSerializer,
     GraphSummarySerializer,
     HistoryQuerySerializer,
@@ -46,35 +54,12 @@ from yamlgraph_django.api.serializers import (
     SessionResumeSerializer,
     SessionSerializer,
     SessionSummarySerializer,
-    ValidationErrorSerializer,
 )
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import GraphNotFound, InvalidInput
 from yamlgraph_django.models import GraphDefinition, RunChannel, Session
 
 logger = logging.getLogger("yamlgraph_django.api")
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
-
-UNAUTHENTICATED = _error("Not authenticated (`not_authenticated`).")
-NOT_FOUND = _error(
-    "No such session, or one of another user's (`not_found`): never 403, so ids cannot be probed."
-)
-INVALID = OpenApiResponse(
-    ValidationErrorSerializer, description="Invalid request (`invalid_input`)."
-)
-UNAVAILABLE = _error(
-    "The checkpoint store cannot be reached (`checkpointer_unavailable`); nothing "
-    "changed, retry later."
-)
-TOO_LARGE = _error("The body is over YAMLGRAPH['MAX_REQUEST_BYTES'] (`request_too_large`).")
-BUSY_OR_DONE = _error(
-    "Another request is running the session (`session_busy`), or it is completed or "
-    "cancelled (`session_not_resumable`). The session is unchanged."
-)
 
 
 class YamlgraphAPIView:
@@ -95,11 +80,10 @@ class YamlgraphAPIView:
         return api_exception_handler
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """After authentication, refuse what must never reach the service: a body over
+        MAX_REQUEST_BYTES (413, before it is read) and NUL characters in the URL or query
+        string, which PostgreSQL cannot compare (bodies are checked by the parser)."""
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        if any(NUL in str(value) for value in kwargs.values()):
-            raise NotFound()  # no graph name or session id contains one
-        params = request.query_params
-        refuse_unstorable({key: NUL for key in params if NUL in key + "".join(params.getlist(key))})
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -107,6 +91,10 @@ class YamlgraphAPIView:
         limit = int(app_settings.MAX_REQUEST_BYTES)
         if length > limit:
             raise RequestTooLarge(f"The request body is {length} bytes; the limit is {limit}.")
+        if any(NUL in str(value) for value in kwargs.values()):
+            raise NotFound()  # no graph name or session id contains one
+        params = request.query_params
+        refuse_unstorable({key: NUL for key in params if NUL in key + "".join(params.getlist(key))})
 
 
 # --------------------------------------------------------------------------- graphs
@@ -126,7 +114,9 @@ class YamlgraphAPIView:
         responses={
             200: GraphDetailSerializer,
             401: UNAUTHENTICATED,
-            404: _error("No graph of that name (`graph_not_found`); the message lists them."),
+            404: error_response(
+                "No graph of that name (`graph_not_found`); the message lists them."
+            ),
         },
     ),
 )
@@ -183,18 +173,6 @@ def checkpointer_type(checkpointer: dict[str, Any] | str | None) -> str:
 
 # --------------------------------------------------------------------------- sessions
 
-SESSION_ID = OpenApiParameter(
-    "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The session's id."
-)
-METADATA_FILTER = OpenApiParameter(
-    "metadata__KEY",
-    OpenApiTypes.STR,
-    OpenApiParameter.QUERY,
-    description="Replace KEY with a metadata key, e.g. `?metadata__ticket=42`: only "
-    "sessions whose metadata has that value (`42` matches the number or the string, "
-    "`true` the boolean or the string).",
-)
-
 
 @extend_schema_view(
     list=extend_schema(
@@ -208,7 +186,7 @@ METADATA_FILTER = OpenApiParameter(
             200: SessionSummarySerializer(many=True),
             400: INVALID,
             401: UNAUTHENTICATED,
-            404: _error("No such page (`not_found`)."),
+            404: error_response("No such page (`not_found`)."),
         },
     ),
     retrieve=extend_schema(
@@ -236,7 +214,9 @@ METADATA_FILTER = OpenApiParameter(
             202: OpenApiResponse(SessionSerializer, description="Queued (background run)."),
             400: INVALID,
             401: UNAUTHENTICATED,
-            404: _error("No graph of that name (`graph_not_found`); the message lists them."),
+            404: error_response(
+                "No graph of that name (`graph_not_found`); the message lists them."
+            ),
             413: TOO_LARGE,
             503: UNAVAILABLE,
         },
@@ -256,7 +236,7 @@ METADATA_FILTER = OpenApiParameter(
             204: OpenApiResponse(description="Deleted."),
             401: UNAUTHENTICATED,
             404: NOT_FOUND,
-            409: _error("The session is running (`session_busy`); cancel it or wait."),
+            409: error_response("The session is running (`session_busy`); cancel it or wait."),
             503: UNAVAILABLE,
         },
     ),

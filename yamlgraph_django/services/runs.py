@@ -447,15 +447,23 @@ def _last_question(app: Any, session: Session) -> Any:
 # --------------------------------------------------------------------------- running
 
 
+#: Each step's checkpoint is saved before the next step starts. LangGraph's default
+#: ("async") saves it while the next step runs, which (a) can lose a finished step on a
+#: crash, and (b) lets a step's writes reach the store before its checkpoint: the Redis
+#: saver then records the checkpoint as having no writes and a pending interrupt
+#: vanishes from the session (seen intermittently under load).
+DURABILITY = "sync"
+
+
 def _invoke(app: Any, session: Session, plan: Plan) -> None:
     cfg = thread_config(session)
     kind = plan["kind"]
     if kind == "input":
-        app.invoke(plan["input"], cfg)
+        app.invoke(plan["input"], cfg, durability=DURABILITY)
     elif kind == "continue":
-        app.invoke(None, cfg)
+        app.invoke(None, cfg, durability=DURABILITY)
     elif kind == "resume":
-        app.invoke(Command(resume=plan["resume"]), cfg)
+        app.invoke(Command(resume=plan["resume"]), cfg, durability=DURABILITY)
     elif kind == "rewind":
         _rewind(app, session, plan["checkpoint_id"], plan["answers"])
     else:  # pragma: no cover - plans are made in this module
@@ -477,7 +485,7 @@ def _rewind(app: Any, session: Session, checkpoint_id: str, answers: dict[str, A
         for index, interrupt in enumerate(task.interrupts)
     ]
     app.update_state(target.config, None)
-    app.invoke(None, thread_config(session))
+    app.invoke(None, thread_config(session), durability=DURABILITY)
     fresh = app.get_state(thread_config(session))
     new_ids = {
         (task.name, index): interrupt.id
@@ -490,7 +498,7 @@ def _rewind(app: Any, session: Session, checkpoint_id: str, answers: dict[str, A
         if old_id in answers and (name, index) in new_ids
     }
     if resume:
-        app.invoke(Command(resume=resume), thread_config(session))
+        app.invoke(Command(resume=resume), thread_config(session), durability=DURABILITY)
 
 
 def _execute(

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.django.api.support import token_header
 from yamlgraph_django import registry
 from yamlgraph_django.models import GraphDefinition
 
@@ -150,9 +150,8 @@ def client_for() -> Callable[[Any], APIClient]:
     """client_for(user) -> an APIClient sending that user's token (no session cookie)."""
 
     def make(user: Any) -> APIClient:
-        token, _ = Token.objects.get_or_create(user=user)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=token_header(user))
         return client
 
     return make

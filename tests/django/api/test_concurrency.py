@@ -17,6 +17,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from tests.django.api.support import token_header
 from yamlgraph_django.models import RunKind, Session, SessionStatus
 
 ROUNDS = 3
@@ -46,10 +47,10 @@ def race(*calls: Callable[[], Any]) -> list[Any]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("round_", range(ROUNDS))
-def test_two_answers_at_once_run_exactly_one(graphs, alice, client_for, start, round_):
+def test_two_answers_at_once_run_exactly_one(graphs, alice, start, round_):
     session = start("slow")
     url = f"/api/sessions/{session['id']}/resume/"
-    token = client_for(alice)._credentials["HTTP_AUTHORIZATION"]
+    token = token_header(alice)
 
     def answer(value: str) -> Any:
         client = APIClient()  # one client per thread, as two browsers would be

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from yamlgraph_django import registry, runtime
+
 pytestmark = pytest.mark.django_db
 
 
 def test_list_shows_the_latest_version_of_each_graph(api, graph_dir):
     interview = graph_dir / "interview.yaml"
     interview.write_text(interview.read_text().replace("two questions", "2 questions"))
-    from yamlgraph_django import registry
-
     registry.sync_graphs()
 
     graphs = api.get("/api/graphs/").json()
@@ -73,3 +73,19 @@ def test_unknown_graph_is_404_listing_the_known_ones(api):
     body = response.json()
     assert body["code"] == "graph_not_found"
     assert "intervew" in body["detail"] and "interview, pair, slow" in body["detail"]
+
+
+def test_a_graph_broken_on_disk_is_a_clear_server_error(api, graph_dir):
+    # The stored `checked` graph imports tools/checks.py, which an operator deleted.
+    (graph_dir / "tools" / "checks.py").unlink()
+    registry.reset()
+    runtime.clear_caches()
+
+    detail = api.get("/api/graphs/checked/")
+    started = api.post("/api/sessions/", {"graph": "checked"}, format="json")
+
+    for response in (detail, started):
+        assert response.status_code == 500
+        assert response.json()["code"] == "graph_invalid"
+        assert "checks.py" not in response.content.decode()  # paths stay in the server log
+    assert api.get("/api/graphs/interview/").status_code == 200  # the others still work

@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.django.api.support import token_header
 from yamlgraph_django.services import start_session
 
 pytestmark = pytest.mark.django_db
@@ -92,8 +93,8 @@ def keeping_the_test_connection() -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
-def test_generated_requests_never_break_the_api(api, alice):
-    token = api._credentials["HTTP_AUTHORIZATION"]
+def test_generated_requests_never_break_the_api(graphs, alice):
+    token = token_header(alice)
 
     def live_session() -> str:
         return str(start_session("interview", owner=alice, channel="api").pk)

@@ -1,0 +1,13 @@
+"""Helpers shared by the API tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.authtoken.models import Token
+
+
+def token_header(user: Any) -> str:
+    """The `Authorization` header value a script of `user`'s would send."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return f"Token {token.key}"
