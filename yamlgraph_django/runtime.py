@@ -155,7 +155,13 @@ def clear_caches() -> None:
         savers = list(_savers.values())
         _savers.clear()
         _apps.clear()
-        _llm_factory_applied.clear()
+        if _llm_factory_applied:
+            # Undo what we installed, so a removed LLM_FACTORY setting stops applying.
+            from yamlgraph.llm import get_model_factory, set_model_factory
+
+            if get_model_factory() is _llm_factory_applied[0]:
+                set_model_factory(None)
+            _llm_factory_applied.clear()
     if not savers:
         return
     from yamlgraph.storage import close_checkpointer

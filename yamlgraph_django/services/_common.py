@@ -13,11 +13,14 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from yamlgraph.config import DEFAULT_RESUME_KEY
 from yamlgraph_django import runtime
 from yamlgraph_django.conf import app_settings
-from yamlgraph_django.exceptions import CheckpointerUnavailable, InvalidInput, SessionNotFound
-from yamlgraph_django.models import RunChannel, Session, SessionStatus
+from yamlgraph_django.exceptions import (
+    CheckpointerUnavailable,
+    InvalidInput,
+    SessionNotFound,
+)
+from yamlgraph_django.models import Session, SessionStatus
 
 if TYPE_CHECKING:
     from yamlgraph.config import GraphConfig
@@ -89,16 +92,6 @@ def user_or_none(user: Any) -> Any:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return user
-
-
-def check_channel(channel: str) -> str:
-    if channel not in RunChannel.values:
-        raise InvalidInput(
-            errors={
-                "channel": f"unknown channel {channel!r}; one of {', '.join(RunChannel.values)}"
-            }
-        )
-    return str(channel)
 
 
 # --------------------------------------------------------------------------- JSON
@@ -179,135 +172,6 @@ def thread_config(session: Session, checkpoint_id: str | None = None) -> dict[st
     return {"configurable": configurable}
 
 
-# --------------------------------------------------------------------------- validation
-
-_TYPE_WORDS = {
-    "str": "a string",
-    "int": "an integer",
-    "float": "a number",
-    "bool": "a boolean",
-    "list": "a list",
-    "dict": "an object",
-}
-
-
-def matches_type(expected: str, value: Any) -> bool:
-    """Does a JSON value fit a state field type? `any` takes anything; ints fit floats."""
-    if expected == "any":
-        return True
-    if expected == "str":
-        return isinstance(value, str)
-    if expected == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected == "float":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if expected == "bool":
-        return isinstance(value, bool)
-    if expected == "list":
-        return isinstance(value, list)
-    if expected == "dict":
-        return isinstance(value, dict)
-    return True
-
-
-def json_type_word(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def validate_input(config: GraphConfig, data: Any) -> dict[str, Any]:
-    """Check start input against the graph's public state fields.
-
-    Unknown keys are named together with the known ones (a typo is the usual cause);
-    a type mismatch names the field and the type it expects.
-    """
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise InvalidInput(errors={"input": f"must be an object, not {json_type_word(data)}"})
-    fields = config.public_state_fields
-    known = ", ".join(sorted(fields)) or "(none)"
-    unknown = [str(key) for key in data if key not in fields]
-    if unknown:
-        names = ", ".join(f"'{key}'" for key in unknown)
-        raise InvalidInput(
-            f"Unknown input field(s) {names} for graph '{config.name}'; known fields: {known}.",
-            errors={key: f"unknown field; known fields: {known}" for key in unknown},
-        )
-    errors: dict[str, str] = {}
-    for key, value in data.items():
-        expected = fields[key].type
-        if not matches_type(expected, value):
-            errors[str(key)] = (
-                f"expected {_TYPE_WORDS.get(expected, expected)} ({expected}), "
-                f"got {json_type_word(value)}"
-            )
-    if errors:
-        raise InvalidInput(errors=errors)
-    result = dict(data)
-    require_json(result, "input")
-    return result
-
-
-def validate_metadata(metadata: Any) -> dict[str, Any]:
-    """Metadata is a flat object of strings, numbers and booleans (searchable, filterable)."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise InvalidInput(
-            errors={"metadata": f"must be an object, not {json_type_word(metadata)}"}
-        )
-    bad = [
-        str(key)
-        for key, value in metadata.items()
-        if not isinstance(key, str) or not isinstance(value, str | int | float | bool)
-    ]
-    if bad:
-        raise InvalidInput(
-            errors={
-                "metadata": "values must be strings, numbers or booleans (a flat object); "
-                f"not so for: {', '.join(bad)}"
-            }
-        )
-    result = dict(metadata)
-    require_json(result, "metadata")
-    return result
-
-
-def validate_thread_id(thread_id: Any) -> str | None:
-    if thread_id is None:
-        return None
-    if not isinstance(thread_id, str) or not thread_id.strip():
-        raise InvalidInput(errors={"thread_id": "must be a non-empty string"})
-    max_length = Session._meta.get_field("thread_id").max_length or 255
-    if len(thread_id) > max_length:
-        raise InvalidInput(errors={"thread_id": f"at most {max_length} characters"})
-    if Session.objects.filter(thread_id=thread_id).exists():
-        raise InvalidInput(errors={"thread_id": f"a session with thread_id '{thread_id}' exists"})
-    return thread_id
-
-
-def resume_field(config: GraphConfig, task_name: str) -> str | None:
-    """The state key an interrupt node's answer goes to (for messages)."""
-    node = config.nodes.get(task_name)
-    if node is None or node.type != "interrupt":
-        return None
-    return str(node.get("resume_key", DEFAULT_RESUME_KEY))
-
-
 # --------------------------------------------------------------------------- storage
 
 
@@ -346,6 +210,16 @@ def is_outage(exc: BaseException) -> bool:
 def unavailable(exc: BaseException) -> CheckpointerUnavailable:
     """The app's 503 error for a storage outage, keeping the storage message."""
     return CheckpointerUnavailable(f"The checkpoint store is unavailable: {exc}")
+
+
+def graph_config(definition: GraphDefinition) -> GraphConfig:
+    """The parsed config of a stored version.
+
+    A version that no longer loads (its tool file was deleted) raises the engine's
+    GraphValidationError unchanged: an operator's problem, which the API answers as a
+    500 without file paths and the command shows as one line.
+    """
+    return runtime.graph_config(definition)
 
 
 def get_app(definition: GraphDefinition) -> Any:

@@ -26,7 +26,6 @@ from yamlgraph_django.models import (
 )
 from yamlgraph_django.services._common import (
     SessionRef,
-    check_channel,
     expiry,
     get_app,
     get_saver,
@@ -41,6 +40,8 @@ from yamlgraph_django.services._common import (
     unavailable,
     user_or_none,
 )
+from yamlgraph_django.services._execution import answerable
+from yamlgraph_django.services._validation import check_channel
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -233,11 +234,9 @@ def _recovered_fields(session: Session) -> dict[str, Any]:
             "output": public_values(snapshot.values),
             "error": "",
         }
-    from yamlgraph_django.services.runs import _answerable
-
     return {
         "status": SessionStatus.FAILED,
-        "interrupts": _answerable(app, session),
+        "interrupts": answerable(app, session),
         "output": None,
         "error": CRASH_ERROR,
     }

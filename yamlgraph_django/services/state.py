@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from yamlgraph_django import runtime
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.services._common import (
     SessionRef,
     get_app,
+    graph_config,
     has_checkpoint,
     interrupts_of,
     is_outage,
@@ -40,7 +40,7 @@ def get_state(session: SessionRef) -> dict[str, Any]:
     """
     session = load_session(session)
     app = get_app(session.graph)
-    config = runtime.graph_config(session.graph)
+    config = graph_config(session.graph)
     snapshot = read_state(app, session)
     if not has_checkpoint(snapshot):
         return {
@@ -75,7 +75,7 @@ def get_history(
         raise InvalidInput(errors={"before": "must be a checkpoint id"})
     session = load_session(session)
     app = get_app(session.graph)
-    config = runtime.graph_config(session.graph)
+    config = graph_config(session.graph)
     before_config = thread_config(session, before) if before else None
     try:
         # One extra: the oldest entry's writers are its parent's `next`.

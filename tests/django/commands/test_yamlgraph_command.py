@@ -54,9 +54,13 @@ def only_session() -> Session:
 # --------------------------------------------------------------------------- graphs, sync
 
 
-def test_graphs_lists_latest_versions_with_node_and_session_counts(synced_graphs):
+def test_graphs_lists_latest_versions_with_node_and_session_counts(synced_graphs, graph_dir):
     start_session("interview")
     start_session("interview")
+    interview = graph_dir / "interview.yaml"
+    interview.write_text(interview.read_text().replace("What is your name?", "Name?"))
+    yamlgraph("sync")
+    start_session("interview")  # sessions of every version count
 
     out, _ = yamlgraph("graphs")
 
@@ -65,7 +69,7 @@ def test_graphs_lists_latest_versions_with_node_and_session_counts(synced_graphs
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert rows == {
         "approval": ["v1", "4", "0"],
-        "interview": ["v1", "3", "2"],
+        "interview": ["v2", "3", "3"],
         "support-router": ["v1", "4", "0"],
     }
 

@@ -179,8 +179,9 @@ def postgres_rows_of(url: str, thread_id: str) -> int:
 
     with closing(psycopg.connect(url)) as conn:
         counts = [
-            conn.execute(f"SELECT count(*) FROM {table} WHERE thread_id = %s", [thread_id])
-            .fetchone()[0]
+            conn.execute(
+                f"SELECT count(*) FROM {table} WHERE thread_id = %s", [thread_id]
+            ).fetchone()[0]
             for table in ("checkpoints", "checkpoint_writes", "checkpoint_blobs")
         ]
     return sum(counts)

@@ -7,7 +7,8 @@ import textwrap
 import pytest
 from django.contrib.auth import get_user_model
 
-from yamlgraph_django import registry
+from yamlgraph.errors import GraphValidationError
+from yamlgraph_django import registry, runtime
 from yamlgraph_django.exceptions import (
     CheckpointerUnavailable,
     InvalidInput,
@@ -310,3 +311,37 @@ def test_cancel_refuses_finished_and_running_sessions(graphs):
     Session.objects.filter(pk=running.pk).update(status=SessionStatus.RUNNING)
     with pytest.raises(SessionBusy):
         cancel_session(running)
+
+
+def test_an_answer_is_never_routed_to_a_question_nobody_was_shown(graphs):
+    session = start_session("interview")
+    first_question = session.interrupts
+    resume_session(session, "Ada")
+    # The row still shows the first question although the graph moved on (a run whose
+    # outcome could not be recorded): the answer must not go to the second question.
+    Session.objects.filter(pk=session.pk).update(interrupts=first_question)
+
+    with pytest.raises(InvalidInput) as caught:
+        resume_session(session, "Ada again")
+
+    assert "the pending question changed" in caught.value.errors["value"]
+    session.refresh_from_db()
+    assert session.status == SessionStatus.INTERRUPTED
+    assert "What do you want to achieve" in session.interrupts[0]["value"]  # shown now
+    resume_session(session, "win")
+    assert session.output["goal"] == "win"
+
+
+def test_a_stored_version_that_no_longer_loads_leaves_the_session_alone(graphs, graph_dir):
+    session = start_session("checked")
+    (graph_dir / "tools" / "checks.py").unlink()
+    registry.reset()
+    runtime.clear_caches()
+
+    with pytest.raises(GraphValidationError) as caught:
+        resume_session(session, "yes")
+
+    assert "checks.py" in str(caught.value)  # for the operator's log
+    session.refresh_from_db()
+    assert session.status == SessionStatus.INTERRUPTED
+    assert session.runs.count() == 1

@@ -119,7 +119,8 @@ class Command(BaseCommand):
             self.stdout.write("No graphs registered (run `manage.py yamlgraph sync`).")
             return
         counts = dict(
-            GraphDefinition.objects.values("name")
+            GraphDefinition.objects.order_by()
+            .values("name")
             .annotate(n=Count("sessions"))
             .values_list("name", "n")
         )
