@@ -110,9 +110,7 @@ def main() -> None:
     print(f"  raw LangGraph : {args.sessions / raw_best:8.1f} sessions/s (best of {args.rounds})")
     print(f"  yamlgraph     : {args.sessions / yaml_best:8.1f} sessions/s (best of {args.rounds})")
     print(f"  ratio yamlgraph/raw time: {yaml_best / raw_best:.2f}x")
-    print(
-        f"  median ratio: {statistics.median(yaml_times) / statistics.median(raw_times):.2f}x"
-    )
+    print(f"  median ratio: {statistics.median(yaml_times) / statistics.median(raw_times):.2f}x")
 
 
 if __name__ == "__main__":

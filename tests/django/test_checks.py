@@ -81,6 +81,7 @@ def test_e001_one_error_per_invalid_file_with_file_and_line(
     assert "nowhere" in text
 
 
+@pytest.mark.django_db  # Django 6 runs database checks in `check` too
 def test_e001_makes_manage_py_check_fail_with_the_message(
     yamlgraph_settings, graph_dir, write_graph
 ):

@@ -60,9 +60,15 @@ class SessionActionsMixin(_Base):
     actions = ["cancel_sessions", "delete_with_checkpoints", "recover_stale", "prune_expired"]
     delete_selected_template = "admin/yamlgraph_django/session/delete_selected_confirmation.html"
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        """Without Django's delete_selected: it would leave the checkpoints behind."""
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        """Without Django's delete_selected: it would leave the checkpoints behind.
+
+        `action_location` exists from Django 6.1 on; 5.2 calls this with the request only.
+        """
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location=action_location)
         actions.pop("delete_selected", None)
         return actions
 
