@@ -39,7 +39,9 @@ redis: $(STAMP)
 	$(PY) -m tests.servers redis
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/engine.py
+	$(PY) bench/engine.py --saver sqlite
+	$(PY) bench/service.py
 
 clean:
 	rm -rf $(VENV) .venv312 .pytest_cache

@@ -1,0 +1,95 @@
+"""Service overhead: interview sessions through `yamlgraph_django.services` vs raw LangGraph.
+
+Both sides use a SQLite checkpointer file; the service side also keeps its metadata rows
+(Session, Run) in a SQLite database and does its compare-and-set updates. One process,
+same machine, interleaved rounds; we print sessions/s and the ratio.
+
+    .venv/bin/python bench/service.py [--sessions 100] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(directory: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
+    os.environ["DATABASE_URL"] = f"sqlite:///{directory}/bench.sqlite3"
+    import django
+    from django.conf import settings
+
+    django.setup()
+    settings.YAMLGRAPH = {
+        "GRAPH_DIRS": [ROOT / "graphs"],
+        "DEFAULT_CHECKPOINTER": {"type": "sqlite", "path": f"{directory}/service-cp.sqlite3"},
+    }
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from yamlgraph_django.conf import app_settings
+
+    app_settings.reload()
+
+
+def run_service(count: int) -> float:
+    from yamlgraph_django import services
+
+    start = time.perf_counter()
+    for _ in range(count):
+        session = services.start_session("interview", {})
+        services.resume_session(session, "Ada")
+        session = services.resume_session(session, "ship it")
+        assert session.status == "completed", session.status
+    return time.perf_counter() - start
+
+
+def run_raw(app, count: int, prefix: str) -> float:
+    from langgraph.types import Command
+
+    start = time.perf_counter()
+    for index in range(count):
+        config = {"configurable": {"thread_id": f"{prefix}-{index}"}}
+        app.invoke({}, config)
+        app.invoke(Command(resume="Ada"), config)
+        app.invoke(Command(resume="ship it"), config)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        setup_django(directory)
+        import sqlite3
+
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        from bench.engine import raw_interview
+
+        conn = sqlite3.connect(f"{directory}/raw-cp.sqlite3", check_same_thread=False)
+        raw = raw_interview().compile(checkpointer=SqliteSaver(conn))
+        run_raw(raw, 5, "warm")
+        run_service(5)
+        raw_times, service_times = [], []
+        for round_ in range(args.rounds):
+            raw_times.append(run_raw(raw, args.sessions, f"r{round_}"))
+            service_times.append(run_service(args.sessions))
+    raw_best, service_best = min(raw_times), min(service_times)
+    print(f"interview sessions (start + 2 answers), {args.sessions} per round, SQLite files")
+    print(f"  raw LangGraph          : {args.sessions / raw_best:8.1f} sessions/s")
+    print(f"  yamlgraph_django service: {args.sessions / service_best:8.1f} sessions/s")
+    print(f"  ratio service/raw time : {service_best / raw_best:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
