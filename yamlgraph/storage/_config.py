@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -145,3 +147,25 @@ def missing_package(kind: str, package: str) -> CheckpointerConfigError:
     return CheckpointerConfigError(
         f"checkpointer type {kind!r} needs the {package} package: pip install {package}"
     )
+
+
+def optional_subclass(
+    kind: str, package: str, base: str, build: Callable[[type], type]
+) -> Callable[[], type]:
+    """A function returning ``build(<base class>)``, made on its first call and reused.
+
+    ``base`` ("module:Class") lives in the optional package of checkpointer type
+    ``kind``, so it is imported only when a saver of that type is made; without the
+    package, the call raises :func:`missing_package` (and tries again next time).
+    """
+    module, _, name = base.partition(":")
+
+    @functools.cache
+    def subclass() -> type:
+        try:
+            base_class = getattr(importlib.import_module(module), name)
+        except ImportError as exc:
+            raise missing_package(kind, package) from exc
+        return build(base_class)
+
+    return subclass

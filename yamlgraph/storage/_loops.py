@@ -108,6 +108,13 @@ class LoopAwareMixin:
     def lock(self, value: asyncio.Lock) -> None:
         """Ignored: a lock is made per loop on demand (see the getter)."""
 
+    def _yg_construct(self, init: Callable[[], None]) -> None:
+        """Run upstream's ``__init__`` (see :func:`construct_outside_loop`); the loop it
+        remembers is kept only if it is the caller's running loop."""
+        construct_outside_loop(init)
+        if self.loop is not running_loop():
+            self.loop = None
+
 
 class PerLoop(Generic[T]):
     """One connection resource (client, pool) for the loop currently using a saver.

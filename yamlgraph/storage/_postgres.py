@@ -14,9 +14,10 @@ from ._config import (
     check_options,
     mask_url,
     missing_package,
+    optional_subclass,
     required_string,
 )
-from ._loops import LoopAwareMixin, PerLoop, construct_outside_loop, running_loop
+from ._loops import LoopAwareMixin, PerLoop
 from ._owned import register_closer
 
 PACKAGE = "langgraph-checkpoint-postgres"
@@ -142,21 +143,6 @@ def _abandon_pool(pool: Any) -> None:
         conn.pgconn.finish()
 
 
-_ASYNC_CLASS: type | None = None
-
-
-def _async_class() -> type:
-    """The AsyncPostgresSaver subclass (built on first use: the package is optional)."""
-    global _ASYNC_CLASS
-    if _ASYNC_CLASS is None:
-        try:
-            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-        except ImportError as exc:
-            raise missing_package("postgres", PACKAGE) from exc
-        _ASYNC_CLASS = _build_async_class(AsyncPostgresSaver)
-    return _ASYNC_CLASS
-
-
 def _build_async_class(base: type) -> type:
     class YamlgraphAsyncPostgresSaver(LoopAwareMixin, base):  # type: ignore[valid-type, misc]
         """AsyncPostgresSaver that can be created outside a loop and used from any loop.
@@ -168,9 +154,7 @@ def _build_async_class(base: type) -> type:
         def __init__(self, url: str) -> None:
             self._yg_url = url
             self._yg_pools: PerLoop[Any] = PerLoop("Postgres async checkpointer")
-            construct_outside_loop(lambda: base.__init__(self, None))
-            if self.loop is not running_loop():
-                self.loop = None
+            self._yg_construct(lambda: base.__init__(self, None))
 
         @property
         def conn(self) -> Any:
@@ -191,3 +175,12 @@ def _build_async_class(base: type) -> type:
                 yield cur
 
     return YamlgraphAsyncPostgresSaver
+
+
+#: The AsyncPostgresSaver subclass (built on first use: the package is optional).
+_async_class = optional_subclass(
+    "postgres",
+    PACKAGE,
+    "langgraph.checkpoint.postgres.aio:AsyncPostgresSaver",
+    _build_async_class,
+)

@@ -14,6 +14,7 @@ from ._config import (
     check_options,
     mask_url,
     missing_package,
+    optional_subclass,
     required_string,
 )
 from ._loops import PerLoop, close_dead_stream
@@ -170,17 +171,6 @@ def _abandon_async_client(client: Any) -> None:
             connection._reader = connection._writer = None
 
 
-_ASYNC_CLASS: type | None = None
-
-
-def _async_class() -> type:
-    """The AsyncRedisSaver subclass (built on first use: the package is optional)."""
-    global _ASYNC_CLASS
-    if _ASYNC_CLASS is None:
-        _ASYNC_CLASS = _build_async_class(_imports().AsyncRedisSaver)
-    return _ASYNC_CLASS
-
-
 def _build_async_class(base: type) -> type:
     class YamlgraphAsyncRedisSaver(base):  # type: ignore[valid-type, misc]
         """AsyncRedisSaver that sets itself up on first use in each event loop.
@@ -254,3 +244,9 @@ def _build_async_class(base: type) -> type:
             return await super().aget_channel_values(*args, **kwargs)
 
     return YamlgraphAsyncRedisSaver
+
+
+#: The AsyncRedisSaver subclass (built on first use: the package is optional).
+_async_class = optional_subclass(
+    "redis", PACKAGE, "langgraph.checkpoint.redis:AsyncRedisSaver", _build_async_class
+)

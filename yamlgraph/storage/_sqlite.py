@@ -15,9 +15,10 @@ from ._config import (
     CheckpointerUnavailable,
     check_options,
     missing_package,
+    optional_subclass,
     required_string,
 )
-from ._loops import LoopAwareMixin, construct_outside_loop, run_in_fresh_loop, running_loop
+from ._loops import LoopAwareMixin, run_in_fresh_loop, running_loop
 from ._owned import register_closer
 
 logger = logging.getLogger("yamlgraph.storage")
@@ -121,21 +122,6 @@ def _close_aiosqlite(conn: Any) -> None:
     run_in_fresh_loop(conn.close)
 
 
-_ASYNC_CLASS: type | None = None
-
-
-def _async_class() -> type:
-    """The AsyncSqliteSaver subclass (built on first use: the package is optional)."""
-    global _ASYNC_CLASS
-    if _ASYNC_CLASS is None:
-        try:
-            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-        except ImportError as exc:
-            raise missing_package("sqlite", PACKAGE) from exc
-        _ASYNC_CLASS = _build_async_class(AsyncSqliteSaver)
-    return _ASYNC_CLASS
-
-
 def _build_async_class(base: type) -> type:
     class YamlgraphAsyncSqliteSaver(LoopAwareMixin, base):  # type: ignore[valid-type, misc]
         """AsyncSqliteSaver that can be created outside a loop and used from any loop.
@@ -145,9 +131,7 @@ def _build_async_class(base: type) -> type:
         """
 
         def __init__(self, conn: Any) -> None:
-            construct_outside_loop(lambda: base.__init__(self, conn))
-            if self.loop is not running_loop():
-                self.loop = None
+            self._yg_construct(lambda: base.__init__(self, conn))
 
         async def adelete_thread(self, thread_id: str) -> None:
             # Upstream skips setup() here, so deleting first on a fresh
@@ -156,3 +140,9 @@ def _build_async_class(base: type) -> type:
             await super().adelete_thread(thread_id)
 
     return YamlgraphAsyncSqliteSaver
+
+
+#: The AsyncSqliteSaver subclass (built on first use: the package is optional).
+_async_class = optional_subclass(
+    "sqlite", PACKAGE, "langgraph.checkpoint.sqlite.aio:AsyncSqliteSaver", _build_async_class
+)

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
@@ -96,22 +97,7 @@ class GraphDefinitionAdmin(admin.ModelAdmin):
         (_("Mermaid"), {"fields": ("mermaid",)}),
         (_("YAML source"), {"fields": ("yaml_source",)}),
     )
-    readonly_fields = (
-        "name",
-        "version",
-        "is_latest",
-        "declared_version",
-        "description",
-        "path",
-        "checksum",
-        "registered_at",
-        "session_count",
-        "other_versions",
-        "nodes_table",
-        "edges_table",
-        "mermaid",
-        "yaml_source",
-    )
+    readonly_fields = tuple(flatten_fieldsets(fieldsets))  # every field shown is read-only
 
     # -- permissions: graphs come from disk ------------------------------------------------
 

@@ -19,18 +19,24 @@ not a silently ignored field that makes a graph run without its input.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import GraphDefinition, Session, SessionStatus
+from yamlgraph_django.services import json_type_word, validate_metadata
 
 # --------------------------------------------------------------------------- fields
 
 JSON_SCALAR_SCHEMA: dict[str, Any] = {
     "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
+}
+NULLABLE_OBJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {},
+    "nullable": True,
 }
 
 
@@ -42,7 +48,7 @@ class JSONObjectField(serializers.JSONField):
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
-            self.fail("not_object", kind=_json_kind(data))
+            self.fail("not_object", kind=json_type_word(data))
         return super().to_internal_value(data)
 
 
@@ -54,38 +60,22 @@ class JSONObjectField(serializers.JSONField):
     }
 )
 class MetadataField(JSONObjectField):
-    """Flat metadata: each value a string, a number or a boolean, so it can be filtered."""
+    """Flat metadata: each value a string, a number or a boolean, so it can be filtered.
 
-    default_error_messages = {
-        "not_scalar": "Metadata values must be strings, numbers or booleans; '{name}' is {kind}.",
-        "blank_key": "Metadata keys must not be empty.",
-    }
+    The service's `validate_metadata` decides what metadata may hold; the API adds only
+    that a key must not be empty (`?metadata__=` could not filter on it).
+    """
+
+    default_error_messages = {"blank_key": "Metadata keys must not be empty."}
 
     def to_internal_value(self, data: Any) -> Any:
         data = super().to_internal_value(data)
-        for key, value in data.items():
-            if not key:
-                self.fail("blank_key")
-            finite_number = isinstance(value, int | float) and math.isfinite(value)
-            if not (isinstance(value, str | bool) or finite_number):
-                self.fail("not_scalar", name=key, kind=_json_kind(value))
-        return data
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+        if any(not key for key in data):
+            self.fail("blank_key")
+        try:
+            return validate_metadata(data)
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.errors.get("metadata", exc.detail)) from None
 
 
 class StrictSerializer(serializers.Serializer):
@@ -253,7 +243,7 @@ class SessionSummarySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field({"type": "object", "additionalProperties": {}, "nullable": True})
+    @extend_schema_field(NULLABLE_OBJECT_SCHEMA)
     def get_values(self, session: Session) -> Any:
         return session.output
 
@@ -264,6 +254,12 @@ class SessionSummarySerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "nullable": True})
     def get_owner(self, session: Session) -> str | None:
         return session.owner.get_username() if session.owner_id and session.owner else None
+
+
+def _insert_after(fields: list[str], anchor: str, name: str) -> list[str]:
+    """`fields` with `name` right after `anchor`."""
+    at = fields.index(anchor) + 1
+    return [*fields[:at], name, *fields[at:]]
 
 
 class SessionSerializer(SessionSummarySerializer):
@@ -289,28 +285,13 @@ class SessionSerializer(SessionSummarySerializer):
     )
 
     class Meta(SessionSummarySerializer.Meta):
-        fields = [
-            "id",
-            "thread_id",
-            "graph",
-            "status",
-            "input",
-            "values",
-            "next",
-            "interrupts",
-            "error",
-            "metadata",
-            "owner",
-            "created_at",
-            "updated_at",
-            "finished_at",
-        ]
+        fields = _insert_after(SessionSummarySerializer.Meta.fields, "values", "next")
         read_only_fields = fields
 
     def _state(self) -> dict[str, Any] | None:
         return self.context.get("state")
 
-    @extend_schema_field({"type": "object", "additionalProperties": {}, "nullable": True})
+    @extend_schema_field(NULLABLE_OBJECT_SCHEMA)
     def get_values(self, session: Session) -> Any:
         state = self._state()
         if state is None:

@@ -13,9 +13,13 @@ typed errors of `yamlgraph_django.exceptions`. A session argument may be a `Sess
     delete_session(session)  # rows and checkpoints
     recover_stale_sessions()
     prune_expired(older_than=timedelta(days=30))
+
+`validate_metadata` and `json_type_word` are the checks `start_session` applies, for
+callers (the API's serializers) that validate a request body before calling it.
 """
 
 from yamlgraph_django.services._common import MISSING
+from yamlgraph_django.services._validation import json_type_word, validate_metadata
 from yamlgraph_django.services.maintenance import (
     CRASH_ERROR,
     delete_session,
@@ -37,9 +41,11 @@ __all__ = [
     "delete_session",
     "get_history",
     "get_state",
+    "json_type_word",
     "prune_expired",
     "recover_stale_sessions",
     "resume_session",
     "run_queued",
     "start_session",
+    "validate_metadata",
 ]

@@ -150,8 +150,14 @@ def execute(
     finish_run(run.pk, RunStatus.SUCCEEDED, "")
 
 
-def outcome(app: Any, session: Session, snapshot: Any) -> dict[str, Any]:
-    """Session fields for where the graph stopped: waiting, finished, or stuck."""
+def outcome(
+    app: Any, session: Session, snapshot: Any, *, stuck_error: str | None = None
+) -> dict[str, Any]:
+    """Session fields for where the graph stopped: waiting, finished, or stuck.
+
+    A stuck session fails with `stuck_error`, by default a message naming the nodes it
+    stopped before; its last question stays answerable.
+    """
     pending = interrupts_of(snapshot)
     if pending:
         return {
@@ -167,12 +173,16 @@ def outcome(app: Any, session: Session, snapshot: Any) -> dict[str, Any]:
             "output": public_values(snapshot.values),
             "error": "",
         }
+    if stuck_error is None:
+        stuck_error = (
+            f"the graph stopped before the end (next: {', '.join(snapshot.next) or '?'}); "
+            "resume to retry"
+        )
     return {
         "status": SessionStatus.FAILED,
         "interrupts": answerable(app, session),
         "output": None,
-        "error": f"the graph stopped before the end (next: {', '.join(snapshot.next) or '?'}); "
-        "resume to retry",
+        "error": stuck_error,
     }
 
 

@@ -29,18 +29,15 @@ from yamlgraph_django.services._common import (
     expiry,
     get_app,
     get_saver,
-    interrupts_of,
-    is_finished,
     is_outage,
     lease_until,
     load_session,
     now,
-    public_values,
     read_state,
     unavailable,
     user_or_none,
 )
-from yamlgraph_django.services._execution import answerable
+from yamlgraph_django.services._execution import outcome
 from yamlgraph_django.services._validation import check_channel
 
 logger = logging.getLogger("yamlgraph_django.services")
@@ -218,25 +215,4 @@ def _delete(session: Session, savers: dict[int, Any]) -> bool:
 def _recovered_fields(session: Session) -> dict[str, Any]:
     """Where the crashed run stopped, read from its checkpoint."""
     app = get_app(session.graph)
-    snapshot = read_state(app, session)
-    pending = interrupts_of(snapshot)
-    if pending:
-        return {
-            "status": SessionStatus.INTERRUPTED,
-            "interrupts": pending,
-            "output": None,
-            "error": "",
-        }
-    if is_finished(snapshot):
-        return {
-            "status": SessionStatus.COMPLETED,
-            "interrupts": [],
-            "output": public_values(snapshot.values),
-            "error": "",
-        }
-    return {
-        "status": SessionStatus.FAILED,
-        "interrupts": answerable(app, session),
-        "output": None,
-        "error": CRASH_ERROR,
-    }
+    return outcome(app, session, read_state(app, session), stuck_error=CRASH_ERROR)

@@ -169,31 +169,23 @@ def resume_session(
             raise unavailable(exc) from exc
         raise
 
-    if _wants_background(background):
-        stamp = now()
+    in_background = _wants_background(background)
+    if in_background:
         Session.objects.filter(
             pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
-        ).update(status=SessionStatus.PENDING, lease_expires_at=None, updated_at=stamp)
-        run = Run.objects.create(
-            session=session,
-            kind=RunKind.RESUME,
-            actor=actor,
-            channel=channel,
-            value=given,
-            status=RunStatus.QUEUED,
-        )
-        _enqueue_on_commit(session, run, plan)
-        return load_session(session)
-
+        ).update(status=SessionStatus.PENDING, lease_expires_at=None, updated_at=now())
     run = Run.objects.create(
         session=session,
         kind=RunKind.RESUME,
         actor=actor,
         channel=channel,
         value=given,
-        status=RunStatus.RUNNING,
+        status=RunStatus.QUEUED if in_background else RunStatus.RUNNING,
     )
-    execute(session, run, app, plan, lease=lease, restore=previous)
+    if in_background:
+        _enqueue_on_commit(session, run, plan)
+    else:
+        execute(session, run, app, plan, lease=lease, restore=previous)
     return load_session(session)
 
 
@@ -254,15 +246,7 @@ def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
     try:
         app = get_app(session.graph)
     except Exception as exc:  # the store is down on this worker, or the graph is broken
-        stamp = now()
-        Session.objects.filter(pk=session.pk, status=SessionStatus.PENDING).update(
-            status=SessionStatus.FAILED,
-            error=f"{describe_error(exc)}; resume to retry",
-            finished_at=stamp,
-            updated_at=stamp,
-            expires_at=expiry(stamp),
-        )
-        finish_run(run_id, RunStatus.FAILED, describe_error(exc))
+        _fail_queued(session_id, run_id, exc, prefix="", renew_expiry=True)
         return SessionStatus.FAILED
     try:
         lease = claim(session, SessionStatus.PENDING, action="run")
@@ -295,13 +279,23 @@ def _enqueue_on_commit(session: Session, run: Run, plan: Plan) -> None:
             run_session.enqueue(session_id, run_id, plan)
         except Exception as exc:
             logger.exception("could not enqueue run %s of session %s", run_id, session_id)
-            stamp = now()
-            Session.objects.filter(pk=session_id, status=SessionStatus.PENDING).update(
-                status=SessionStatus.FAILED,
-                error=f"could not enqueue the run: {describe_error(exc)}; resume to retry",
-                finished_at=stamp,
-                updated_at=stamp,
-            )
-            finish_run(run_id, RunStatus.FAILED, describe_error(exc))
+            _fail_queued(session_id, run_id, exc, prefix="could not enqueue the run: ")
 
     transaction.on_commit(enqueue)
+
+
+def _fail_queued(
+    session_id: Any, run_id: int, exc: Exception, *, prefix: str, renew_expiry: bool = False
+) -> None:
+    """A queued run that cannot start: the session, if still pending, fails (resumable),
+    and so does the run. `renew_expiry` restarts the session's time to live."""
+    stamp = now()
+    fields: dict[str, Any] = {"expires_at": expiry(stamp)} if renew_expiry else {}
+    Session.objects.filter(pk=session_id, status=SessionStatus.PENDING).update(
+        status=SessionStatus.FAILED,
+        error=f"{prefix}{describe_error(exc)}; resume to retry",
+        finished_at=stamp,
+        updated_at=stamp,
+        **fields,
+    )
+    finish_run(run_id, RunStatus.FAILED, describe_error(exc))

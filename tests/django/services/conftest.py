@@ -2,34 +2,25 @@
 
 The example graphs cover the happy paths; these add the behaviours a user notices only
 when something goes wrong (a graph error, a transient failure, two questions at once).
-All run offline and store checkpoints in a real SQLite file (from `yamlgraph_settings`).
+All run offline and store checkpoints in a real SQLite file (from `yamlgraph_settings`);
+`checked` and `pair`, `register_graphs`, `checkpoint_file` and `stored_threads` come from
+tests/django/conftest.py.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import textwrap
-from contextlib import closing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import override_settings
 
-from yamlgraph_django import registry
 from yamlgraph_django.models import GraphDefinition
 
-CHECKS_TOOL = '''
-"""Tools for the service tests."""
+TOOLS = '''
 import time
 from pathlib import Path
-
-
-def check_answer(state):
-    """Rejects the answer 'bad', as a graph validating a person's input would."""
-    if state.get("answer") == "bad":
-        raise ValueError("answer 'bad' is not allowed")
-    return {"result": f"accepted {state.get('answer')}"}
 
 
 def flaky(state):
@@ -51,28 +42,6 @@ def slow(state):
 '''
 
 GRAPHS = {
-    "checked.yaml": """
-        version: "1.0"
-        name: checked
-        description: One question whose answer a python node checks.
-        state:
-          answer: str
-          result: str
-        tools:
-          check_answer: {path: tools/checks.py, function: check_answer}
-        nodes:
-          ask:
-            type: interrupt
-            message: "Your answer?"
-            resume_key: answer
-          check:
-            type: python
-            tool: check_answer
-        edges:
-          - {from: START, to: ask}
-          - {from: ask, to: check}
-          - {from: check, to: END}
-    """,
     "flaky.yaml": """
         version: "1.0"
         name: flaky
@@ -106,34 +75,6 @@ GRAPHS = {
           - {from: START, to: work}
           - {from: work, to: END}
     """,
-    "pair.yaml": """
-        version: "1.0"
-        name: pair
-        description: Two questions asked at once.
-        state:
-          first: str
-          second: str
-          both: str
-        nodes:
-          ask_first:
-            type: interrupt
-            message: "First?"
-            state_key: first_question
-            resume_key: first
-          ask_second:
-            type: interrupt
-            message: "Second?"
-            state_key: second_question
-            resume_key: second
-          join:
-            type: passthrough
-            output:
-              both: "{state.first} and {state.second}"
-        edges:
-          - {from: START, to: [ask_first, ask_second]}
-          - {from: [ask_first, ask_second], to: join}
-          - {from: join, to: END}
-    """,
     "typed.yaml": """
         version: "1.0"
         name: typed
@@ -160,36 +101,10 @@ GRAPHS = {
 
 @pytest.fixture
 def graphs(
-    db: None, yamlgraph_settings: dict[str, Any], graph_dir: Path
+    register_graphs: Callable[..., dict[str, GraphDefinition]],
 ) -> dict[str, GraphDefinition]:
     """The example graphs plus `checked`, `flaky`, `slow`, `pair` and `typed`, registered."""
-    (graph_dir / "tools" / "checks.py").write_text(CHECKS_TOOL, encoding="utf-8")
-    for name, text in GRAPHS.items():
-        (graph_dir / name).write_text(textwrap.dedent(text), encoding="utf-8")
-    report = registry.sync_graphs()
-    assert report.ok, str(report)
-    return report.definitions
-
-
-@pytest.fixture
-def checkpoint_file(yamlgraph_settings: dict[str, Any]) -> Path:
-    return Path(yamlgraph_settings["DEFAULT_CHECKPOINTER"]["path"])
-
-
-@pytest.fixture
-def stored_threads(checkpoint_file: Path):
-    """stored_threads() -> thread ids with rows in the SQLite checkpoint file, read directly."""
-
-    def read() -> set[str]:
-        if not checkpoint_file.exists():
-            return set()
-        with closing(sqlite3.connect(checkpoint_file)) as conn:
-            rows = conn.execute(
-                "SELECT thread_id FROM checkpoints UNION SELECT thread_id FROM writes"
-            ).fetchall()
-        return {row[0] for row in rows}
-
-    return read
+    return register_graphs(TOOLS, GRAPHS)
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ or already finished (SessionNotResumable), depending on how fast the winner was.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
+from tests.django.concurrency import race as race_threads
 from yamlgraph_django.exceptions import SessionBusy, SessionNotResumable
 from yamlgraph_django.models import RunKind, Session, SessionStatus
 from yamlgraph_django.services import cancel_session, resume_session, start_session
@@ -21,26 +19,15 @@ ROUNDS = 5
 
 def race(*actions) -> list[tuple[str, object]]:
     """Run the callables in threads released together; [(outcome, result-or-error)]."""
-    barrier = threading.Barrier(len(actions))
-    results: list[tuple[str, object]] = [("none", None)] * len(actions)
+    return [_outcome(result) for result in race_threads(*actions)]
 
-    def worker(index: int, action) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = ("ok", action())
-        except (SessionBusy, SessionNotResumable) as exc:
-            results[index] = (type(exc).__name__, exc)
-        except Exception as exc:  # surfaced by the assertions below
-            results[index] = ("error", exc)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+def _outcome(result: object) -> tuple[str, object]:
+    if isinstance(result, SessionBusy | SessionNotResumable):
+        return (type(result).__name__, result)
+    if isinstance(result, Exception):  # surfaced by the assertions below
+        return ("error", result)
+    return ("ok", result)
 
 
 @pytest.mark.django_db(transaction=True)
