@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from typing import Any
 
+from django.db import transaction
 from langgraph.types import Command
 
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
@@ -135,19 +136,23 @@ def execute(
         else:
             logger.info("session %s failed: %s", session.pk, describe_error(exc), exc_info=True)
             error = describe_error(exc)
-        finish(
-            session,
-            lease,
-            status=SessionStatus.FAILED,
-            error=error,
-            interrupts=answerable(app, session),
-            output=None,
-        )
-        finish_run(run.pk, RunStatus.FAILED, error)
+        interrupts = answerable(app, session)
+        with transaction.atomic():  # one commit for both rows
+            finish(
+                session,
+                lease,
+                status=SessionStatus.FAILED,
+                error=error,
+                interrupts=interrupts,
+                output=None,
+            )
+            finish_run(run.pk, RunStatus.FAILED, error)
         return
 
-    finish(session, lease, **outcome(app, session, snapshot))
-    finish_run(run.pk, RunStatus.SUCCEEDED, "")
+    fields = outcome(app, session, snapshot)
+    with transaction.atomic():  # one commit for both rows
+        finish(session, lease, **fields)
+        finish_run(run.pk, RunStatus.SUCCEEDED, "")
 
 
 def outcome(
