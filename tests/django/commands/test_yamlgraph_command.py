@@ -462,3 +462,41 @@ def test_a_failure_is_one_line_on_stderr_and_exit_status_1(tmp_path):
 def test_a_missing_subcommand_is_an_error(db):
     with pytest.raises(CommandError):
         yamlgraph()
+
+
+def test_validate_and_graphs_start_despite_a_broken_graph_file(tmp_path):
+    """E001 blocks `check`, but the yamlgraph command itself must run to report it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    graphs = tmp_path / "graphs"
+    graphs.mkdir()
+    (graphs / "bad.yaml").write_text("name: bad\nnodes: {a: {type: nope}}\n")
+    settings_dir = tmp_path / "settings_pkg"
+    settings_dir.mkdir()
+    (settings_dir / "broken_graph_settings.py").write_text(
+        "from project.settings import *  # noqa\n"
+        f"YAMLGRAPH = {{**YAMLGRAPH, 'GRAPH_DIRS': [{str(graphs)!r}]}}\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "broken_graph_settings",
+        "PYTHONPATH": os.pathsep.join([str(settings_dir), str(root)]),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, str(root / "manage.py"), "yamlgraph", "validate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert "unknown node type 'nope'" in result.stdout + result.stderr
+    assert "SystemCheckError" not in result.stderr
+    assert "Traceback" not in result.stderr

@@ -35,6 +35,9 @@ class Command(BaseCommand):
     )
     # `stdin` lets tests (and callers of call_command) feed `run` its answers.
     stealth_options = ("stdin",)
+    # A broken graph file is a system check error (yamlgraph.E001); this command must
+    # still start, so that `validate` can report it and the other graphs stay usable.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
