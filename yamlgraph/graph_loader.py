@@ -7,6 +7,7 @@ app = graph.compile(checkpointer=get_checkpointer_for_graph(config))
 
 from __future__ import annotations
 
+import copy
 import operator
 from collections.abc import Callable
 from os import PathLike
@@ -168,7 +169,13 @@ def compile_graph(config: GraphConfig) -> YamlStateGraph:
             action = build_map(config, node)
         graph.add_node(name, _limited(config, name, action))
 
-    _add_edges(graph, config, entries)
+    start = LG_START
+    defaults = {name: f.default for name, f in config.public_state_fields.items() if f.has_default}
+    if defaults:
+        graph.add_node(DEFAULTS_NODE, _defaults_writer(defaults))
+        graph.add_edge(LG_START, DEFAULTS_NODE)
+        start = DEFAULTS_NODE
+    _add_edges(graph, config, entries, start)
     return graph
 
 
@@ -212,11 +219,25 @@ def _invoke(action: Any, state: dict, config_: Any) -> Any:
     return action(state)
 
 
-def _add_edges(graph: StateGraph, config: GraphConfig, entries: dict[str, str]) -> None:
+#: Writes declared defaults into the state before the first node, so they show in the
+#: state and the final values, not only in what nodes read. Added only when needed.
+DEFAULTS_NODE = "yamlgraph__defaults"
+
+
+def _defaults_writer(defaults: dict[str, Any]) -> Callable[[dict], dict]:
+    def write_defaults(state: dict) -> dict:
+        return {key: copy.deepcopy(value) for key, value in defaults.items() if key not in state}
+
+    return write_defaults
+
+
+def _add_edges(
+    graph: StateGraph, config: GraphConfig, entries: dict[str, str], start: str = LG_START
+) -> None:
     """Edges leave a node by its own name and enter it by its entry (interrupts have two)."""
 
     def exit_of(name: str) -> str:
-        return LG_START if name == START else name
+        return start if name == START else name
 
     by_source: dict[str, list[EdgeConfig]] = {}
     for edge in config.edges:

@@ -497,3 +497,33 @@ def test_map_over_a_non_list_names_the_node(graph):
     )
     with pytest.raises(GraphRuntimeError, match="node 'each'.*int"):
         app.invoke({"numbers": 5}, thread())
+
+
+def test_declared_defaults_are_in_the_final_state_and_input_wins():
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from yamlgraph.config import load_graph_source
+    from yamlgraph.graph_loader import compile_graph
+
+    config = load_graph_source(
+        """
+state:
+  tone: {type: str, default: friendly}
+  tags: {type: list, reducer: add, default: []}
+nodes:
+  greet:
+    type: passthrough
+    output: {greeting: "a {state.tone} hello", tags: "{['greeted']}"}
+edges: [{from: START, to: greet}, {from: greet, to: END}]
+"""
+    )
+    app = compile_graph(config).compile(checkpointer=InMemorySaver())
+
+    plain = app.invoke({}, {"configurable": {"thread_id": "a"}})
+    given = app.invoke({"tone": "formal"}, {"configurable": {"thread_id": "b"}})
+
+    assert plain["tone"] == "friendly"
+    assert plain["greeting"] == "a friendly hello"
+    assert plain["tags"] == ["greeted"]
+    assert given["tone"] == "formal"
+    assert given["greeting"] == "a formal hello"

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from yamlgraph.graph_loader import DEFAULTS_NODE
 from yamlgraph_django import runtime
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import (
@@ -148,8 +149,9 @@ def is_finished(snapshot: Any) -> bool:
 
 
 def node_name(config: GraphConfig, raw: str) -> str:
-    """The YAML name of a LangGraph node: `ask__prompt` is `ask`, `__start__` is START."""
-    if raw == "__start__":
+    """The YAML name of a LangGraph node: `ask__prompt` is `ask`; `__start__` and the
+    engine's defaults step are START."""
+    if raw in ("__start__", DEFAULTS_NODE):
         return "START"
     if raw.endswith(_PROMPT_SUFFIX):
         base = raw[: -len(_PROMPT_SUFFIX)]

@@ -50,7 +50,8 @@ def test_history_is_newest_first_with_the_nodes_that_wrote(graphs):
 
     steps = [entry["step"] for entry in history]
     assert steps == sorted(steps, reverse=True)
-    assert steps[0] == 5 and steps[-1] == -1
+    # input, defaults (interview declares `topic: {default: ...}`), 2 x (prompt, answer), summary
+    assert steps[0] == 6 and steps[-1] == -1
     newest = history[0]
     assert newest["nodes"] == ["summarize"]
     assert newest["next"] == []
