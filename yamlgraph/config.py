@@ -152,10 +152,6 @@ class GraphConfig:
         return self.file.parent if self.file else Path.cwd()
 
     @property
-    def display_name(self) -> str:
-        return str(self.file) if self.file else f"<{self.name}>"
-
-    @property
     def public_state_fields(self) -> dict[str, StateField]:
         return {k: v for k, v in self.state.items() if k not in PRIVATE_KEYS}
 

@@ -41,7 +41,6 @@ from yamlgraph.nodes import (
     build_subgraph,
     compiled_child_factory,
     interrupt_entry,
-    state_view,
 )
 
 __all__ = [
@@ -292,7 +291,7 @@ def _edge_router(
                 if chosen in edge.targets:
                     return [chosen]
             elif expression is not None:
-                if expression.evaluate(state_view(config, state)):
+                if expression.evaluate(state):
                     return list(edge.targets)
             else:
                 fallback.extend(edge.targets)

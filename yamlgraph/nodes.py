@@ -40,13 +40,6 @@ if TYPE_CHECKING:
 NodeFunction = Callable[..., dict[str, Any]]
 
 
-def state_view(config: GraphConfig, state: Mapping[str, Any]) -> dict[str, Any]:
-    """The state as nodes see it: declared defaults filled in for keys not yet written."""
-    view = {name: f.default for name, f in config.state.items() if f.has_default}
-    view.update(state)
-    return view
-
-
 def node_errors(node_name: str) -> Callable[[Callable], Callable]:
     """Name the node in template and expression errors raised while it runs."""
     from yamlgraph.expressions import ExpressionError
@@ -150,11 +143,11 @@ def build_llm(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
 
     @node_errors(node.name)
     def run(state: dict, config: RunnableConfig) -> dict:
-        return {key: model.ask(state_view(graph, state), config)}
+        return {key: model.ask(state, config)}
 
     @node_errors(node.name)
     async def arun(state: dict, config: RunnableConfig) -> dict:
-        return {key: await model.aask(state_view(graph, state), config)}
+        return {key: await model.aask(state, config)}
 
     return RunnableCallable(run, arun, name=node.name)
 
@@ -187,12 +180,12 @@ def build_router(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
 
     @node_errors(node.name)
     def run(state: dict, config: RunnableConfig) -> dict:
-        answer = model.ask(state_view(graph, state), config)
+        answer = model.ask(state, config)
         return {key: answer, ROUTE_KEY: choose_route(node, answer)}
 
     @node_errors(node.name)
     async def arun(state: dict, config: RunnableConfig) -> dict:
-        answer = await model.aask(state_view(graph, state), config)
+        answer = await model.aask(state, config)
         return {key: answer, ROUTE_KEY: choose_route(node, answer)}
 
     return RunnableCallable(run, arun, name=node.name)
@@ -226,7 +219,7 @@ def build_python(graph: GraphConfig, node: NodeConfig) -> NodeFunction:
 
     @node_errors(node.name)
     def run(state: dict) -> dict:
-        return python_result(graph, node, function(state_view(graph, state)))
+        return python_result(graph, node, function(dict(state)))
 
     run.__name__ = node.name
     return run
@@ -237,8 +230,7 @@ def build_passthrough(graph: GraphConfig, node: NodeConfig) -> NodeFunction:
 
     @node_errors(node.name)
     def run(state: dict) -> dict:
-        view = state_view(graph, state)
-        return {key: render(template, view) for key, template in output.items()}
+        return {key: render(template, state) for key, template in output.items()}
 
     run.__name__ = node.name
     return run
@@ -270,19 +262,17 @@ def build_interrupt(graph: GraphConfig, node: NodeConfig) -> tuple[Any, NodeFunc
     def prepare(state: dict, config: RunnableConfig) -> dict:
         found, payload = reuse(state)
         if not found:
-            view = state_view(graph, state)
-            payload = model.ask(view, config) if model else render(node.get("message"), view)
+            payload = model.ask(state, config) if model else render(node.get("message"), state)
         return {state_key: payload, PAYLOADS_KEY: {node.name: payload}}
 
     @node_errors(node.name)
     async def aprepare(state: dict, config: RunnableConfig) -> dict:
         found, payload = reuse(state)
         if not found:
-            view = state_view(graph, state)
             if model:
-                payload = await model.aask(view, config)
+                payload = await model.aask(state, config)
             else:
-                payload = render(node.get("message"), view)
+                payload = render(node.get("message"), state)
         return {state_key: payload, PAYLOADS_KEY: {node.name: payload}}
 
     def wait(state: dict) -> dict:
@@ -304,10 +294,9 @@ def build_subgraph(graph: GraphConfig, node: NodeConfig, compile_child) -> Runna
     output_mapping: dict[str, str] = node.get("output_mapping") or {}
 
     def child_input(state: dict) -> dict:
-        view = state_view(graph, state)
         if input_mapping is None:
-            return {k: v for k, v in view.items() if k in child_config.public_state_fields}
-        return {child_key: view.get(parent_key) for parent_key, child_key in input_mapping.items()}
+            return {k: v for k, v in state.items() if k in child_config.public_state_fields}
+        return {child_key: state.get(parent_key) for parent_key, child_key in input_mapping.items()}
 
     def parent_update(result: Mapping[str, Any]) -> dict:
         return {parent: result.get(child) for parent, child in output_mapping.items()}
@@ -334,7 +323,7 @@ def build_map(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
     function = load_tool_function(graph.tools[sub.get("tool")]) if sub.type == "python" else None
 
     def items(state: dict) -> list[Any]:
-        value = render(over, state_view(graph, state))
+        value = render(over, state)
         if value is None:
             return []
         if not isinstance(value, list | tuple):
@@ -342,7 +331,7 @@ def build_map(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
         return list(value)
 
     def item_view(state: dict, item: Any) -> dict:
-        view = state_view(graph, state)
+        view = dict(state)
         view[item_name] = item
         return view
 
