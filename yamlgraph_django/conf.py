@@ -63,11 +63,10 @@ app_settings = AppSettings()
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:
+    """Drop this module's cache only; modules with caches of their own connect their own
+    receivers (services.stores, registry), as DRF's settings leave it to each module."""
     if setting == SETTING_NAME:
         app_settings.reload()
-        from yamlgraph_django import runtime
-
-        runtime.clear_caches()
 
 
 setting_changed.connect(_reload)

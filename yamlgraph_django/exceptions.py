@@ -76,6 +76,14 @@ class SessionBusy(YamlgraphError):
     default_detail = "The session is being run by another request."
 
 
+class StaleQuestion(YamlgraphError):
+    """The session moved on (another answer won) since the caller read its question."""
+
+    status_code = 409
+    code = "stale_question"
+    default_detail = "The session's pending question changed; read it again."
+
+
 class CheckpointerUnavailable(YamlgraphError):
     """The checkpointer's server cannot be reached; the same request works once it is back."""
 

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from yamlgraph_django.managers import SessionManager
+
 
 class GraphDefinition(models.Model):
     """One version of a graph file, keyed by (name, checksum of its source)."""
@@ -81,6 +83,13 @@ class Session(models.Model):
     lease_expires_at = models.DateTimeField(
         null=True, blank=True, help_text=_("A running session past this is presumed crashed")
     )
+    revision = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text=_("Goes up on every change of status or question; compared by claims"),
+    )
+
+    objects = SessionManager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -88,6 +97,7 @@ class Session(models.Model):
             models.Index(fields=["status", "-created_at"], name="yamlgraph_session_status"),
             models.Index(fields=["owner", "-created_at"], name="yamlgraph_session_owner"),
             models.Index(fields=["status", "lease_expires_at"], name="yamlgraph_session_lease"),
+            models.Index(fields=["graph", "-created_at"], name="yamlgraph_session_graph"),
         ]
         permissions = [
             ("view_all_sessions", "Can view and act on every user's sessions"),

@@ -28,7 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from yamlgraph.mermaid import to_mermaid
-from yamlgraph_django import registry, runtime, services
+from yamlgraph_django import registry, services
 from yamlgraph_django.api import permissions
 from yamlgraph_django.api.exceptions import RequestTooLarge, api_exception_handler
 from yamlgraph_django.api.filters import SessionFilter
@@ -138,8 +138,7 @@ class GraphViewSet(YamlgraphAPIView, viewsets.GenericViewSet):
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         definition = latest_graph(kwargs[self.lookup_field])
-        config = runtime.graph_config(definition)
-        checkpointer, _source = runtime.effective_checkpointer(definition)
+        config = services.graph_config(definition)
         # Shown on the serializer as attributes of the definition, like model fields.
         definition.state_fields = list(config.public_state_fields.values())
         definition.nodes = [
@@ -149,7 +148,7 @@ class GraphViewSet(YamlgraphAPIView, viewsets.GenericViewSet):
         definition.edges = config.edges
         definition.mermaid = to_mermaid(config)
         # The type only: a checkpointer block's url or path may carry credentials.
-        definition.checkpointer = checkpointer_type(checkpointer)
+        definition.checkpointer = services.checkpointer_type(definition)
         return Response(GraphDetailSerializer(definition).data)
 
 
@@ -161,14 +160,6 @@ def latest_graph(name: str) -> GraphDefinition:
         known = list(registry.latest_definitions().values_list("name", flat=True))
         listing = ", ".join(known) if known else "none are registered"
         raise GraphNotFound(f"{exc.detail} Known graphs: {listing}.", name=name) from None
-
-
-def checkpointer_type(checkpointer: dict[str, Any] | str | None) -> str:
-    if isinstance(checkpointer, str):
-        return checkpointer
-    if isinstance(checkpointer, dict):
-        return str(checkpointer.get("type", "unknown"))
-    return "none"
 
 
 # --------------------------------------------------------------------------- sessions
@@ -287,7 +278,7 @@ class SessionViewSet(
         background = data.get("background")
         try:
             session = services.start_session(
-                definition.name,
+                definition,
                 data["input"],
                 owner=self._actor(),
                 metadata=data["metadata"],

@@ -1,9 +1,9 @@
 """The session service: the one place that runs graphs and touches checkpointers.
 
-The admin, the API, the management command and the background task all call these
-functions; none of them calls LangGraph directly. All are synchronous and raise the
-typed errors of `yamlgraph_django.exceptions`. A session argument may be a `Session`
-(refreshed in place) or its id.
+The admin, the API, the management command, the protocol and the background task call
+these functions; none of them calls LangGraph directly. All are synchronous and raise
+the typed errors of `yamlgraph_django.exceptions`. A session argument may be a `Session`
+(used as read: its revision binds an answer to the question read) or its id.
 
     session = start_session("interview", {"topic": "Django"}, owner=request.user)
     session = resume_session(session, "Ada", actor=request.user, channel="api")
@@ -14,33 +14,36 @@ typed errors of `yamlgraph_django.exceptions`. A session argument may be a `Sess
     recover_stale_sessions()
     prune_expired(older_than=timedelta(days=30))
 
-`validate_metadata` and `json_type_word` are the checks `start_session` applies, for
-callers (the API's serializers) that validate a request body before calling it.
+Modules, by what they talk to: `stores` (savers, compiled graphs, outages), `snapshots`
+(shaping checkpoints), `validation` (what callers give), `planning` and `execution`
+(what a resume invokes, running it), `lifecycle` (start/resume/cancel), `tasks` (the
+background task), `state` (reading), `maintenance` (delete, prune, recover). Row
+changes are `Session.objects` methods (`yamlgraph_django.managers`).
 """
 
-from yamlgraph_django.services._common import MISSING
-from yamlgraph_django.services._validation import json_type_word, validate_metadata
+from yamlgraph_django.services.lifecycle import cancel_session, resume_session, start_session
 from yamlgraph_django.services.maintenance import (
     CRASH_ERROR,
     delete_session,
+    due_sessions,
     prune_expired,
     recover_stale_sessions,
 )
-from yamlgraph_django.services.runs import (
-    cancel_session,
-    resume_session,
-    run_queued,
-    start_session,
-)
 from yamlgraph_django.services.state import get_history, get_state
+from yamlgraph_django.services.stores import checkpointer_type, graph_config
+from yamlgraph_django.services.tasks import run_queued
+from yamlgraph_django.services.validation import MISSING, json_type_word, validate_metadata
 
 __all__ = [
     "CRASH_ERROR",
     "MISSING",
     "cancel_session",
+    "checkpointer_type",
     "delete_session",
+    "due_sessions",
     "get_history",
     "get_state",
+    "graph_config",
     "json_type_word",
     "prune_expired",
     "recover_stale_sessions",

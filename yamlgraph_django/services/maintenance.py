@@ -1,20 +1,29 @@
 """Deleting sessions with their checkpoints, pruning expired ones, recovering crashed runs.
 
-Deletion claims the row first (the same compare-and-set as a resume), then deletes the
-thread's checkpoints, then the rows: a resume racing a delete either wins (and the
+Deletion claims the rows first (the same compare-and-set as a resume), then deletes the
+threads' checkpoints, then the rows: a resume racing a delete either wins (and the
 delete answers SessionBusy) or loses, and checkpoints are never removed from under a
-session that still exists. If the store is down, the claim is released and nothing is
-lost.
+session that still exists. If the store is down, the claims are released and nothing
+is lost. Pruning works in batches: one claim per status, one checkpoint deletion per
+store and one row deletion per batch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.db.models import F
+from django.utils import timezone
+
+from yamlgraph.storage import delete_thread
+from yamlgraph.storage.bulk import delete_threads
 from yamlgraph_django.exceptions import CheckpointerUnavailable, InvalidInput, SessionBusy
+from yamlgraph_django.managers import lease_until
 from yamlgraph_django.models import (
     GraphDefinition,
     Run,
@@ -24,43 +33,41 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services._common import (
-    SessionRef,
-    expiry,
-    get_app,
-    get_saver,
-    is_outage,
-    lease_until,
-    load_session,
-    now,
-    read_state,
-    unavailable,
-    user_or_none,
-)
-from yamlgraph_django.services._execution import outcome
-from yamlgraph_django.services._validation import check_channel
+from yamlgraph_django.services.execution import outcome
+from yamlgraph_django.services.snapshots import thread_config
+from yamlgraph_django.services.stores import get_app, saver_for, store_errors
+from yamlgraph_django.services.validation import check_channel, user_or_none
 
 logger = logging.getLogger("yamlgraph_django.services")
 
 CRASH_ERROR = "run interrupted by a crash; resume to retry"
 
+#: Sessions per prune batch.
+PRUNE_BATCH = 500
+
 Progress = Callable[[int, int], Any]
 
 
-def delete_session(session: SessionRef) -> None:
+def delete_session(session: Session | Any) -> None:
     """Delete the session's checkpoints from its store, then its rows (runs included).
 
     Raises SessionNotFound, SessionBusy (it is running: cancel or wait first; a session
     whose lease expired counts as crashed and can be deleted), CheckpointerUnavailable
     (nothing is deleted).
     """
-    session = load_session(session)
-    if _is_live(session, now()):
+    # Read afresh: a delete is not bound to what the caller saw, only to what is there.
+    session = Session.objects.resolve(getattr(session, "pk", session))
+    if _is_live(session, timezone.now()):
         raise SessionBusy(f"Session {session.pk} is running; delete it once it has paused.")
-    if not _delete(session, {}):
-        # Changed between our read and our claim: report what it is now.
-        session = load_session(session)
-        raise SessionBusy(f"Session {session.pk} is {session.status}; try again.")
+    previous = session.status
+    lease = Session.objects.claim(session, action="delete")
+    try:
+        with store_errors():
+            delete_thread(saver_for(session.graph), session.thread_id)
+    except BaseException:
+        Session.objects.release(session, lease, previous)
+        raise
+    Session.objects.filter(pk=session.pk, lease_expires_at=lease).delete()
 
 
 def prune_expired(
@@ -69,24 +76,52 @@ def prune_expired(
     status: str | Iterable[str] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    batch_size: int = PRUNE_BATCH,
 ) -> int:
     """Delete sessions (and their checkpoints) past `expires_at`, or idle for `older_than`.
 
     Without `older_than`, a session is due when its `expires_at` (last activity +
     SESSION_TTL_MINUTES) has passed; with it, when it was last updated longer ago than
-    that. `status` narrows to one status or several. Running sessions are never pruned
-    (recover them first). `progress(done, total)` is called after each deletion. With
-    `dry_run` nothing is deleted. Returns how many sessions were (or would be) deleted.
+    that. `status` narrows to one status or several. Running sessions are never pruned,
+    nor is one that a run claimed after the batch was read. `progress(done, total)` is
+    called after each batch. With `dry_run` nothing is deleted. Returns how many
+    sessions were (or would be) deleted.
     Raises InvalidInput, CheckpointerUnavailable (sessions deleted so far stay deleted).
     """
-    stamp = now()
-    due = Session.objects.exclude(status=SessionStatus.RUNNING)
-    if older_than is not None:
-        if not isinstance(older_than, dt.timedelta) or older_than.total_seconds() < 0:
-            raise InvalidInput(errors={"older_than": "must be a non-negative timedelta"})
-        due = due.filter(updated_at__lt=stamp - older_than)
-    else:
-        due = due.filter(expires_at__isnull=False, expires_at__lte=stamp)
+    due = due_sessions(older_than=older_than, status=status)
+    if dry_run:
+        return due.count()
+    total = due.count() if progress is not None else 0
+    deleted = 0
+    after: tuple[dt.datetime, uuid.UUID] | None = None
+    while True:
+        page = due.order_by("created_at", "pk")
+        if after is not None:
+            page = page.filter(created_at__gte=after[0]).exclude(
+                created_at=after[0], pk__lte=after[1]
+            )
+        rows = list(
+            page.values_list("pk", "created_at", "status", "thread_id", "graph_id")[:batch_size]
+        )
+        if not rows:
+            break
+        after = (rows[-1][1], rows[-1][0])
+        deleted += _delete_batch(due, rows)
+        if progress is not None:
+            progress(min(deleted, total), total)
+    return deleted
+
+
+def due_sessions(
+    *, older_than: dt.timedelta | None = None, status: str | Iterable[str] | None = None
+) -> Any:
+    """The sessions `prune_expired` would delete now (a queryset); InvalidInput for bad
+    arguments."""
+    if older_than is not None and (
+        not isinstance(older_than, dt.timedelta) or older_than.total_seconds() < 0
+    ):
+        raise InvalidInput(errors={"older_than": "must be a non-negative timedelta"})
+    statuses = None
     if status is not None:
         statuses = [status] if isinstance(status, str) else list(status)
         bad = [s for s in statuses if s not in SessionStatus.values]
@@ -97,18 +132,50 @@ def prune_expired(
                     f"{', '.join(SessionStatus.values)}"
                 }
             )
-        due = due.filter(status__in=statuses)
-    sessions = list(due.select_related("graph").order_by("created_at"))
-    if dry_run:
-        return len(sessions)
-    savers: dict[int, Any] = {}
-    deleted = 0
-    for index, session in enumerate(sessions, start=1):
-        if _delete(session, savers):
-            deleted += 1
-        if progress is not None:
-            progress(index, len(sessions))
-    return deleted
+    return Session.objects.due(timezone.now(), older_than=older_than, statuses=statuses)
+
+
+def _delete_batch(due: Any, rows: list[tuple[Any, ...]]) -> int:
+    """Claim the rows still due (one UPDATE per status), delete their checkpoints (one
+    call per store) and their rows. Returns how many were deleted."""
+    token = lease_until() + dt.timedelta(microseconds=uuid.uuid4().int % 1_000_000)
+    by_status: dict[str, list[Any]] = defaultdict(list)
+    for pk, _created, status, _thread, _graph in rows:
+        by_status[status].append(pk)
+    claimed: dict[str, list[Any]] = {}
+    for status, pks in by_status.items():
+        updated = due.filter(pk__in=pks, status=status).update(
+            status=SessionStatus.RUNNING, lease_expires_at=token, revision=F("revision") + 1
+        )
+        if updated:
+            claimed[status] = pks
+    if not claimed:
+        return 0
+    mine = set(
+        Session.objects.filter(
+            pk__in=[pk for pks in claimed.values() for pk in pks], lease_expires_at=token
+        ).values_list("pk", flat=True)
+    )
+    threads: dict[int, list[str]] = defaultdict(list)
+    for pk, _created, _status, thread_id, graph_id in rows:
+        if pk in mine:
+            threads[graph_id].append(thread_id)
+    try:
+        savers: dict[str, tuple[Any, list[str]]] = {}
+        for graph in GraphDefinition.objects.filter(pk__in=list(threads)):
+            saver = saver_for(graph)
+            savers.setdefault(str(id(saver)), (saver, []))[1].extend(threads[graph.pk])
+        with store_errors():
+            for saver, thread_ids in savers.values():
+                delete_threads(saver, thread_ids)
+    except BaseException:
+        for status, pks in claimed.items():
+            Session.objects.filter(pk__in=pks, lease_expires_at=token).update(
+                status=status, lease_expires_at=None
+            )
+        raise
+    Session.objects.filter(pk__in=mine, lease_expires_at=token).delete()
+    return len(mine)
 
 
 def recover_stale_sessions(
@@ -126,33 +193,21 @@ def recover_stale_sessions(
     failed. Sessions whose store is unreachable are skipped (logged) and stay running,
     to be recovered on a later call. Returns the recovered sessions.
     """
-    stamp = now or _now()
+    stamp = now or timezone.now()
     channel = check_channel(channel)
     actor = user_or_none(actor)
-    stale = Session.objects.select_related("graph").filter(
-        status=SessionStatus.RUNNING, lease_expires_at__lt=stamp
-    )
     recovered = []
-    for session in stale:
+    for session in Session.objects.stale(stamp).select_related("graph"):
         try:
             fields = _recovered_fields(session)
         except CheckpointerUnavailable as exc:
             logger.warning("cannot recover session %s now: %s", session.pk, exc.detail)
             continue
-        written = _now()
-        fields.update(
-            lease_expires_at=None,
-            updated_at=written,
-            expires_at=expiry(written),
-            finished_at=None if fields["status"] == SessionStatus.INTERRUPTED else written,
-        )
-        updated = Session.objects.filter(
-            pk=session.pk,
-            status=SessionStatus.RUNNING,
-            lease_expires_at=session.lease_expires_at,
-        ).update(**fields)
-        if updated != 1:
+        lease = session.lease_expires_at
+        assert lease is not None
+        if not Session.objects.finish(session, lease, **fields):
             continue  # it finished or was claimed again meanwhile
+        written = session.updated_at
         Run.objects.filter(session=session, status=RunStatus.RUNNING).update(
             status=RunStatus.FAILED,
             error="the process running it stopped before it finished (lease expired)",
@@ -168,15 +223,8 @@ def recover_stale_sessions(
             finished_at=written,
             error=fields.get("error", ""),
         )
-        session.refresh_from_db()
         recovered.append(session)
     return recovered
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-_now = now  # `recover_stale_sessions` takes a parameter named `now`
 
 
 def _is_live(session: Session, stamp: dt.datetime) -> bool:
@@ -186,33 +234,9 @@ def _is_live(session: Session, stamp: dt.datetime) -> bool:
     )
 
 
-def _delete(session: Session, savers: dict[int, Any]) -> bool:
-    """Claim, delete checkpoints, delete rows. False if the session changed meanwhile."""
-    from yamlgraph.storage import delete_thread
-
-    claimed = lease_until()
-    updated = Session.objects.filter(
-        pk=session.pk, status=session.status, lease_expires_at=session.lease_expires_at
-    ).update(status=SessionStatus.RUNNING, lease_expires_at=claimed, updated_at=_now())
-    if updated != 1:
-        return False
-    try:
-        graph: GraphDefinition = session.graph
-        if graph.pk not in savers:
-            savers[graph.pk] = get_saver(graph)
-        delete_thread(savers[graph.pk], session.thread_id)
-    except BaseException as exc:
-        Session.objects.filter(pk=session.pk, lease_expires_at=claimed).update(
-            status=session.status, lease_expires_at=session.lease_expires_at, updated_at=_now()
-        )
-        if isinstance(exc, Exception) and is_outage(exc):
-            raise unavailable(exc) from exc
-        raise
-    Session.objects.filter(pk=session.pk, lease_expires_at=claimed).delete()
-    return True
-
-
 def _recovered_fields(session: Session) -> dict[str, Any]:
     """Where the crashed run stopped, read from its checkpoint."""
     app = get_app(session.graph)
-    return outcome(app, session, read_state(app, session), stuck_error=CRASH_ERROR)
+    with store_errors():
+        snapshot = app.get_state(thread_config(session))
+        return outcome(app, session, snapshot, stuck_error=CRASH_ERROR)

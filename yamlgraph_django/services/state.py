@@ -1,66 +1,49 @@
 """Reading a session's checkpoints: its current state and its history.
 
-Checkpoints hold the truth about a session's values (the rows only cache status,
-pending questions and final output), so the admin and the API read them here. Names
-are the YAML's: engine-private values (leading underscore) are hidden and the engine's
-helper nodes (`ask__prompt`) are shown as the node the graph author wrote (`ask`).
+Checkpoints hold the truth about a session's values (the rows cache status, pending
+questions and final output), so the admin and the API read them here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from yamlgraph_django.exceptions import InvalidInput
-from yamlgraph_django.services._common import (
-    SessionRef,
-    get_app,
-    graph_config,
-    has_checkpoint,
-    interrupts_of,
-    is_outage,
-    load_session,
+from yamlgraph_django.models import Session
+from yamlgraph_django.services.snapshots import (
+    checkpoint_id_of,
+    history_entry,
     node_names,
-    public_values,
-    read_state,
+    state_of,
     thread_config,
-    unavailable,
 )
+from yamlgraph_django.services.stores import get_app, graph_config, store_errors
 
 MAX_HISTORY = 1000
 
 
-def get_state(session: SessionRef) -> dict[str, Any]:
+def get_state(session: Session | Any) -> dict[str, Any]:
     """The session's current checkpoint: {values, next, interrupts, checkpoint_id, created_at}.
 
     `values` are the public state values; `next` the nodes that run on resume;
     `interrupts` the pending questions [{id, value}]. A session with no checkpoint yet
-    (queued in the background) has empty values and None ids.
+    (queued in the background) has empty values and None ids. A session just run by the
+    service carries the state its run ended in, which is returned without a new read.
     Raises SessionNotFound, CheckpointerUnavailable.
     """
-    session = load_session(session)
+    session = Session.objects.resolve(session)
+    known = getattr(session, "live_state", None)
+    if known is not None:
+        return known
     app = get_app(session.graph)
-    config = graph_config(session.graph)
-    snapshot = read_state(app, session)
-    if not has_checkpoint(snapshot):
-        return {
-            "values": {},
-            "next": [],
-            "interrupts": [],
-            "checkpoint_id": None,
-            "created_at": None,
-        }
-    return {
-        "values": public_values(snapshot.values),
-        "next": node_names(config, snapshot.next),
-        "interrupts": interrupts_of(snapshot),
-        "checkpoint_id": _checkpoint_id(snapshot.config),
-        "created_at": _parse_time(snapshot.created_at),
-    }
+    with store_errors():
+        snapshot = app.get_state(thread_config(session))
+    session.live_state = state_of(graph_config(session.graph), snapshot)
+    return session.live_state
 
 
 def get_history(
-    session: SessionRef, *, limit: int = 20, before: str | None = None
+    session: Session | Any, *, limit: int = 20, before: str | None = None
 ) -> list[dict[str, Any]]:
     """The session's checkpoints, newest first, `limit` at a time.
 
@@ -73,52 +56,22 @@ def get_history(
         raise InvalidInput(errors={"limit": f"must be an integer from 1 to {MAX_HISTORY}"})
     if before is not None and (not isinstance(before, str) or not before):
         raise InvalidInput(errors={"before": "must be a checkpoint id"})
-    session = load_session(session)
+    session = Session.objects.resolve(session)
     app = get_app(session.graph)
     config = graph_config(session.graph)
     before_config = thread_config(session, before) if before else None
-    try:
+    with store_errors():
         # One extra: the oldest entry's writers are its parent's `next`.
         snapshots = list(
             app.get_state_history(thread_config(session), limit=limit + 1, before=before_config)
         )
-    except Exception as exc:
-        if is_outage(exc):
-            raise unavailable(exc) from exc
-        raise
-    by_id = {_checkpoint_id(s.config): s for s in snapshots}
-    entries = []
-    for snapshot in snapshots[:limit]:
-        metadata = snapshot.metadata or {}
-        source = metadata.get("source")
-        parent_id = _checkpoint_id(snapshot.parent_config)
-        writers: list[str] = []
-        if source == "loop" and parent_id:
-            parent = by_id.get(parent_id) or read_state(app, session, parent_id)
-            writers = node_names(config, parent.next)
-        entries.append(
-            {
-                "checkpoint_id": _checkpoint_id(snapshot.config),
-                "parent_checkpoint_id": parent_id,
-                "step": metadata.get("step"),
-                "source": source,
-                "nodes": writers,
-                "created_at": _parse_time(snapshot.created_at),
-                "next": node_names(config, snapshot.next),
-                "interrupts": interrupts_of(snapshot),
-            }
-        )
+        by_id = {checkpoint_id_of(s.config): s for s in snapshots}
+        entries = []
+        for snapshot in snapshots[:limit]:
+            parent_id = checkpoint_id_of(snapshot.parent_config)
+            writers: list[str] = []
+            if (snapshot.metadata or {}).get("source") == "loop" and parent_id:
+                parent = by_id.get(parent_id) or app.get_state(thread_config(session, parent_id))
+                writers = node_names(config, parent.next)
+            entries.append(history_entry(config, snapshot, writers))
     return entries
-
-
-def _checkpoint_id(config: dict[str, Any] | None) -> str | None:
-    return ((config or {}).get("configurable") or {}).get("checkpoint_id")
-
-
-def _parse_time(value: Any) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    try:
-        return dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        return None

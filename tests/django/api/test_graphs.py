@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from yamlgraph_django import registry, runtime
+from yamlgraph_django import registry
+from yamlgraph_django.services import stores
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +80,7 @@ def test_a_graph_broken_on_disk_is_a_clear_server_error(api, graph_dir):
     # The stored `checked` graph imports tools/checks.py, which an operator deleted.
     (graph_dir / "tools" / "checks.py").unlink()
     registry.reset()
-    runtime.clear_caches()
+    stores.clear_caches()
 
     detail = api.get("/api/graphs/checked/")
     started = api.post("/api/sessions/", {"graph": "checked"}, format="json")

@@ -43,7 +43,7 @@ def test_started_in_the_admin_answered_through_the_api(api, alice):
     assert listed[0]["interrupts"][0]["value"] == "Hi! What is your name?"
     assert answered.status_code == 200
     assert answered.json()["values"]["name"] == "Ada"
-    resume_session(session, "ship", actor=alice, channel="admin")
+    resume_session(session.pk, "ship", actor=alice, channel="admin")
     final = api.get(f"/api/sessions/{session.pk}/").json()
     assert final["status"] == "completed"
     assert final["values"]["summary"] == "Summary: Ada wants to ship."

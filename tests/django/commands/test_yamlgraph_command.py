@@ -327,7 +327,7 @@ def test_resume_with_a_value_and_with_values(synced_graphs):
         (["resume", "{session}"], "waiting for an answer"),
         (["resume", "{session}", "--values", "{"], "--values is not JSON"),
         (["resume", "{session}", "--values", "[]"], "must be a JSON object"),
-        (["resume", "{session}", "--values", '{"zz": 1}'], "unknown interrupt id(s) zz"),
+        (["resume", "{session}", "--values", '{"zz": 1}'], "interrupt id(s) zz are not pending"),
     ],
 )
 def test_resume_failures_are_one_line(synced_graphs, args, message):

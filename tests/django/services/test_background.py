@@ -24,7 +24,7 @@ from yamlgraph_django.services import (
     resume_session,
     start_session,
 )
-from yamlgraph_django.tasks import run_session
+from yamlgraph_django.services.tasks import run_session
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,7 @@ def test_run_mode_background_queues_start_and_resume(graphs, yamlgraph_settings,
         assert session.status == SessionStatus.PENDING
         assert work_off(queue) == [SessionStatus.INTERRUPTED]
 
-        session = resume_session(session, "Ada")
+        session = resume_session(session.pk, "Ada")  # the worker changed the row
         assert session.status == SessionStatus.PENDING
         assert session.runs.last().status == RunStatus.QUEUED
         assert work_off(queue) == [SessionStatus.INTERRUPTED]
@@ -96,7 +96,7 @@ def test_a_queued_session_is_busy_until_the_worker_ran_it(graphs, queue):
     with pytest.raises(SessionBusy):
         resume_session(session, "Ada")
     work_off(queue)
-    resume_session(session, "Ada")
+    session = resume_session(session.pk, "Ada")
     assert session.status == SessionStatus.INTERRUPTED
 
 

@@ -17,8 +17,8 @@ import pytest
 from django.test import override_settings
 
 from yamlgraph.llm import FakeChatModel
-from yamlgraph_django import registry, runtime
-from yamlgraph_django.services import resume_session, start_session
+from yamlgraph_django import registry
+from yamlgraph_django.services import resume_session, start_session, stores
 
 pytestmark = pytest.mark.django_db
 
@@ -67,13 +67,13 @@ def test_checkpointer_precedence(graphs, graph_dir, tmp_path, checkpoint_file, y
 
 
 def test_compiled_apps_and_savers_are_reused(graphs):
-    interview = runtime.get_app(graphs["interview"])
+    interview = stores.get_app(graphs["interview"])
 
-    assert runtime.get_app(graphs["interview"]) is interview
-    assert runtime.get_app(graphs["approval"]) is not interview
+    assert stores.get_app(graphs["interview"]) is interview
+    assert stores.get_app(graphs["approval"]) is not interview
     # Both graphs store in the default checkpointer: one saver, one connection.
-    assert runtime.saver_for(graphs["approval"]) is runtime.saver_for(graphs["interview"])
-    assert interview.checkpointer is runtime.saver_for(graphs["interview"])
+    assert stores.saver_for(graphs["approval"]) is stores.saver_for(graphs["interview"])
+    assert interview.checkpointer is stores.saver_for(graphs["interview"])
 
 
 def test_first_use_from_many_threads_opens_one_saver(tmp_path):
@@ -83,7 +83,7 @@ def test_first_use_from_many_threads_opens_one_saver(tmp_path):
 
     def open_saver() -> None:
         barrier.wait(timeout=10)
-        savers.append(runtime.get_saver(config))
+        savers.append(stores.get_saver(config))
 
     threads = [threading.Thread(target=open_saver) for _ in range(8)]
     try:
@@ -94,17 +94,17 @@ def test_first_use_from_many_threads_opens_one_saver(tmp_path):
         assert len(savers) == 8
         assert len({id(saver) for saver in savers}) == 1
     finally:
-        runtime.clear_caches()
+        stores.clear_caches()
 
 
 def test_changing_settings_closes_savers(graphs, yamlgraph_settings):
-    saver = runtime.saver_for(graphs["interview"])
+    saver = stores.saver_for(graphs["interview"])
     saver.conn.execute("SELECT 1")
 
     with override_settings(YAMLGRAPH={**yamlgraph_settings, "SESSION_TTL_MINUTES": 5}):
         with pytest.raises(sqlite3.ProgrammingError):
             saver.conn.execute("SELECT 1")  # closed
-        assert runtime.saver_for(graphs["interview"]) is not saver
+        assert stores.saver_for(graphs["interview"]) is not saver
 
 
 def test_llm_factory_setting_applies_and_stops_applying(graphs, yamlgraph_settings):

@@ -98,6 +98,6 @@ def test_unknown_session_and_unreachable_store(graphs, store_down):
 
     with store_down:
         with pytest.raises(CheckpointerUnavailable):
-            get_state(session)
+            get_state(session.pk)
         with pytest.raises(CheckpointerUnavailable):
             get_history(session)

@@ -1,7 +1,9 @@
 """Running a claimed session's graph and recording where it stopped.
 
 No database transaction is held while a graph runs: a run can take minutes (LLM calls)
-and must not lock rows or, on SQLite, the whole database.
+and must not lock rows or, on SQLite, the whole database. The snapshot read after the
+run is the one the rows are written from and the one the caller gets back, so a run
+costs one checkpoint read beyond LangGraph's own.
 """
 
 from __future__ import annotations
@@ -11,19 +13,19 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from langgraph.types import Command
 
+from yamlgraph_django.exceptions import CheckpointerUnavailable
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
-from yamlgraph_django.services._claims import finish, finish_run, release
-from yamlgraph_django.services._common import (
-    describe_error,
+from yamlgraph_django.services.snapshots import (
     interrupts_of,
     is_finished,
-    is_outage,
     public_values,
+    state_of,
     thread_config,
-    unavailable,
 )
+from yamlgraph_django.services.stores import graph_config, store_errors
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -38,6 +40,23 @@ REWIND_SEARCH_LIMIT = 200
 #:     answer again a question whose earlier answer made the graph fail
 Plan = dict[str, Any]
 
+#: Each step's checkpoint is saved before the next step starts. LangGraph's default
+#: ("async") saves it while the next step runs, which (a) can lose a finished step on a
+#: crash, and (b) lets a step's writes reach the store before its checkpoint: the Redis
+#: saver then records the checkpoint as having no writes and a pending interrupt
+#: vanishes from the session (seen intermittently under load).
+DURABILITY = "sync"
+
+
+def describe_error(exc: BaseException) -> str:
+    """The text stored in `Session.error`: what a person needs to fix the graph or input."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def finish_run(run_id: int, status: str, error: str = "") -> None:
+    Run.objects.filter(pk=run_id).update(status=status, error=error, finished_at=timezone.now())
+
 
 def last_question(app: Any, session: Session) -> Any:
     """The newest checkpoint at which the session waited for an answer, or None."""
@@ -46,14 +65,6 @@ def last_question(app: Any, session: Session) -> Any:
         if snapshot.interrupts:
             return snapshot
     return None
-
-
-#: Each step's checkpoint is saved before the next step starts. LangGraph's default
-#: ("async") saves it while the next step runs, which (a) can lose a finished step on a
-#: crash, and (b) lets a step's writes reach the store before its checkpoint: the Redis
-#: saver then records the checkpoint as having no writes and a pending interrupt
-#: vanishes from the session (seen intermittently under load).
-DURABILITY = "sync"
 
 
 def invoke(app: Any, session: Session, plan: Plan) -> None:
@@ -68,7 +79,7 @@ def invoke(app: Any, session: Session, plan: Plan) -> None:
         app.invoke(Command(resume=plan["resume"]), cfg, durability=DURABILITY)
     elif kind == "rewind":
         rewind(app, session, plan["checkpoint_id"], plan["answers"])
-    else:  # pragma: no cover - plans are made in this module
+    else:  # pragma: no cover - plans are made in this package
         raise ValueError(f"unknown run plan {kind!r}")
 
 
@@ -112,47 +123,66 @@ def execute(
     lease: dt.datetime,
     restore: str | None,
     in_task: bool = False,
-) -> None:
-    """Run the graph for a claimed session and record the outcome on the rows.
+) -> dict[str, Any] | None:
+    """Run the graph for a claimed session, record the outcome, return the new state.
 
     A storage outage undoes the claim (`restore` is the status to go back to; None
     means this was the start, whose rows are removed) and raises CheckpointerUnavailable;
     inside a task, where nobody would see the 503, it marks the session failed instead.
-    Any other exception is the graph's: the session becomes `failed`, resumable.
+    Any other exception is the graph's: the session becomes `failed`, resumable, and
+    None is returned (the caller reads the state if it wants it).
     """
     try:
-        invoke(app, session, plan)
-        snapshot = app.get_state(thread_config(session))
+        with store_errors():
+            invoke(app, session, plan)
+            snapshot = app.get_state(thread_config(session))
+    except CheckpointerUnavailable as exc:
+        if not in_task:
+            finish_run(run.pk, RunStatus.FAILED, describe_error(exc))
+            if restore is None:
+                Session.objects.filter(pk=session.pk, lease_expires_at=lease).delete()
+            else:
+                Session.objects.release(session, lease, restore)
+            raise
+        fail(session, run, app, lease, f"{describe_error(exc)}; resume to retry")
+        return None
     except Exception as exc:
-        if is_outage(exc):
-            if not in_task:
-                finish_run(run.pk, RunStatus.FAILED, describe_error(exc))
-                if restore is None:
-                    Session.objects.filter(pk=session.pk, lease_expires_at=lease).delete()
-                else:
-                    release(session, lease, restore)
-                raise unavailable(exc) from exc
-            error = f"{describe_error(exc)}; resume to retry"
-        else:
-            logger.info("session %s failed: %s", session.pk, describe_error(exc), exc_info=True)
-            error = describe_error(exc)
-        interrupts = answerable(app, session)
-        with transaction.atomic():  # one commit for both rows
-            finish(
-                session,
-                lease,
-                status=SessionStatus.FAILED,
-                error=error,
-                interrupts=interrupts,
-                output=None,
-            )
-            finish_run(run.pk, RunStatus.FAILED, error)
-        return
+        logger.info("session %s failed: %s", session.pk, describe_error(exc), exc_info=True)
+        fail(session, run, app, lease, describe_error(exc))
+        return None
 
-    fields = outcome(app, session, snapshot)
-    with transaction.atomic():  # one commit for both rows
-        finish(session, lease, **fields)
-        finish_run(run.pk, RunStatus.SUCCEEDED, "")
+    with transaction.atomic(savepoint=False):  # one commit for both rows
+        recorded = Session.objects.finish(session, lease, **outcome(app, session, snapshot))
+        finish_run(run.pk, RunStatus.SUCCEEDED)
+    if not recorded:  # recovered, cancelled or deleted meanwhile: show what the row says
+        refresh(session)
+        return None
+    return state_of(graph_config(session.graph), snapshot)
+
+
+def refresh(session: Session) -> None:
+    """Reload a row that changed under a run (it may be gone: then it stays as it was)."""
+    try:
+        session.refresh_from_db()
+    except Session.DoesNotExist:
+        logger.info("session %s was deleted while it ran", session.pk)
+
+
+def fail(session: Session, run: Run, app: Any, lease: dt.datetime, error: str) -> None:
+    """Record a failed run: the session keeps its last question, so it stays resumable."""
+    interrupts = answerable(app, session)
+    with transaction.atomic(savepoint=False):
+        recorded = Session.objects.finish(
+            session,
+            lease,
+            status=SessionStatus.FAILED,
+            error=error,
+            interrupts=interrupts,
+            output=None,
+        )
+        finish_run(run.pk, RunStatus.FAILED, error)
+    if not recorded:
+        refresh(session)
 
 
 def outcome(
@@ -160,6 +190,7 @@ def outcome(
 ) -> dict[str, Any]:
     """Session fields for where the graph stopped: waiting, finished, or stuck.
 
+    The pending question always comes from `snapshot`, the checkpoint the row describes.
     A stuck session fails with `stuck_error`, by default a message naming the nodes it
     stopped before; its last question stays answerable.
     """

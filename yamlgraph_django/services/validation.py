@@ -3,18 +3,54 @@ channels. Each error names the field, so the API can answer like a DRF serialize
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import RunChannel, Session
-from yamlgraph_django.services._common import require_json
 
 if TYPE_CHECKING:
     from yamlgraph.config import GraphConfig
 
 
+class _Missing:
+    """The type of MISSING: "no value given", distinct from None (a valid answer)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+def user_or_none(user: Any) -> Any:
+    """A user to store on a row: AnonymousUser (request.user when logged out) is None."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user
+
+
+def require_json(value: Any, field: str) -> None:
+    """InvalidInput unless `value` is strict JSON: stored as given, so it must round-trip."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(errors={field: f"not JSON-serializable: {exc}"}) from None
+
+
 def check_channel(channel: str) -> str:
+    """The channel a run is recorded under; InvalidInput for one the model does not know."""
     if channel not in RunChannel.values:
         raise InvalidInput(
             errors={
@@ -138,6 +174,4 @@ def validate_thread_id(thread_id: Any) -> str | None:
     max_length = Session._meta.get_field("thread_id").max_length or 255
     if len(thread_id) > max_length:
         raise InvalidInput(errors={"thread_id": f"at most {max_length} characters"})
-    if Session.objects.filter(thread_id=thread_id).exists():
-        raise InvalidInput(errors={"thread_id": f"a session with thread_id '{thread_id}' exists"})
     return thread_id

@@ -1,0 +1,210 @@
+"""Guarded row changes of a session, as queryset methods (`Session.objects.claim(...)`).
+
+Every status change is an UPDATE filtered on what the caller read: the status, and the
+row's `revision`, which goes up on every change of status or pending question. So of
+two requests racing for one session exactly one wins, and an answer can only be applied
+to the question its author saw. The lease value of a running session is its claim's
+token: the last write of a run presumed crashed (recovered, or claimed again since)
+matches no row and cannot overwrite newer state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F
+from django.utils import timezone
+
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import (
+    SessionBusy,
+    SessionNotFound,
+    SessionNotResumable,
+    StaleQuestion,
+)
+
+if TYPE_CHECKING:
+    from yamlgraph_django.models import Session
+
+logger = logging.getLogger("yamlgraph_django.services")
+
+#: Statuses in which someone is (or is about to be) running the session.
+ACTIVE = ("running", "pending")
+#: Statuses nothing can leave.
+TERMINAL = ("completed", "cancelled")
+
+
+def lease_until(start: dt.datetime | None = None) -> dt.datetime:
+    """When a run started now is presumed crashed if it has not finished or renewed."""
+    return (start or timezone.now()) + dt.timedelta(seconds=int(app_settings.LEASE_SECONDS))
+
+
+def expiry(start: dt.datetime | None = None) -> dt.datetime | None:
+    """`expires_at` for a session touched now: last activity + SESSION_TTL_MINUTES."""
+    ttl = app_settings.SESSION_TTL_MINUTES
+    if not ttl:
+        return None
+    return (start or timezone.now()) + dt.timedelta(minutes=float(ttl))
+
+
+class SessionQuerySet(models.QuerySet):
+    """Compare-and-set transitions; each returns or raises, never half-applies."""
+
+    def resolve(self, session: Session | Any) -> Session:
+        """The Session for `session`: an instance is used as read (its revision is what a
+        claim compares), an id is fetched with its graph. SessionNotFound otherwise."""
+        if isinstance(session, self.model):
+            return session
+        try:
+            return self.select_related("graph").get(pk=session)
+        except (self.model.DoesNotExist, ValidationError, ValueError, TypeError):
+            raise SessionNotFound(f"No session with id '{session}'.") from None
+
+    def claim(self, session: Session, *, action: str) -> dt.datetime:
+        """`session` as read -> running with a fresh lease; returns the lease (the token).
+
+        Filtered on the status and revision read, so an answer written for one question
+        can never run against the next one. The loser gets SessionBusy, StaleQuestion or
+        SessionNotResumable, saying what the session is now.
+        """
+        stamp = timezone.now()
+        lease = lease_until(stamp)
+        updated = self.filter(
+            pk=session.pk, status=session.status, revision=session.revision
+        ).update(
+            status="running",
+            lease_expires_at=lease,
+            updated_at=stamp,
+            revision=F("revision") + 1,
+        )
+        if updated != 1:
+            self.raise_conflict(session, action=action)
+        session.status, session.lease_expires_at = "running", lease
+        session.updated_at, session.revision = stamp, session.revision + 1
+        return lease
+
+    def renew(self, session: Session, lease: dt.datetime) -> dt.datetime | None:
+        """Extend a running claim (heartbeat); None if the claim was lost meanwhile."""
+        fresh = lease_until()
+        updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
+            lease_expires_at=fresh
+        )
+        if updated != 1:
+            return None
+        session.lease_expires_at = fresh
+        return fresh
+
+    def release(self, session: Session, lease: dt.datetime, status: str) -> None:
+        """Undo our claim: the session goes back to `status`, as if never touched."""
+        stamp = timezone.now()
+        updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
+            status=status, lease_expires_at=None, updated_at=stamp, revision=F("revision") + 1
+        )
+        if updated == 1:
+            session.status, session.lease_expires_at = status, None
+            session.updated_at, session.revision = stamp, session.revision + 1
+
+    def finish(self, session: Session, lease: dt.datetime, **fields: Any) -> bool:
+        """Write a run's outcome if our claim still stands (status + lease token).
+
+        On success the instance shows the written fields; False means the session was
+        recovered, cancelled or deleted while the run ran (logged, nothing written).
+        """
+        stamp = timezone.now()
+        fields.update(
+            lease_expires_at=None,
+            updated_at=stamp,
+            expires_at=expiry(stamp),
+            finished_at=None if fields["status"] == "interrupted" else stamp,
+        )
+        updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
+            revision=F("revision") + 1, **fields
+        )
+        if updated != 1:
+            logger.warning(
+                "session %s changed while it ran (recovered, cancelled or deleted); "
+                "its outcome (%s) was not recorded on the row",
+                session.pk,
+                fields["status"],
+            )
+            return False
+        for name, value in fields.items():
+            setattr(session, name, value)
+        session.revision += 1
+        return True
+
+    def cancel(self, session: Session) -> dt.datetime:
+        """`session` as read (not running) -> cancelled; returns when."""
+        if session.status == "running":
+            raise SessionBusy(
+                f"Session {session.pk} is running; cancel it once it has paused or finished."
+            )
+        if session.status in TERMINAL:
+            raise SessionNotResumable(f"Session {session.pk} is already {session.status}.")
+        stamp = timezone.now()
+        fields = {
+            "status": "cancelled",
+            "interrupts": [],
+            "lease_expires_at": None,
+            "finished_at": stamp,
+            "updated_at": stamp,
+            "expires_at": expiry(stamp),
+        }
+        updated = self.filter(
+            pk=session.pk, status=session.status, revision=session.revision
+        ).update(revision=F("revision") + 1, **fields)
+        if updated != 1:
+            self.raise_conflict(session, action="cancel")
+        for name, value in fields.items():
+            setattr(session, name, value)
+        session.revision += 1
+        return stamp
+
+    def raise_conflict(self, session: Session, *, action: str) -> None:
+        """Someone changed the session between our read and our UPDATE: say what."""
+        row = self.filter(pk=session.pk).values_list("status", "revision").first()
+        if row is None:
+            raise SessionNotFound(f"Session {session.pk} no longer exists.")
+        current, revision = row
+        if current in ACTIVE:
+            raise SessionBusy(
+                f"Session {session.pk} is {current}: another request is running it; "
+                "try again when it has paused."
+            )
+        if current in TERMINAL:
+            raise SessionNotResumable(f"Cannot {action} session {session.pk}: it is {current}.")
+        if revision != session.revision:
+            raise StaleQuestion(
+                f"Session {session.pk} changed since it was read (it is {current} now, "
+                "with another question); read it again and answer the current question."
+            )
+        raise SessionNotResumable(f"Cannot {action} session {session.pk}: it is {current}.")
+
+    def stale(self, stamp: dt.datetime) -> SessionQuerySet:
+        """Running sessions whose lease expired: whoever ran them died."""
+        return self.filter(status="running", lease_expires_at__lt=stamp)
+
+    def due(
+        self,
+        stamp: dt.datetime,
+        *,
+        older_than: dt.timedelta | None = None,
+        statuses: Iterable[str] | None = None,
+    ) -> SessionQuerySet:
+        """Sessions `prune` deletes: expired (or idle for `older_than`), never running."""
+        due = self.exclude(status="running")
+        if older_than is not None:
+            due = due.filter(updated_at__lt=stamp - older_than)
+        else:
+            due = due.filter(expires_at__isnull=False, expires_at__lte=stamp)
+        if statuses is not None:
+            due = due.filter(status__in=list(statuses))
+        return due
+
+
+SessionManager = models.Manager.from_queryset(SessionQuerySet)

@@ -1,0 +1,206 @@
+"""Starting, resuming and cancelling sessions: the public entry points that run graphs.
+
+Each call reads what it needs once: the session as the caller loaded it (its revision is
+what the claim compares), the graph's compiled app from the per-process cache, and the
+state after the run, which is handed back on the session (`session.live_state`) so the
+caller does not read the checkpoint again. A background run is the same claim and
+execution, performed by the task in `services.tasks`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from yamlgraph_django import registry
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import InvalidInput, StaleQuestion
+from yamlgraph_django.managers import expiry, lease_until
+from yamlgraph_django.models import (
+    GraphDefinition,
+    Run,
+    RunChannel,
+    RunKind,
+    RunStatus,
+    Session,
+    SessionStatus,
+)
+from yamlgraph_django.services.execution import Plan, execute
+from yamlgraph_django.services.planning import plan_resume
+from yamlgraph_django.services.stores import get_app, graph_config
+from yamlgraph_django.services.tasks import enqueue_on_commit
+from yamlgraph_django.services.validation import (
+    MISSING,
+    check_channel,
+    user_or_none,
+    validate_input,
+    validate_metadata,
+    validate_thread_id,
+)
+
+logger = logging.getLogger("yamlgraph_django.services")
+
+SessionRef = Session | str | Any  # a Session, or its id (UUID or string)
+
+
+def start_session(
+    graph: str | GraphDefinition,
+    input: dict[str, Any] | None = None,
+    *,
+    owner: Any = None,
+    metadata: dict[str, Any] | None = None,
+    thread_id: str | None = None,
+    channel: str = RunChannel.PYTHON,
+    background: bool | None = None,
+) -> Session:
+    """Start the latest version of a graph (a name, or a definition already looked up)
+    and run it to its first interrupt or end.
+
+    Input is checked against the graph's public state fields before anything is stored.
+    With `background` (or RUN_MODE "background") the run is enqueued as a Django Task
+    once the surrounding transaction commits, and the session is returned `pending`.
+    A graph error does not raise: the session comes back `failed` with the error text
+    and can be retried with `resume_session`. Raises GraphNotFound, InvalidInput,
+    CheckpointerUnavailable (nothing is stored then).
+    """
+    definition = graph if isinstance(graph, GraphDefinition) else registry.get_latest(graph)
+    config = graph_config(definition)
+    data = validate_input(config, input)
+    meta = validate_metadata(metadata)
+    thread = validate_thread_id(thread_id)
+    channel = check_channel(channel)
+    owner = user_or_none(owner)
+    in_background = wants_background(background)
+    # Open the store before storing anything: if it is down, nothing happened (503).
+    app = None if in_background else get_app(definition)
+
+    session = Session(
+        graph=definition,
+        owner=owner,
+        status=SessionStatus.PENDING if in_background else SessionStatus.RUNNING,
+        input=data,
+        metadata=meta,
+        lease_expires_at=None if in_background else lease_until(),
+        expires_at=expiry(),
+    )
+    session.thread_id = thread or str(session.id)
+    try:
+        with transaction.atomic():
+            session.save(force_insert=True)
+            run = Run.objects.create(
+                session=session,
+                kind=RunKind.START,
+                actor=owner,
+                channel=channel,
+                value=data,
+                status=RunStatus.QUEUED if in_background else RunStatus.RUNNING,
+            )
+    except IntegrityError:
+        if Session.objects.filter(thread_id=session.thread_id).exists():
+            raise InvalidInput(
+                errors={"thread_id": f"a session with thread_id '{session.thread_id}' exists"}
+            ) from None
+        raise
+    plan: Plan = {"kind": "input", "input": data}
+    if in_background:
+        enqueue_on_commit(session, run, plan)
+        return session
+    assert app is not None and session.lease_expires_at is not None
+    session.live_state = execute(
+        session, run, app, plan, lease=session.lease_expires_at, restore=None
+    )
+    return session
+
+
+def resume_session(
+    session: SessionRef,
+    value: Any = MISSING,
+    *,
+    values: dict[str, Any] | None = None,
+    actor: Any = None,
+    channel: str = RunChannel.PYTHON,
+    background: bool | None = None,
+    revision: int | None = None,
+) -> Session:
+    """Answer the pending interrupt(s) and run on to the next interrupt or the end.
+
+    `value` answers the one pending interrupt of the session as the caller read it;
+    `values={interrupt_id: value}` answers several (or some). `revision`, if given, is
+    the revision the caller answered (an ETag): StaleQuestion unless it is current.
+    A `failed` session is retried: without a value the failed step runs again from the
+    last checkpoint; with a value the last question is answered again.
+    Raises SessionNotFound, InvalidInput (the session stays as it was), SessionBusy
+    (another request is running it), StaleQuestion (another answer won since the caller
+    read the question), SessionNotResumable (completed or cancelled),
+    CheckpointerUnavailable (the session stays as it was). A graph error does not raise:
+    the session comes back `failed`, with its checkpoints kept.
+    """
+    session = Session.objects.resolve(session)
+    channel = check_channel(channel)
+    actor = user_or_none(actor)
+    if value is not MISSING and values is not None:
+        raise InvalidInput(
+            errors={"values": "give either value (one pending interrupt) or values, not both"}
+        )
+    if revision is not None and revision != session.revision:
+        raise StaleQuestion(
+            f"Session {session.pk} is at revision {session.revision}, not {revision}; "
+            "read it again and answer the current question."
+        )
+    previous = session.status
+    if previous not in (SessionStatus.INTERRUPTED, SessionStatus.FAILED):
+        Session.objects.raise_conflict(session, action="resume")
+    app = get_app(session.graph)
+    plan, given = plan_resume(app, session, value, values)
+    lease = Session.objects.claim(session, action="resume")
+    in_background = wants_background(background)
+    try:
+        if in_background:
+            Session.objects.release(session, lease, SessionStatus.PENDING)
+        run = Run.objects.create(
+            session=session,
+            kind=RunKind.RESUME,
+            actor=actor,
+            channel=channel,
+            value=given,
+            status=RunStatus.QUEUED if in_background else RunStatus.RUNNING,
+        )
+    except BaseException:
+        Session.objects.release(session, lease, previous)
+        raise
+    if in_background:
+        enqueue_on_commit(session, run, plan)
+    else:
+        session.live_state = execute(session, run, app, plan, lease=lease, restore=previous)
+    return session
+
+
+def cancel_session(
+    session: SessionRef, *, actor: Any = None, channel: str = RunChannel.PYTHON
+) -> Session:
+    """Stop a pending, interrupted or failed session for good; its checkpoints stay.
+
+    A running session cannot be cancelled mid-step (SessionBusy: try again when it
+    pauses); a completed or cancelled one raises SessionNotResumable.
+    """
+    session = Session.objects.resolve(session)
+    channel = check_channel(channel)
+    stamp = Session.objects.cancel(session)
+    Run.objects.create(
+        session=session,
+        kind=RunKind.CANCEL,
+        actor=user_or_none(actor),
+        channel=channel,
+        status=RunStatus.SUCCEEDED,
+        finished_at=stamp,
+    )
+    return session
+
+
+def wants_background(background: bool | None) -> bool:
+    """Does this call run on a worker? The caller's choice, else RUN_MODE."""
+    if background is None:
+        return app_settings.RUN_MODE == "background"
+    return bool(background)

@@ -1,0 +1,98 @@
+"""Background runs: the Django Task a worker executes, and how the service enqueues it.
+
+Django 6 ships the Tasks framework as `django.tasks`; on Django 5.2 the `django-tasks`
+backport provides the same API. Which backend runs the task is the project's TASKS
+setting. The task carries only ids and a JSON plan; the claim and the execution are the
+same as for a run in the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from yamlgraph_django.exceptions import SessionBusy, SessionNotFound, SessionNotResumable
+from yamlgraph_django.managers import expiry
+from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
+from yamlgraph_django.services.execution import Plan, describe_error, execute, finish_run
+from yamlgraph_django.services.stores import get_app
+
+try:  # Django >= 6.0
+    from django.tasks import task
+except ImportError:  # Django 5.2: the backport
+    from django_tasks import task
+
+logger = logging.getLogger("yamlgraph_django.services")
+
+
+@task()
+def run_session(session_id: str, run_id: int, plan: dict[str, Any]) -> str:
+    """Run a queued start or resume of a session; returns the session's status afterwards."""
+    return run_queued(session_id, run_id, plan)
+
+
+def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
+    """Execute a run enqueued by `start_session`/`resume_session` (the task's body).
+
+    Never raises for graph errors or outages: those are recorded on the session, which
+    stays resumable, because a task backend's retry would not know how to undo a
+    half-finished run.
+    """
+    try:
+        session = Session.objects.select_related("graph").get(pk=session_id)
+    except Session.DoesNotExist:
+        logger.warning("queued run %s: session %s no longer exists", run_id, session_id)
+        return "deleted"
+    if session.status != SessionStatus.PENDING:
+        finish_run(run_id, RunStatus.FAILED, f"not run: the session was {session.status}")
+        return str(session.status)
+    try:
+        app = get_app(session.graph)
+    except Exception as exc:  # the store is down on this worker, or the graph is broken
+        fail_queued(session_id, run_id, exc, prefix="", renew_expiry=True)
+        return SessionStatus.FAILED
+    try:
+        lease = Session.objects.claim(session, action="run")
+    except (SessionBusy, SessionNotResumable, SessionNotFound) as exc:
+        finish_run(run_id, RunStatus.FAILED, f"not run: {exc.detail}")
+        return "skipped"
+    Run.objects.filter(pk=run_id).update(status=RunStatus.RUNNING)
+    run = Run(pk=run_id, session=session)
+    execute(session, run, app, plan, lease=lease, restore=None, in_task=True)
+    return str(session.status)
+
+
+def enqueue_on_commit(session: Session, run: Run, plan: Plan) -> None:
+    """Enqueue after commit, so a worker never looks for rows it cannot see yet."""
+    session_id, run_id = str(session.pk), run.pk
+
+    def enqueue() -> None:
+        try:
+            run_session.enqueue(session_id, run_id, plan)
+        except Exception as exc:
+            logger.exception("could not enqueue run %s of session %s", run_id, session_id)
+            fail_queued(session_id, run_id, exc, prefix="could not enqueue the run: ")
+
+    transaction.on_commit(enqueue)
+
+
+def fail_queued(
+    session_id: Any, run_id: int, exc: Exception, *, prefix: str, renew_expiry: bool = False
+) -> None:
+    """A queued run that cannot start: the session, if still pending, fails (resumable),
+    and so does the run. `renew_expiry` restarts the session's time to live."""
+    stamp = timezone.now()
+    fields: dict[str, Any] = {"expires_at": expiry(stamp)} if renew_expiry else {}
+    Session.objects.filter(pk=session_id, status=SessionStatus.PENDING).update(
+        status=SessionStatus.FAILED,
+        error=f"{prefix}{describe_error(exc)}; resume to retry",
+        finished_at=stamp,
+        updated_at=stamp,
+        revision=F("revision") + 1,
+        **fields,
+    )
+    finish_run(run_id, RunStatus.FAILED, describe_error(exc))
