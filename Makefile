@@ -39,9 +39,10 @@ redis: $(STAMP)
 	$(PY) -m tests.servers redis
 
 bench: $(STAMP)
-	$(PY) bench/engine.py
-	$(PY) bench/engine.py --saver sqlite
-	$(PY) bench/service.py
+	$(PY) -m bench.engine
+	$(PY) -m bench.engine --saver sqlite
+	$(PY) -m bench.service
+	$(PY) -m bench.http
 
 clean:
 	rm -rf $(VENV) .venv312 .pytest_cache

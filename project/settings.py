@@ -82,8 +82,15 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers (admin pages, API lists) proceed while a session run writes, and
     # synchronous=NORMAL is WAL's safe setting: each commit no longer waits for an fsync.
+    # IMMEDIATE: a transaction takes the write lock when it begins, so one that reads
+    # first waits for another writer (timeout) instead of failing with "database is
+    # locked" when it tries to write.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -121,15 +128,19 @@ _CHECKPOINTER_SCHEMES = {
     "postgresql": "postgres",
 }
 if _checkpointer_url := os.environ.get("YAMLGRAPH_CHECKPOINTER_URL"):
-    _scheme = _checkpointer_url.partition("://")[0].lower()
-    if _scheme not in _CHECKPOINTER_SCHEMES:
+    _scheme, _, _rest = _checkpointer_url.partition("://")
+    _scheme = _scheme.lower()
+    if _scheme != "sqlite" and _scheme not in _CHECKPOINTER_SCHEMES:
         raise ValueError(
-            "YAMLGRAPH_CHECKPOINTER_URL must start with redis://, rediss://, postgres:// or "
-            f"postgresql://, not {_scheme + '://'!r}"
+            "YAMLGRAPH_CHECKPOINTER_URL must start with sqlite:///, redis://, rediss://, "
+            f"postgres:// or postgresql://, not {_scheme + '://'!r}"
         )
     # Referenced as ${VAR}, expanded when the saver is built: the password then never
     # shows up in settings dumps or on the debug page.
-    YAMLGRAPH["CHECKPOINTER_OVERRIDE"] = {
-        "type": _CHECKPOINTER_SCHEMES[_scheme],
-        "url": "${YAMLGRAPH_CHECKPOINTER_URL}",
-    }
+    if _scheme == "sqlite":  # as DATABASE_URL: sqlite:///relative.db, sqlite:////absolute.db
+        YAMLGRAPH["CHECKPOINTER_OVERRIDE"] = {"type": "sqlite", "path": _rest[1:] or _rest}
+    else:
+        YAMLGRAPH["CHECKPOINTER_OVERRIDE"] = {
+            "type": _CHECKPOINTER_SCHEMES[_scheme],
+            "url": "${YAMLGRAPH_CHECKPOINTER_URL}",
+        }

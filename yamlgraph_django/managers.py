@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import F
+from django.db import connections, models
+from django.db.models import F, Q
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from yamlgraph_django.conf import app_settings
@@ -50,6 +51,24 @@ def expiry(start: dt.datetime | None = None) -> dt.datetime | None:
     if not ttl:
         return None
     return (start or timezone.now()) + dt.timedelta(minutes=float(ttl))
+
+
+def metadata_candidates(text: str) -> list[Any]:
+    """The JSON values a query-string value may stand for, the text itself first."""
+    candidates: list[Any] = [text]
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        candidates.append(lowered == "true")
+    try:
+        number: float | None = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+    if number is not None and number == number and abs(number) != float("inf"):
+        candidates.append(number)
+    return candidates
 
 
 class SessionQuerySet(models.QuerySet):
@@ -184,6 +203,24 @@ class SessionQuerySet(models.QuerySet):
                 "with another question); read it again and answer the current question."
             )
         raise SessionNotResumable(f"Cannot {action} session {session.pk}: it is {current}.")
+
+    def metadata_matches(self, key: str, texts: Iterable[str]) -> SessionQuerySet:
+        """Sessions whose metadata[key] equals a reading of one of `texts` (ORed).
+
+        A query-string value carries text, so "2" matches the number 2 or the string
+        "2", and "true" matches true or "true". On Postgres it is `metadata @> {key:
+        value}`, which the GIN index on metadata serves; elsewhere a JSON key lookup.
+        """
+        candidates = [candidate for text in texts for candidate in metadata_candidates(text)]
+        condition = Q()
+        if connections[self.db].vendor == "postgresql":
+            for candidate in candidates:
+                condition |= Q(metadata__contains={key: candidate})
+            return self.filter(condition)
+        alias = "_metadata_" + str(len(self.query.annotations))
+        for candidate in candidates:
+            condition |= Q(**{alias: candidate})
+        return self.alias(**{alias: KeyTransform(key, "metadata")}).filter(condition)
 
     def stale(self, stamp: dt.datetime) -> SessionQuerySet:
         """Running sessions whose lease expired: whoever ran them died."""

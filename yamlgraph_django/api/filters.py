@@ -18,48 +18,13 @@ from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
-from django.db.models.fields.json import KeyTransform
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
 from yamlgraph_django.models import Session, SessionStatus
 
 METADATA_PREFIX = "metadata__"
-
-
-def metadata_candidates(text: str) -> list[Any]:
-    """The JSON values a query-string value may stand for, the text itself first."""
-    candidates: list[Any] = [text]
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        candidates.append(lowered == "true")
-    try:
-        number = int(text)
-    except ValueError:
-        try:
-            number = float(text)
-        except ValueError:
-            number = None
-    if number is not None and number == number and abs(number) != float("inf"):
-        candidates.append(number)
-    return candidates
-
-
-def filter_metadata(
-    queryset: QuerySet[Session], index: int, key: str, texts: list[str]
-) -> QuerySet[Session]:
-    """Sessions whose metadata[key] equals a reading of one of `texts` (ORed).
-
-    The key goes in as one `KeyTransform` under an alias, and the value through the
-    JSON field's own `exact` lookup, which encodes it as JSON on every backend.
-    """
-    alias = f"_metadata_{index}"
-    condition = Q()
-    for text in texts:
-        for candidate in metadata_candidates(text):
-            condition |= Q(**{alias: candidate})
-    return queryset.alias(**{alias: KeyTransform(key, "metadata")}).filter(condition)
 
 
 class UTCIsoDateTimeField(IsoDateTimeField):
@@ -114,10 +79,10 @@ class SessionFilter(django_filters.FilterSet):
     def filter_queryset(self, queryset: QuerySet[Session]) -> QuerySet[Session]:
         queryset = super().filter_queryset(queryset)
         getlist = getattr(self.data, "getlist", None)
-        for index, param in enumerate(sorted(self.data.keys())):
+        for param in sorted(self.data.keys()):
             key = param[len(METADATA_PREFIX) :]
             if not param.startswith(METADATA_PREFIX) or not key:
                 continue
             texts = getlist(param) if getlist else [self.data[param]]
-            queryset = filter_metadata(queryset, index, key, texts)
+            queryset = queryset.metadata_matches(key, texts)
         return queryset

@@ -3,6 +3,23 @@
 from django.conf import settings
 from django.db import migrations, models
 
+# `?metadata__KEY=` filters run `metadata @> {"KEY": value}` on Postgres; a GIN index
+# serves them. Other databases have no such index type (see 0002).
+METADATA_INDEX = "yamlgraph_session_metadata"
+
+
+def create_metadata_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {METADATA_INDEX} "
+            "ON yamlgraph_django_session USING gin (metadata jsonb_path_ops)"
+        )
+
+
+def drop_metadata_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"DROP INDEX IF EXISTS {METADATA_INDEX}")
+
 
 class Migration(migrations.Migration):
 
@@ -21,4 +38,5 @@ class Migration(migrations.Migration):
             model_name='session',
             index=models.Index(fields=['graph', '-created_at'], name='yamlgraph_session_graph'),
         ),
+        migrations.RunPython(create_metadata_index, drop_metadata_index),
     ]

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from langgraph.types import Command
 
@@ -151,10 +150,13 @@ def execute(
         fail(session, run, app, lease, describe_error(exc))
         return None
 
-    with transaction.atomic(savepoint=False):  # one commit for both rows
-        recorded = Session.objects.finish(session, lease, **outcome(app, session, snapshot))
-        finish_run(run.pk, RunStatus.SUCCEEDED)
-    if not recorded:  # recovered, cancelled or deleted meanwhile: show what the row says
+    fields = outcome(app, session, snapshot)
+    # The run row first, with no transaction: a crash between the two writes leaves the
+    # session running under its lease, which recovery settles from the checkpoint.
+    finish_run(run.pk, RunStatus.SUCCEEDED)
+    if not Session.objects.finish(
+        session, lease, **fields
+    ):  # recovered, cancelled or deleted meanwhile: show what the row says
         refresh(session)
         return None
     return state_of(graph_config(session.graph), snapshot)
@@ -171,17 +173,10 @@ def refresh(session: Session) -> None:
 def fail(session: Session, run: Run, app: Any, lease: dt.datetime, error: str) -> None:
     """Record a failed run: the session keeps its last question, so it stays resumable."""
     interrupts = answerable(app, session)
-    with transaction.atomic(savepoint=False):
-        recorded = Session.objects.finish(
-            session,
-            lease,
-            status=SessionStatus.FAILED,
-            error=error,
-            interrupts=interrupts,
-            output=None,
-        )
-        finish_run(run.pk, RunStatus.FAILED, error)
-    if not recorded:
+    finish_run(run.pk, RunStatus.FAILED, error)
+    if not Session.objects.finish(
+        session, lease, status=SessionStatus.FAILED, error=error, interrupts=interrupts, output=None
+    ):
         refresh(session)
 
 

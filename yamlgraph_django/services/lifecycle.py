@@ -86,23 +86,15 @@ def start_session(
         expires_at=expiry(),
     )
     session.thread_id = thread or str(session.id)
-    try:
-        with transaction.atomic():
-            session.save(force_insert=True)
-            run = Run.objects.create(
-                session=session,
-                kind=RunKind.START,
-                actor=owner,
-                channel=channel,
-                value=data,
-                status=RunStatus.QUEUED if in_background else RunStatus.RUNNING,
-            )
-    except IntegrityError:
-        if Session.objects.filter(thread_id=session.thread_id).exists():
-            raise InvalidInput(
-                errors={"thread_id": f"a session with thread_id '{session.thread_id}' exists"}
-            ) from None
-        raise
+    _insert(session, chosen_thread=thread is not None)
+    run = Run.objects.create(
+        session=session,
+        kind=RunKind.START,
+        actor=owner,
+        channel=channel,
+        value=data,
+        status=RunStatus.QUEUED if in_background else RunStatus.RUNNING,
+    )
     plan: Plan = {"kind": "input", "input": data}
     if in_background:
         enqueue_on_commit(session, run, plan)
@@ -197,6 +189,27 @@ def cancel_session(
         finished_at=stamp,
     )
     return session
+
+
+def _insert(session: Session, *, chosen_thread: bool) -> None:
+    """Insert a new session row; a thread id the caller chose may be taken already.
+
+    Only then can the INSERT fail, so only then does it need its own savepoint (one
+    more statement on SQLite); a run row is inserted after it without a transaction,
+    since a session left without one is settled by recovery like any crashed run.
+    """
+    if not chosen_thread:
+        session.save(force_insert=True)
+        return
+    try:
+        with transaction.atomic():
+            session.save(force_insert=True)
+    except IntegrityError:
+        if Session.objects.filter(thread_id=session.thread_id).exists():
+            raise InvalidInput(
+                errors={"thread_id": f"a session with thread_id '{session.thread_id}' exists"}
+            ) from None
+        raise
 
 
 def wants_background(background: bool | None) -> bool:

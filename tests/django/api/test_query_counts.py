@@ -1,0 +1,81 @@
+"""What one warm request costs: SQL statements and checkpoint reads, bounded per request.
+
+Measured without an enclosing test transaction (`transaction=True`), so the count is
+what a production request sends: no SAVEPOINT statements that only tests would add.
+Checkpoint reads are counted on the real SQLite saver the session uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from yamlgraph_django.models import GraphDefinition
+from yamlgraph_django.services import stores
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+#: The targets of the "Fast at scale" issue.
+MAX_START_STATEMENTS = 6
+MAX_RESUME_STATEMENTS = 6
+MAX_RESUME_CHECKPOINT_READS = 2
+
+
+@pytest.fixture
+def checkpoint_reads(graphs: dict[str, GraphDefinition]) -> Iterator[list[Any]]:
+    """Every `get_tuple` call the interview graph's saver receives, as it happens."""
+    saver = stores.saver_for(graphs["interview"])
+    calls: list[Any] = []
+    original = saver.get_tuple
+
+    def counted(config: Any) -> Any:
+        calls.append(config)
+        return original(config)
+
+    saver.get_tuple = counted
+    yield calls
+    del saver.get_tuple
+
+
+def test_a_warm_start_sends_a_bounded_number_of_statements(
+    api, start, django_assert_max_num_queries
+):
+    start("interview", {"topic": "warm-up"})  # first request: lazy sync, compiled graph
+
+    with django_assert_max_num_queries(MAX_START_STATEMENTS):
+        body = start("interview", {"topic": "Django"})
+
+    assert body["status"] == "interrupted"
+
+
+def test_a_warm_resume_reads_each_thing_once(
+    api, start, checkpoint_reads, django_assert_max_num_queries
+):
+    start("interview", {"topic": "warm-up"})
+    session = start("interview", {"topic": "Django"})
+    checkpoint_reads.clear()
+
+    with django_assert_max_num_queries(MAX_RESUME_STATEMENTS):
+        answered = api.post(
+            f"/api/sessions/{session['id']}/resume/", {"value": "Ada"}, format="json"
+        )
+
+    assert answered.status_code == 200
+    assert "Thanks Ada" in answered.json()["interrupts"][0]["value"]
+    assert len(checkpoint_reads) <= MAX_RESUME_CHECKPOINT_READS, checkpoint_reads
+
+
+def test_the_final_resume_is_as_cheap(api, start, checkpoint_reads, django_assert_max_num_queries):
+    session = start("interview", {"topic": "Django"})
+    url = f"/api/sessions/{session['id']}/resume/"
+    api.post(url, {"value": "Ada"}, format="json")
+    checkpoint_reads.clear()
+
+    with django_assert_max_num_queries(MAX_RESUME_STATEMENTS):
+        done = api.post(url, {"value": "ship it"}, format="json")
+
+    assert done.json()["status"] == "completed"
+    assert done.json()["values"]["summary"] == "Summary: Ada wants to ship it."
+    assert len(checkpoint_reads) <= MAX_RESUME_CHECKPOINT_READS, checkpoint_reads
