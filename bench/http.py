@@ -244,6 +244,31 @@ def saver_setups(names: list[str], directory: str) -> Iterator[list[tuple[str, d
         stack.close()
 
 
+def compare(name: str, server: Server, app: Any, sessions: int, rounds: int) -> None:
+    """Print raw and API sessions/s with 1 and 8 clients, rounds interleaved."""
+
+    def api_client(_index: int) -> Callable[[], None]:
+        return Client(server.port, server.token).session
+
+    def raw_client(_index: int) -> Callable[[], None]:
+        return lambda: raw_session(app)
+
+    raw_session(app)  # warm
+    timed(8, 16, api_client)  # warm every worker: lazy graph sync, compiled graph, saver
+    for clients in (1, 8):
+        raw_best = api_best = float("inf")
+        for _ in range(rounds):
+            raw_best = min(raw_best, timed(clients, sessions, raw_client))
+            api_best = min(api_best, timed(clients, sessions, api_client))
+        ratio = api_best / raw_best
+        verdict = "ok" if ratio <= GOAL else "over goal"
+        print(
+            f"  {name:8} {clients} client{'s' if clients > 1 else ' '}: "
+            f"raw {sessions / raw_best:7.1f}/s  API {sessions / api_best:7.1f}/s  "
+            f"ratio {ratio:.2f}x (goal <= {GOAL}x: {verdict})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=60)
@@ -261,33 +286,7 @@ def main() -> None:
             server = Server(env)
             server.start()
             try:
-                app = raw_app(saver)
-                raw_session(app)  # warm
-                # Warm every worker: its lazy graph sync, compiled graph and saver.
-                timed(8, 16, lambda _i: Client(server.port, server.token).session)
-                for clients in (1, 8):
-                    raw_best = api_best = float("inf")
-                    for _ in range(args.rounds):
-                        raw_best = min(
-                            raw_best,
-                            timed(clients, args.sessions, lambda _i: lambda: raw_session(app)),
-                        )
-                        api_best = min(
-                            api_best,
-                            timed(
-                                clients,
-                                args.sessions,
-                                lambda _i: Client(server.port, server.token).session,
-                            ),
-                        )
-                    ratio = api_best / raw_best
-                    verdict = "ok" if ratio <= GOAL else "over goal"
-                    print(
-                        f"  {name:8} {clients} client{'s' if clients > 1 else ' '}: "
-                        f"raw {args.sessions / raw_best:7.1f}/s  "
-                        f"API {args.sessions / api_best:7.1f}/s  "
-                        f"ratio {ratio:.2f}x (goal <= {GOAL}x: {verdict})"
-                    )
+                compare(name, server, raw_app(saver), args.sessions, args.rounds)
             finally:
                 server.stop()
     if "postgres" in names and not postgres_url():
