@@ -241,6 +241,7 @@ class SessionViewSet(
     """Sessions the caller may see (see api.permissions); everyone else's are 404."""
 
     lookup_field = "id"
+    lookup_value_regex = "[^/]+"  # any id reaches the view: a malformed one is a JSON 404
     serializer_class = SessionSerializer
     pagination_class = SessionPagination
     filter_backends = [DjangoFilterBackend]
@@ -265,7 +266,9 @@ class SessionViewSet(
     def _session_response(self, session: Session, code: int = status.HTTP_200_OK) -> Response:
         """The session with its live state (values, next, interrupts) from the checkpointer."""
         state = services.get_state(session)
-        return Response(SessionSerializer(session, context={"state": state}).data, status=code)
+        response = Response(SessionSerializer(session, context={"state": state}).data, status=code)
+        response["ETag"] = f'"{session.revision}"'
+        return response
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._session_response(self.get_object())
@@ -338,6 +341,7 @@ class SessionViewSet(
             actor=self._actor(),
             channel=RunChannel.API,
             background=background,
+            revision=if_match_revision(request),
         )
         queued = background if background is not None else is_background_default()
         return self._session_response(
@@ -389,6 +393,17 @@ class SessionViewSet(
             session, limit=query.validated_data["limit"], before=query.validated_data.get("before")
         )
         return Response(CheckpointSerializer(entries, many=True).data)
+
+
+def if_match_revision(request: Request) -> int | None:
+    """The session revision an `If-Match: "N"` header says the client answered, if any."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    tag = header.split(",")[0].strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise InvalidInput(errors={"If-Match": f"not an ETag of this API: {header!r}"})
+    return int(tag)
 
 
 def is_background_default() -> bool:

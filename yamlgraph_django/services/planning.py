@@ -87,7 +87,7 @@ def _answer(
                 }
             )
         answers, given, field = {ids[0]: value}, value, "value"
-    require_json(answers, field)
+    require_json(given, field)
     if rewind_from is not None:
         return {"kind": "rewind", "checkpoint_id": rewind_from, "answers": answers}, given
     return {"kind": "resume", "resume": answers}, given

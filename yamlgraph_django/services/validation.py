@@ -4,9 +4,10 @@ channels. Each error names the field, so the API can answer like a DRF serialize
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import RunChannel, Session
 
@@ -41,12 +42,79 @@ def user_or_none(user: Any) -> Any:
     return user
 
 
-def require_json(value: Any, field: str) -> None:
-    """InvalidInput unless `value` is strict JSON: stored as given, so it must round-trip."""
+#: Deepest nesting of lists and objects a stored value may have (JSON parsers, the
+#: checkpoint serializer and Python's own recursion all have limits not far beyond).
+MAX_DEPTH = 64
+#: Largest integer magnitude a checkpoint (msgpack) can hold.
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+
+NUL_MESSAGE = "Text must not contain NUL (\\u0000) characters."
+SURROGATE_MESSAGE = "Text must be valid Unicode (no lone surrogates such as \\ud800)."
+INT_MESSAGE = "Integers must fit in 64 bits (-2**63 to 2**64-1); send larger numbers as text."
+DEPTH_MESSAGE = f"Nested more than {MAX_DEPTH} levels deep."
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return NUL_MESSAGE
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE_MESSAGE
+    return None
+
+
+def unstorable(value: Any) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path, message) for each part of `value` no database or checkpoint store can hold:
+    NUL or lone surrogates in text, integers beyond 64 bits, floats that are not finite,
+    nesting deeper than MAX_DEPTH, other types. Iterative: any depth is safe to check."""
+    stack: list[tuple[tuple[str, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if len(path) > MAX_DEPTH:
+            yield path[:MAX_DEPTH], DEPTH_MESSAGE
+            continue
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            problem = _text_problem(item)
+            if problem:
+                yield path, problem
+        elif isinstance(item, int):
+            if not INT_MIN <= item <= INT_MAX:
+                yield path, INT_MESSAGE
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                yield path, "Numbers must be finite (no NaN or Infinity)."
+        elif isinstance(item, Mapping):
+            for key, child in reversed(list(item.items())):
+                if not isinstance(key, str):
+                    yield path, f"Object keys must be text, not {type(key).__name__}."
+                    continue
+                problem = _text_problem(key)
+                if problem:
+                    yield path, problem
+                else:
+                    stack.append(((*path, key), child))
+        elif isinstance(item, list | tuple):
+            for index in range(len(item) - 1, -1, -1):
+                stack.append(((*path, str(index)), item[index]))
+        else:
+            yield path, f"Not JSON: {type(item).__name__}."
+
+
+def require_json(value: Any, field: str) -> None:
+    """InvalidInput unless `value` is JSON every store can hold, naming the first place
+    that is not (`field.key.0`): it is stored as given, so it must round-trip."""
+    for path, message in unstorable(value):
+        raise InvalidInput(errors={".".join((field, *path)): message})
+    try:
+        size = len(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:  # pragma: no cover - unstorable() saw it first
         raise InvalidInput(errors={field: f"not JSON-serializable: {exc}"}) from None
+    limit = int(app_settings.MAX_REQUEST_BYTES)
+    if size > limit:
+        raise InvalidInput(errors={field: f"{size} bytes as JSON; the limit is {limit}."})
 
 
 def check_channel(channel: str) -> str:

@@ -3,26 +3,15 @@ cancel and delete, each with the errors a caller can run into."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import override_settings
 
+from tests.django.api.support import assert_error
 from yamlgraph_django.models import Run, Session, SessionStatus
 
 DEAD_STORE = {"type": "redis", "url": "redis://127.0.0.1:1/0"}
 
 pytestmark = pytest.mark.django_db
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The error shape every failure shares: {"detail": sentence, "code": code}."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["detail"], str) and body["detail"], body
-    assert "Traceback" not in response.content.decode()
-    return body
 
 
 # --------------------------------------------------------------------------- start
