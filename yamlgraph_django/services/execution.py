@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from typing import Any
 
+from django.db import connections
 from django.utils import timezone
 from langgraph.types import Command
 
+from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import CheckpointerUnavailable
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
 from yamlgraph_django.services.snapshots import (
@@ -113,6 +116,41 @@ def rewind(app: Any, session: Session, checkpoint_id: str, answers: dict[str, An
         app.invoke(Command(resume=resume), thread_config(session), durability=DURABILITY)
 
 
+class Heartbeat:
+    """Renews a running session's lease from a side thread while its graph runs, so a
+    run may take longer than LEASE_SECONDS and still never be presumed dead. Stops when
+    the run ends, or when the claim was lost (recovered, cancelled or deleted)."""
+
+    def __init__(self, session: Session, lease: dt.datetime) -> None:
+        self.session, self.lease = session, lease
+        self.done = threading.Event()
+        seconds = float(app_settings.LEASE_SECONDS)
+        self.interval = seconds / 3
+        self.thread = threading.Thread(target=self.beat, name="yamlgraph-heartbeat", daemon=True)
+
+    def beat(self) -> None:
+        try:
+            while not self.done.wait(self.interval):
+                renewed = Session.objects.renew(self.session, self.lease)
+                if renewed is None:
+                    return
+                self.lease = renewed
+        except Exception:  # a heartbeat that fails leaves the lease to expire: logged only
+            logger.warning("lease renewal of session %s failed", self.session.pk, exc_info=True)
+        finally:
+            connections.close_all()
+
+    def __enter__(self) -> Heartbeat:
+        if self.interval > 0:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
 def execute(
     session: Session,
     run: Run,
@@ -131,24 +169,26 @@ def execute(
     Any other exception is the graph's: the session becomes `failed`, resumable, and
     None is returned (the caller reads the state if it wants it).
     """
+    heartbeat = Heartbeat(session, lease)
     try:
-        with store_errors():
+        with heartbeat, store_errors():
             invoke(app, session, plan)
             snapshot = app.get_state(thread_config(session))
     except CheckpointerUnavailable as exc:
         if not in_task:
             finish_run(run.pk, RunStatus.FAILED, describe_error(exc))
             if restore is None:
-                Session.objects.filter(pk=session.pk, lease_expires_at=lease).delete()
+                Session.objects.filter(pk=session.pk, lease_expires_at=heartbeat.lease).delete()
             else:
-                Session.objects.release(session, lease, restore)
+                Session.objects.release(session, heartbeat.lease, restore)
             raise
-        fail(session, run, app, lease, f"{describe_error(exc)}; resume to retry")
+        fail(session, run, app, heartbeat.lease, f"{describe_error(exc)}; resume to retry")
         return None
     except Exception as exc:
         logger.info("session %s failed: %s", session.pk, describe_error(exc), exc_info=True)
-        fail(session, run, app, lease, describe_error(exc))
+        fail(session, run, app, heartbeat.lease, describe_error(exc))
         return None
+    lease = heartbeat.lease  # the token of our claim, as last renewed
 
     fields = outcome(app, session, snapshot)
     # The run row first, with no transaction: a crash between the two writes leaves the

@@ -187,3 +187,38 @@ def test_a_run_that_outlives_its_lease_cannot_overwrite_the_recovery(
     resume_session(session)
     assert session.status == SessionStatus.COMPLETED
     assert session.output == {"result": "slow done"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_longer_than_its_lease_is_kept_alive_by_its_heartbeat(
+    graphs, graph_dir, yamlgraph_settings
+):
+    """The run renews its lease while it works: three lease lengths later nothing is
+    stale, and the run ends as it would have, recorded on the row."""
+    tools = graph_dir / "tools"
+    started: list[Session] = []
+
+    def run() -> None:
+        try:
+            started.append(start_session("slow"))
+        finally:
+            connection.close()
+
+    with override_settings(YAMLGRAPH={**yamlgraph_settings, "LEASE_SECONDS": 1}):
+        thread = threading.Thread(target=run)
+        thread.start()
+        for _ in range(1000):
+            if (tools / "STARTED").exists():
+                break
+            time.sleep(0.01)
+        time.sleep(3)  # three leases
+
+        assert recover_stale_sessions() == []
+        (tools / "GO").touch()
+        thread.join(timeout=30)
+
+    session = Session.objects.get(graph__name="slow")
+    assert session.status == SessionStatus.COMPLETED
+    assert started[0].status == SessionStatus.COMPLETED
+    assert session.output == {"result": "slow done"}
+    assert not session.runs.filter(kind="recover").exists()
