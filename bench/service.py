@@ -57,10 +57,45 @@ def run_raw(app, count: int, prefix: str) -> float:
     start = time.perf_counter()
     for index in range(count):
         config = {"configurable": {"thread_id": f"{prefix}-{index}"}}
-        app.invoke({}, config)
-        app.invoke(Command(resume="Ada"), config)
-        app.invoke(Command(resume="ship it"), config)
+        # durability="sync", as the service runs (see services.execution.DURABILITY)
+        app.invoke({}, config, durability="sync")
+        app.invoke(Command(resume="Ada"), config, durability="sync")
+        app.invoke(Command(resume="ship it"), config, durability="sync")
     return time.perf_counter() - start
+
+
+def count_per_request() -> str:
+    """SQL statements and checkpoint reads of one warm API start and resume (token auth)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from yamlgraph_django.models import GraphDefinition
+    from yamlgraph_django.services import stores
+
+    user = get_user_model().objects.create(username="bench-counts")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    saver = stores.saver_for(GraphDefinition.objects.get(name="interview", is_latest=True))
+    reads: list[object] = []
+    original = saver.get_tuple
+    saver.get_tuple = lambda config: reads.append(config) or original(config)
+    try:
+        client.post("/api/sessions/", {"graph": "interview", "input": {}}, format="json")
+        with CaptureQueriesContext(connection) as start:
+            body = client.post("/api/sessions/", {"graph": "interview"}, format="json").json()
+        reads.clear()
+        with CaptureQueriesContext(connection) as resume:
+            client.post(f"/api/sessions/{body['id']}/resume/", {"value": "Ada"}, format="json")
+    finally:
+        del saver.get_tuple
+    return (
+        "per warm API request (token auth, SQLite)\n"
+        f"  start : {len(start)} SQL statements (goal <= 6)\n"
+        f"  resume: {len(resume)} SQL statements (goal <= 6), {len(reads)} get_tuple (goal <= 2)"
+    )
 
 
 def main() -> None:
@@ -84,11 +119,13 @@ def main() -> None:
         for round_ in range(args.rounds):
             raw_times.append(run_raw(raw, args.sessions, f"r{round_}"))
             service_times.append(run_service(args.sessions))
+        counts = count_per_request()
     raw_best, service_best = min(raw_times), min(service_times)
     print(f"interview sessions (start + 2 answers), {args.sessions} per round, SQLite files")
     print(f"  raw LangGraph          : {args.sessions / raw_best:8.1f} sessions/s")
     print(f"  yamlgraph_django service: {args.sessions / service_best:8.1f} sessions/s")
     print(f"  ratio service/raw time : {service_best / raw_best:.2f}x")
+    print(counts)
 
 
 if __name__ == "__main__":
