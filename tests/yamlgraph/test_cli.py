@@ -69,7 +69,7 @@ def test_validate_bad_files_prints_one_line_per_error_and_exits_1(tmp_path):
         f"{broken}:1: checkpionter: unknown top-level key 'checkpionter'"
         " (did you mean 'checkpointer'?)",
         f"{broken}:4: nodes.ask.type: unknown node type 'interupt' (did you mean 'interrupt'?);"
-        " known: interrupt, llm, map, passthrough, python, router, subgraph",
+        " known: agent, interrupt, llm, map, passthrough, python, router, subgraph, tool_call",
         f"{broken}:8: edges[1].to: unknown node 'nowhere'",
         f"{bad_syntax}:3: invalid YAML: expected ',' or ']', but got '<stream end>'"
         " (while parsing a flow sequence on line 2)",

@@ -78,7 +78,10 @@ def test_unknown_node_type(tmp_path):
     assert issue.line == line_of(text, "type: interupt")
     assert "unknown node type 'interupt'" in issue.message
     assert "did you mean 'interrupt'?" in issue.message
-    assert "known: interrupt, llm, map, passthrough, python, router, subgraph" in issue.message
+    assert (
+        "known: agent, interrupt, llm, map, passthrough, python, router, subgraph, tool_call"
+        in issue.message
+    )
 
 
 @pytest.mark.parametrize(
@@ -463,7 +466,7 @@ def test_map_problems(tmp_path):
           each:
             type: map
             over: "{state.items"
-            node: {type: interrupt, message: "no"}
+            node: {type: subgraph, graph: child.yaml}
         edges:
           - {from: START, to: each}
     """
