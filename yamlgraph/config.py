@@ -85,6 +85,7 @@ NODE_KEYS: dict[str, set[str]] = {
 COMMON_NODE_KEYS = {"type", "description"}
 MAP_SUBNODE_TYPES = {"llm", "router", "agent", "python", "passthrough", "tool_call", "interrupt"}
 DEFAULT_AGENT_ITERATIONS = 10  # yamlgraph 0.6.5's default (graph-yaml.md says 5)
+DEFAULT_TOOL_CALL_KEY = "result"  # yamlgraph 0.6.5's default (tool-call-nodes.md: node name)
 ERRORS_KEY = "errors"  # where on_error: skip records what it skipped
 
 # Channels the engine itself uses; graph authors cannot declare or write them.
@@ -815,7 +816,9 @@ def written_keys(node: NodeConfig) -> list[str]:
     """State keys a node writes, known before it runs."""
     spec = node.options
     errors = [ERRORS_KEY] if spec.get("on_error") == "skip" else []
-    if node.type in {"llm", "router", "tool_call"}:
+    if node.type == "tool_call":
+        return [spec.get("state_key", DEFAULT_TOOL_CALL_KEY)]
+    if node.type in {"llm", "router"}:
         return [spec.get("state_key", node.name), *errors]
     if node.type == "agent":
         extra = [spec["tool_results_key"]] if spec.get("tool_results_key") else []

@@ -19,6 +19,7 @@ from langgraph.graph import END as LG_END
 from langgraph.graph import START as LG_START
 from langgraph.graph import StateGraph
 
+from yamlgraph.agent import build_agent
 from yamlgraph.config import (
     END,
     PAYLOADS_KEY,
@@ -39,6 +40,7 @@ from yamlgraph.nodes import (
     build_python,
     build_router,
     build_subgraph,
+    build_tool_call,
     compiled_child_factory,
     interrupt_entry,
 )
@@ -164,6 +166,10 @@ def compile_graph(config: GraphConfig) -> YamlStateGraph:
             action = build_passthrough(config, node)
         elif node.type == "subgraph":
             action = build_subgraph(config, node, compiled_child_factory(child_cache))
+        elif node.type == "agent":
+            action = build_agent(config, node)
+        elif node.type == "tool_call":
+            action = build_tool_call(config, node)
         else:
             action = build_map(config, node)
         graph.add_node(name, _limited(config, name, action))
@@ -308,9 +314,15 @@ def _edge_router(
 
 
 def get_checkpointer_for_graph(config: GraphConfig, *, async_mode: bool = False):
-    """The saver a graph's `checkpointer:` block asks for, or None when it asks for none."""
+    """The saver a graph's `checkpointer:` block asks for; an in-memory saver without one.
+
+    Interrupts cannot pause without a checkpointer, so a graph that names none gets the
+    memory saver in the sync API exactly as in the async one.
+    """
     if config.checkpointer is None:
-        return None
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        return InMemorySaver()
     from yamlgraph.storage import get_checkpointer
 
     return get_checkpointer(config.checkpointer, async_mode=async_mode, source=config.file)

@@ -27,6 +27,7 @@ from pydantic import PrivateAttr
 
 __all__ = [
     "FakeChatModel",
+    "FakeModelError",
     "ModelFactory",
     "ProviderNotInstalled",
     "UnknownProvider",
@@ -97,15 +98,23 @@ def message_text(message: Any) -> str:
     return str(content)
 
 
+class FakeModelError(RuntimeError):
+    """A failure the ``fake`` provider was scripted to raise (``{raise: message}``)."""
+
+
 class FakeChatModel(BaseChatModel):
     """A deterministic, offline chat model for examples and tests.
 
     With ``responses``, call *n* returns ``responses[n]`` and every later
-    call repeats the last one (a dict is returned as its JSON text, for nodes
-    that parse JSON).  Without responses it echoes the last human message,
-    so a test can predict the answer.  The call counter is thread-safe, so
-    parallel branches of one graph consume the script in some order without
-    skipping or repeating an entry.
+    call repeats the last one.  An entry is the answer's text; a dict is
+    returned as its JSON text (for nodes that parse JSON), except two
+    scripted shapes: ``{tool_calls: [{name, args}], content: ...}`` answers
+    with tool calls (for ``agent`` nodes) and ``{raise: message}`` fails the
+    call with :class:`FakeModelError` (for ``on_error`` tests).  Without
+    responses it echoes the last human message, so a test can predict the
+    answer.  The call counter is thread-safe, so parallel branches of one
+    graph consume the script in some order without skipping or repeating an
+    entry.
     """
 
     responses: list[str | dict[str, Any]] | None = None
@@ -122,17 +131,31 @@ class FakeChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "fake"
 
-    def _next_text(self, messages: list[BaseMessage]) -> str:
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> FakeChatModel:
+        """Tool calls come from the script, so binding tools changes nothing."""
+        return self
+
+    def _next_message(self, messages: list[BaseMessage]) -> AIMessage:
         with self._lock:
             index = self._calls
             self._calls += 1
-        if self.responses:
-            response = self.responses[min(index, len(self.responses) - 1)]
-            return response if isinstance(response, str) else json.dumps(response)
-        for message in reversed(messages):
-            if isinstance(message, HumanMessage):
-                return message_text(message)
-        return ""
+        if not self.responses:
+            for message in reversed(messages):
+                if isinstance(message, HumanMessage):
+                    return AIMessage(content=message_text(message))
+            return AIMessage(content="")
+        response = self.responses[min(index, len(self.responses) - 1)]
+        if isinstance(response, str):
+            return AIMessage(content=response)
+        if isinstance(response, dict) and "raise" in response:
+            raise FakeModelError(str(response["raise"]))
+        if isinstance(response, dict) and "tool_calls" in response:
+            calls = [
+                {"name": call["name"], "args": call.get("args") or {}, "id": f"call_{index}_{n}"}
+                for n, call in enumerate(response["tool_calls"])
+            ]
+            return AIMessage(content=str(response.get("content") or ""), tool_calls=calls)
+        return AIMessage(content=json.dumps(response))
 
     def _generate(
         self,
@@ -141,8 +164,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = self._next_text(messages)
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        return ChatResult(generations=[ChatGeneration(message=self._next_message(messages))])
 
 
 def default_model_factory(

@@ -10,7 +10,6 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -22,16 +21,20 @@ from langgraph.types import interrupt
 from yamlgraph.config import (
     DEFAULT_INTERRUPT_STATE_KEY,
     DEFAULT_RESUME_KEY,
+    DEFAULT_TOOL_CALL_KEY,
+    ERROR_KEYS,
+    ERRORS_KEY,
     PAYLOADS_KEY,
     PRIVATE_KEYS,
     ROUTE_KEY,
     GraphConfig,
     NodeConfig,
-    load_tool_function,
-    prompt_candidates,
 )
+from yamlgraph.error_policy import ErrorPolicy, NodeSkipped
 from yamlgraph.errors import GraphRuntimeError
+from yamlgraph.graph_tools import call_tool, load_tool_function
 from yamlgraph.llm import create_chat_model, message_text
+from yamlgraph.prompts import find_prompt
 from yamlgraph.templates import render
 
 if TYPE_CHECKING:
@@ -69,37 +72,106 @@ def node_errors(node_name: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def node_policy(node: NodeConfig, output_key: str | None) -> Callable[[Callable], Callable]:
+    """`requires`, `skip_if_exists` and `on_error: skip` around a node's run function.
+
+    A missing required key fails the node with a message naming the key; a skipped
+    node writes None to its output key and appends what went wrong to `errors`.
+    """
+    requires: list[str] = node.get("requires") or []
+    skip_if_exists = bool(node.get("skip_if_exists", False))
+
+    def before(state: Mapping[str, Any]) -> dict | None:
+        missing = [key for key in requires if state.get(key) is None]
+        if missing:
+            raise GraphRuntimeError(
+                node.name, f"requires state {', '.join(repr(k) for k in missing)}, not set yet"
+            )
+        if skip_if_exists and output_key and state.get(output_key):
+            return {}
+        return None
+
+    def skipped(exc: NodeSkipped) -> dict:
+        update: dict[str, Any] = {ERRORS_KEY: [exc.record()]}
+        if output_key:
+            update[output_key] = None
+        return update
+
+    def decorate(function: Callable) -> Callable:
+        if asyncio.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def async_wrapper(state: dict, *args: Any, **kwargs: Any) -> Any:
+                early = before(state)
+                if early is not None:
+                    return early
+                try:
+                    return await function(state, *args, **kwargs)
+                except NodeSkipped as exc:
+                    return skipped(exc)
+
+            return async_wrapper
+
+        @functools.wraps(function)
+        def wrapper(state: dict, *args: Any, **kwargs: Any) -> Any:
+            early = before(state)
+            if early is not None:
+                return early
+            try:
+                return function(state, *args, **kwargs)
+            except NodeSkipped as exc:
+                return skipped(exc)
+
+        return wrapper
+
+    return decorate
+
+
 def load_prompt(config: GraphConfig, prompt: str | dict) -> dict[str, str]:
     if isinstance(prompt, dict):
         return {k: v for k, v in prompt.items() if k in {"system", "user"}}
-    for candidate in prompt_candidates(config, prompt):
-        if candidate.is_file():
-            data = yaml.safe_load(candidate.read_text()) or {}
-            return {k: str(v) for k, v in data.items() if k in {"system", "user"}}
-    raise GraphRuntimeError(prompt, f"prompt file '{prompt}' not found")
+    found = find_prompt(config, prompt)
+    if found is None:
+        raise GraphRuntimeError(prompt, f"prompt file '{prompt}' not found")
+    data = yaml.safe_load(found.read_text()) or {}
+    return {k: str(v) for k, v in data.items() if k in {"system", "user"}}
+
+
+def chat_model_for(config: GraphConfig, node: NodeConfig, options: Mapping[str, Any]) -> Any:
+    """The chat model `options` (a node, or its `fallback:`) asks for, defaults filled in."""
+    defaults = config.defaults
+    responses = options.get("responses")
+    default_responses = defaults.get("responses")
+    if responses is None and options is node.options:
+        if isinstance(default_responses, dict):
+            responses = default_responses.get(node.name)
+        elif isinstance(default_responses, list):
+            responses = default_responses
+    return create_chat_model(
+        provider=options.get("provider", defaults.get("provider", "fake")),
+        model=options.get("model", defaults.get("model") if options is node.options else None),
+        temperature=options.get(
+            "temperature", node.get("temperature", defaults.get("temperature"))
+        ),
+        responses=responses,
+        node_name=node.name,
+    )
 
 
 class PromptedModel:
-    """A node's prompt plus its chat model: renders messages from state and asks the model."""
+    """A node's prompt plus its chat model: renders messages from state and asks the model.
 
-    def __init__(self, config: GraphConfig, node: NodeConfig):
+    Every call goes through the node's error policy (`on_error`, `max_retries`, `fallback`).
+    """
+
+    def __init__(self, config: GraphConfig, node: NodeConfig, default_prompt: str | None = None):
         self.config = config
         self.node = node
-        self.prompt = load_prompt(config, node.get("prompt"))
-        defaults = config.defaults
-        responses = node.get("responses")
-        default_responses = defaults.get("responses")
-        if responses is None and isinstance(default_responses, dict):
-            responses = default_responses.get(node.name)
-        elif responses is None and isinstance(default_responses, list):
-            responses = default_responses
-        self.model = create_chat_model(
-            provider=node.get("provider", defaults.get("provider", "fake")),
-            model=node.get("model", defaults.get("model")),
-            temperature=node.get("temperature", defaults.get("temperature")),
-            responses=responses,
-            node_name=node.name,
-        )
+        self.prompt = load_prompt(config, node.get("prompt", default_prompt))
+        self.model = chat_model_for(config, node, node.options)
+        fallback = node.get("fallback")
+        fallback_model = chat_model_for(config, node, fallback) if fallback else None
+        self.policy = ErrorPolicy(node.name, node.options, fallback_model)
         self.parse_json = bool(node.get("parse_json", False))
 
     def messages(self, view: Mapping[str, Any]) -> list[BaseMessage]:
@@ -123,10 +195,16 @@ class PromptedModel:
             ) from exc
 
     def ask(self, view: Mapping[str, Any], config: RunnableConfig | None = None) -> Any:
-        return self.parse(self.model.invoke(self.messages(view), config))
+        messages = self.messages(view)
+        return self.policy.run(lambda model: self.parse(model.invoke(messages, config)), self.model)
 
     async def aask(self, view: Mapping[str, Any], config: RunnableConfig | None = None) -> Any:
-        return self.parse(await self.model.ainvoke(self.messages(view), config))
+        messages = self.messages(view)
+
+        async def attempt(model: Any) -> Any:
+            return self.parse(await model.ainvoke(messages, config))
+
+        return await self.policy.arun(attempt, self.model)
 
 
 def _strip_code_fence(text: str) -> str:
@@ -142,10 +220,12 @@ def build_llm(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
     key = node.get("state_key", node.name)
 
     @node_errors(node.name)
+    @node_policy(node, key)
     def run(state: dict, config: RunnableConfig) -> dict:
         return {key: model.ask(state, config)}
 
     @node_errors(node.name)
+    @node_policy(node, key)
     async def arun(state: dict, config: RunnableConfig) -> dict:
         return {key: await model.aask(state, config)}
 
@@ -153,9 +233,15 @@ def build_llm(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
 
 
 def choose_route(node: NodeConfig, answer: Any) -> str:
-    """Map a router's answer to a target node: exact label, then a label inside the text."""
+    """Map a router's answer to a target node: exact label, then a label inside the text.
+
+    With `route_field`, the label is that field of a JSON answer (yamlgraph 0.6.5).
+    """
     routes: dict[str, str] = node.get("routes") or {}
-    if isinstance(answer, dict):
+    field_name = node.get("route_field")
+    if isinstance(answer, dict) and field_name:
+        answer = answer.get(field_name) or ""
+    elif isinstance(answer, dict):
         answer = answer.get("route") or answer.get("intent") or answer.get("label") or ""
     text = str(answer).strip().strip("\"'.").lower()
     by_label = {str(label).lower(): target for label, target in routes.items()}
@@ -179,11 +265,13 @@ def build_router(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
     key = node.get("state_key", node.name)
 
     @node_errors(node.name)
+    @node_policy(node, key)
     def run(state: dict, config: RunnableConfig) -> dict:
         answer = model.ask(state, config)
         return {key: answer, ROUTE_KEY: choose_route(node, answer)}
 
     @node_errors(node.name)
+    @node_policy(node, key)
     async def arun(state: dict, config: RunnableConfig) -> dict:
         answer = await model.aask(state, config)
         return {key: answer, ROUTE_KEY: choose_route(node, answer)}
@@ -204,7 +292,9 @@ def python_result(graph: GraphConfig, node: NodeConfig, result: Any) -> dict[str
             f"tool returned {type(result).__name__}; return a dict of state updates"
             " or set 'state_key' on the node",
         )
-    unknown = sorted(k for k in result if k not in graph.state or k in PRIVATE_KEYS)
+    unknown = sorted(
+        k for k in result if k != ROUTE_KEY and (k not in graph.state or k in PRIVATE_KEYS)
+    )
     if unknown:
         names = ", ".join(f"'{k}'" for k in unknown)
         raise GraphRuntimeError(
@@ -214,12 +304,68 @@ def python_result(graph: GraphConfig, node: NodeConfig, result: Any) -> dict[str
     return dict(result)
 
 
+def python_view(node: NodeConfig, state: Mapping[str, Any]) -> dict:
+    """The state a python tool receives: the state plus the node's rendered `variables`."""
+    variables = node.get("variables")
+    return {**state, **render(variables, state)} if variables else dict(state)
+
+
 def build_python(graph: GraphConfig, node: NodeConfig) -> NodeFunction:
     function = load_tool_function(graph.tools[node.get("tool")])
+    policy = ErrorPolicy(node.name, node.options)
 
     @node_errors(node.name)
+    @node_policy(node, node.get("state_key"))
     def run(state: dict) -> dict:
-        return python_result(graph, node, function(dict(state)))
+        def attempt(_model: Any) -> dict:
+            return python_result(graph, node, function(python_view(node, state)))
+
+        return policy.run(attempt, None)
+
+    run.__name__ = node.name
+    return run
+
+
+def tool_call_result(graph: GraphConfig, node: NodeConfig, view: Mapping[str, Any]) -> dict:
+    """yamlgraph's tool_call envelope: {task_id, tool, success, result, error}.
+
+    The tool name and arguments come from the state; a failure is reported in the
+    envelope (on_error: skip, the default) or raised (on_error: fail).
+    """
+    name = render(node.get("tool"), view)
+    arguments = render(node.get("args"), view)
+    task = view.get("task")
+    envelope: dict[str, Any] = {
+        "task_id": task.get("id") if isinstance(task, dict) else None,
+        "tool": name,
+        "success": False,
+        "result": None,
+        "error": None,
+    }
+    tool = graph.tools.get(str(name))
+    try:
+        if tool is None:
+            raise LookupError(f"Unknown tool: {name}")
+        if not isinstance(arguments, Mapping):
+            raise TypeError(f"'args' gave {type(arguments).__name__}, not a mapping")
+        envelope["result"] = call_tool(tool, dict(arguments))
+        envelope["success"] = True
+    except Exception as exc:
+        if node.get("on_error", "skip") == "fail":
+            raise GraphRuntimeError(node.name, f"tool '{name}' failed: {exc}") from exc
+        envelope["error"] = str(exc) if isinstance(exc, LookupError) else (
+            f"{type(exc).__name__}: {exc}"
+        )
+    return envelope
+
+
+def build_tool_call(graph: GraphConfig, node: NodeConfig) -> NodeFunction:
+    key = node.get("state_key", DEFAULT_TOOL_CALL_KEY)
+
+    @node_errors(node.name)
+    @node_policy(node, None)
+    def run(state: dict) -> dict:
+        return {key: tool_call_result(graph, node, state)}
 
     run.__name__ = node.name
     return run
@@ -288,17 +434,23 @@ def build_subgraph(graph: GraphConfig, node: NodeConfig, compile_child) -> Runna
 
     The child is compiled without a checkpointer, so LangGraph stores its checkpoints in
     the parent's saver under this node's namespace; its interrupts pause the parent.
+    `mode: invoke` maps keys with input_mapping/output_mapping; `mode: direct` passes
+    the child's own state fields by name both ways.
     """
     child_config, child_app = compile_child(graph.resolve_path(node.get("graph")))
+    direct = node.get("mode") == "direct"
     input_mapping: dict[str, str] | None = node.get("input_mapping")
     output_mapping: dict[str, str] = node.get("output_mapping") or {}
+    child_fields = child_config.public_state_fields
 
     def child_input(state: dict) -> dict:
         if input_mapping is None:
-            return {k: v for k, v in state.items() if k in child_config.public_state_fields}
+            return {k: v for k, v in state.items() if k in child_fields}
         return {child_key: state.get(parent_key) for parent_key, child_key in input_mapping.items()}
 
     def parent_update(result: Mapping[str, Any]) -> dict:
+        if direct:
+            return {k: v for k, v in result.items() if k in child_fields}
         return {parent: result.get(child) for parent, child in output_mapping.items()}
 
     @node_errors(node.name)
@@ -312,15 +464,65 @@ def build_subgraph(graph: GraphConfig, node: NodeConfig, compile_child) -> Runna
     return RunnableCallable(run, arun, name=node.name)
 
 
+class MapItem:
+    """How a map node runs its sub-node on one item (the item is in the view under `as`)."""
+
+    def __init__(self, graph: GraphConfig, node: NodeConfig):
+        spec = dict(node.get("node"))
+        for key in ERROR_KEYS:  # the map's on_error applies to every item
+            if key in node.options and key not in spec:
+                spec[key] = node.options[key]
+        self.sub = NodeConfig(name=node.name, type=spec.get("type", "llm"), options=spec)
+        self.graph = graph
+        self.model = PromptedModel(graph, self.sub) if self.sub.type in {"llm", "router"} else None
+        self.agent = None
+        if self.sub.type == "agent":
+            from yamlgraph.agent import AgentLoop
+
+            self.agent = AgentLoop(graph, self.sub)
+        self.function = (
+            load_tool_function(graph.tools[self.sub.get("tool")])
+            if self.sub.type == "python"
+            else None
+        )
+
+    def run(self, view: dict) -> Any:
+        sub = self.sub
+        if self.model is not None:
+            return self.model.ask(view)
+        if self.function is not None:
+            policy = ErrorPolicy(sub.name, sub.options)
+            return policy.run(lambda _: self.function(python_view(sub, view)), None)
+        if sub.type == "tool_call":
+            return tool_call_result(self.graph, sub, view)
+        if sub.type == "interrupt":
+            return interrupt(render(sub.get("message"), view))
+        if self.agent is not None:
+            from yamlgraph.agent import build_agent
+
+            return next(iter(build_agent(self.graph, sub).invoke(view).values()))
+        return {key: render(t, view) for key, t in sub.get("output").items()}
+
+    async def arun(self, view: dict) -> Any:
+        if self.model is not None:
+            return await self.model.aask(view)
+        return self.run(view)
+
+
 def build_map(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
-    """Run the sub-node once per item, concurrently, and collect the results in order."""
-    sub = NodeConfig(name=node.name, type=node.get("node").get("type", "llm"), options={})
-    sub.options = dict(node.get("node"))
+    """Run the sub-node once per item, concurrently, and collect the results in order.
+
+    Each item runs as a LangGraph task, so finished items are checkpointed: an item that
+    pauses (an interrupt sub-node, or an agent whose tool asks a person) resumes alone,
+    and the others are not run again. With on_error: skip a failed item is left out of
+    the collection and recorded in `errors`.
+    """
+    from langgraph.func import task
+
     item_name: str = node.get("as")
     collect = node.get("collect", node.name)
     over = node.get("over")
-    model = PromptedModel(graph, sub) if sub.type == "llm" else None
-    function = load_tool_function(graph.tools[sub.get("tool")]) if sub.type == "python" else None
+    runner = MapItem(graph, node)
 
     def items(state: dict) -> list[Any]:
         value = render(over, state)
@@ -335,31 +537,39 @@ def build_map(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
         view[item_name] = item
         return view
 
-    def run_one(state: dict, item: Any, config: RunnableConfig) -> Any:
-        view = item_view(state, item)
-        if model:
-            return model.ask(view, config)
-        if function:
-            return function(view)
-        return {key: render(t, view) for key, t in sub.get("output").items()}
+    def one(view: dict) -> dict:
+        try:
+            return {"value": runner.run(view)}
+        except NodeSkipped as exc:
+            return {"skipped": exc.record()}
+
+    async def aone(view: dict) -> dict:
+        try:
+            return {"value": await runner.arun(view)}
+        except NodeSkipped as exc:
+            return {"skipped": exc.record()}
+
+    item_task = task(name=f"{node.name}:item")(one)
+    aitem_task = task(name=f"{node.name}:item")(aone)
+
+    def collected(outcomes: list[dict]) -> dict:
+        update: dict[str, Any] = {collect: [o["value"] for o in outcomes if "value" in o]}
+        skipped = [o["skipped"] for o in outcomes if "skipped" in o]
+        if skipped:
+            update[ERRORS_KEY] = skipped
+        return update
 
     @node_errors(node.name)
+    @node_policy(node, None)
     def run(state: dict, config: RunnableConfig) -> dict:
-        values = items(state)
-        if not values:
-            return {collect: []}
-        with ThreadPoolExecutor(max_workers=min(8, len(values))) as pool:
-            results = list(pool.map(lambda item: run_one(state, item, config), values))
-        return {collect: results}
+        futures = [item_task(item_view(state, item)) for item in items(state)]
+        return collected([future.result() for future in futures])
 
     @node_errors(node.name)
+    @node_policy(node, None)
     async def arun(state: dict, config: RunnableConfig) -> dict:
-        values = items(state)
-        if model:
-            views = [item_view(state, item) for item in values]
-            results = await asyncio.gather(*(model.aask(v, config) for v in views))
-            return {collect: list(results)}
-        return {collect: [run_one(state, item, config) for item in values]}
+        views = [item_view(state, item) for item in items(state)]
+        return collected(list(await asyncio.gather(*(aitem_task(v) for v in views))))
 
     return RunnableCallable(run, arun, name=node.name)
 
