@@ -104,6 +104,12 @@ def test_validate_missing_file(capsys):
     assert "/no/such/graph.yaml: cannot read graph file" in capsys.readouterr().out
 
 
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    """`run` writes its default checkpoint file in the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
 # --- run --------------------------------------------------------------------------------
 
 
