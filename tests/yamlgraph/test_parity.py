@@ -1,0 +1,151 @@
+"""yamlgraph 0.6 node types and keys, one graph each, run through the seed's sync and async API.
+
+The graphs live in tests/yamlgraph/parity/. Each runs with the checkpointer the seed API
+gives it (`get_checkpointer_for_graph` / `load_and_compile_async`), and every pause is
+answered with `Command(resume=...)` on the same thread, as an application would.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from langgraph.types import Command
+
+from yamlgraph.errors import GraphRuntimeError
+from yamlgraph.executor_async import load_and_compile_async, run_graph_async
+from yamlgraph.graph_loader import compile_graph, get_checkpointer_for_graph, load_graph_config
+
+PARITY = Path(__file__).parent / "parity"
+_threads = itertools.count(1)
+
+
+def _resume(result: dict, answer) -> Command:
+    """Answer the first pending interrupt by its id (a map may have more than one)."""
+    return Command(resume={result["__interrupt__"][0].id: answer})
+
+
+async def drive(api: str, name: str, first: dict, *answers) -> list[dict]:
+    """Run `name` with `first`, then answer each pause in turn; every result, in order."""
+    path = PARITY / f"{name}.yaml"
+    config = {"configurable": {"thread_id": f"parity-{next(_threads)}"}}
+    results = []
+    if api == "sync":
+        graph_config = load_graph_config(path)
+        app = compile_graph(graph_config).compile(
+            checkpointer=get_checkpointer_for_graph(graph_config)
+        )
+        results.append(app.invoke(first, config))
+        for answer in answers:
+            results.append(app.invoke(_resume(results[-1], answer), config))
+    else:
+        app = await load_and_compile_async(path)
+        results.append(await run_graph_async(app, first, config))
+        for answer in answers:
+            results.append(await run_graph_async(app, _resume(results[-1], answer), config))
+    return results
+
+
+def questions(result: dict) -> list:
+    return [item.value for item in result.get("__interrupt__", [])]
+
+
+API = pytest.mark.parametrize("api", ["sync", "async"])
+
+
+@API
+async def test_agent_calls_python_and_shell_tools_then_answers(api):
+    (result,) = await drive(api, "agent", {"question": "2 + 3"})
+    assert result["answer"] == "2 + 3 = 5"
+    add, say = result["calls"]
+    assert add == {"tool": "add", "args": {"a": 2, "b": 3}, "output": 5, "success": True}
+    # the shell tool's argument is quoted: "; rm -rf /" is printed, not run
+    assert say["output"] == "five; rm -rf /" and say["success"] is True
+
+
+@API
+async def test_agent_stops_at_max_iterations(api):
+    (result,) = await drive(api, "agent_limit", {})
+    # the script asks for a tool on every turn; two turns, two calls, then it stops
+    assert len(result["calls"]) == 2
+    assert result["loop"] == "3"  # like yamlgraph 0.6.5: the last message's text
+
+
+@API
+async def test_interrupt_and_resume_inside_an_agent_loop(api):
+    first, second, done = await drive(api, "agent_interrupt", {"question": "x"}, "seven", "yes")
+    assert questions(first) == ["Which number?"]
+    assert questions(second) == ["Sure?"]
+    # turns taken before a pause are replayed from the checkpoint, not asked again:
+    # otherwise the resumed run would get the script's later answers too early
+    assert done["answer"] == "thanks"
+    assert [(c["tool"], c["output"]) for c in done["calls"]] == [
+        ("add", 2),
+        ("ask_human", "seven"),
+        ("ask_human", "yes"),
+    ]
+
+
+@API
+async def test_tool_call_nodes_in_a_map_and_alone(api):
+    tasks = [
+        {"id": 1, "tool": "add", "args": {"a": 1, "b": 2}},
+        {"id": 2, "tool": "nope", "args": {}},
+        {"id": 3, "tool": "say", "args": {"text": "$(echo pwned)"}},
+    ]
+    (result,) = await drive(api, "tool_call", {"tasks": tasks})
+    assert result["findings"] == [
+        {"task_id": 1, "tool": "add", "success": True, "result": 3, "error": None},
+        {"task_id": 2, "tool": "nope", "success": False, "result": None,
+         "error": "Unknown tool: nope"},
+        {"task_id": 3, "tool": "say", "success": True, "result": "$(echo pwned)", "error": None},
+    ]
+    assert result["single"]["result"] == "1"
+
+
+@API
+async def test_python_variables_and_conditional_edges_on_route_from_any_node(api):
+    (fast,) = await drive(api, "python_nodes", {"who": "Ada", "amount": 5})
+    assert fast["greeting"] == "Hello, Ada!"  # `salutation` came from the node's variables
+    assert fast["lane"] == "fast"  # a python node chose the edge
+    (slow,) = await drive(api, "python_nodes", {"who": "Ada", "amount": 500})
+    assert slow["lane"] == "slow + audited"  # then a passthrough chose the next one
+
+
+@API
+async def test_requires_names_the_missing_key(api):
+    with pytest.raises(GraphRuntimeError, match="node 'greet': requires state 'who'"):
+        await drive(api, "python_nodes", {"amount": 5})
+
+
+@API
+async def test_on_error_retry_fallback_and_skip(api):
+    (result,) = await drive(api, "on_error", {"message": "hi", "words": ["a", "b"]})
+    assert result["flaky"] == "third time lucky"  # two failures, max_retries: 2
+    assert result["primary_down"] == "from the fallback"
+    assert result["optional"] is None  # skipped, and recorded
+    assert result["classify"] == "good"  # a router retried
+    assert result["echoed"] == ["echo"]  # one map item failed and was left out
+    assert sorted((e["node"], e["message"]) for e in result["errors"]) == [
+        ("optional", "not today"),
+        ("upbeat", "boom"),
+    ]
+
+
+@API
+async def test_interrupt_and_resume_inside_a_direct_subgraph(api):
+    first, done = await drive(api, "subgraph_direct", {"topic": "cats"}, "purr")
+    assert questions(first) == ["What about cats?"]
+    # the child's fields come back to the parent by name
+    assert done["reply"] == "purr!"
+    assert done["topic"] == "cats (done)"
+
+
+@API
+async def test_interrupt_and_resume_inside_map_items(api):
+    first, second, done = await drive(api, "map_interrupt", {"words": ["a", "b"]}, "yes", "no")
+    assert questions(first) == ["Keep A?"]
+    assert questions(second) == ["Keep B?"]
+    assert done["shouted"] == ["A", "B"]
+    assert done["answers"] == ["yes", "no"]
