@@ -83,8 +83,9 @@ class AgentLoop:
     @staticmethod
     def tool_message(call: dict[str, Any], result: dict[str, Any]) -> ToolMessage:
         output = result["output"]
-        return ToolMessage(content=output if isinstance(output, str) else str(output),
-                           tool_call_id=call["id"])
+        return ToolMessage(
+            content=output if isinstance(output, str) else str(output), tool_call_id=call["id"]
+        )
 
 
 def build_agent(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:

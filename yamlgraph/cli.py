@@ -192,7 +192,12 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         thread = args.thread or f"cli-{uuid.uuid4()}"
         try:
             return run_interactive(
-                args.path, thread, parse_vars(args.var), stdin or sys.stdin, stdout, args.checkpoints
+                args.path,
+                thread,
+                parse_vars(args.var),
+                stdin or sys.stdin,
+                stdout,
+                args.checkpoints,
             )
         except KeyboardInterrupt:  # Ctrl-C while a node runs: the last checkpoint stays
             print(f"\n(stopped; resume with --thread {thread})", file=stdout)

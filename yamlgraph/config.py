@@ -92,7 +92,8 @@ ERRORS_KEY = "errors"  # where on_error: skip records what it skipped
 ROUTE_KEY = "_route"
 VISITS_KEY = "_visits"
 PAYLOADS_KEY = "_interrupt_payloads"
-PRIVATE_KEYS = {ROUTE_KEY, VISITS_KEY, PAYLOADS_KEY}
+RELAY_KEY = "_subgraph_relay"  # a paused child of a subgraph with interrupt_output_mapping
+PRIVATE_KEYS = {ROUTE_KEY, VISITS_KEY, PAYLOADS_KEY, RELAY_KEY}
 
 DEFAULT_INTERRUPT_STATE_KEY = "interrupt_message"
 DEFAULT_RESUME_KEY = "user_input"
@@ -472,8 +473,11 @@ def _parse_node(
                 f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}",
             )
         elif tool in config.tools and config.tools[tool].kind != "python":
-            issues.add((*path, "tool"), f"tool '{tool}' is a shell tool; a python node needs a"
-                       " python tool (use an agent or tool_call node for shell tools)")
+            issues.add(
+                (*path, "tool"),
+                f"tool '{tool}' is a shell tool; a python node needs a"
+                " python tool (use an agent or tool_call node for shell tools)",
+            )
     elif node_type == "passthrough":
         output = spec.get("output")
         if not isinstance(output, dict) or not output:
@@ -569,9 +573,7 @@ def _check_tool_call(spec: dict, path: YamlPath, config: GraphConfig, issues: _C
     if tool is not None and not isinstance(tool, str):
         issues.add((*path, "tool"), "must be a tool name or a template like '{state.task.tool}'")
     elif isinstance(tool, str) and "{" not in tool and tool not in config.tools:
-        issues.add(
-            (*path, "tool"), f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}"
-        )
+        issues.add((*path, "tool"), f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}")
     if args is not None and not isinstance(args, str | dict):
         issues.add((*path, "args"), "must be a template like '{state.task.args}' or a mapping")
     _check_templates(tool, (*path, "tool"), issues)
@@ -836,7 +838,10 @@ def written_keys(node: NodeConfig) -> list[str]:
         return list(node.child_fields)
     if node.type == "subgraph":
         return list(
-            {**_mapping(spec.get("output_mapping")), **_mapping(spec.get("interrupt_output_mapping"))}
+            {
+                **_mapping(spec.get("output_mapping")),
+                **_mapping(spec.get("interrupt_output_mapping")),
+            }
         )
     if node.type == "map":
         sub = _mapping(spec.get("node"))
@@ -851,9 +856,7 @@ def _declare_written_keys(config: GraphConfig, issues: _Collector) -> None:
         for key in written_keys(node):
             if key == ERRORS_KEY and key not in config.state:
                 # on_error: skip appends what it skipped, from any number of nodes
-                config.state[key] = StateField(
-                    name=key, type="list", reducer="add", declared=False
-                )
+                config.state[key] = StateField(name=key, type="list", reducer="add", declared=False)
             elif key in node.child_fields and key not in config.state:
                 config.state[key] = copy.copy(node.child_fields[key])
             elif _is_key_name(key) and key not in config.state:

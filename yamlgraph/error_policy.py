@@ -61,8 +61,9 @@ class ErrorPolicy:
         if self.on_error == "retry":
             last: Exception = first
             for number in range(self.max_retries):
-                logger.warning("node %s: retry %d/%d after %s", self.node, number + 1,
-                               self.max_retries, last)
+                logger.warning(
+                    "node %s: retry %d/%d after %s", self.node, number + 1, self.max_retries, last
+                )
                 try:
                     return attempt(model)
                 except GraphBubbleUp:
@@ -90,8 +91,9 @@ class ErrorPolicy:
         if self.on_error == "retry":
             last: Exception = first
             for number in range(self.max_retries):
-                logger.warning("node %s: retry %d/%d after %s", self.node, number + 1,
-                               self.max_retries, last)
+                logger.warning(
+                    "node %s: retry %d/%d after %s", self.node, number + 1, self.max_retries, last
+                )
                 try:
                     return await attempt(model)
                 except GraphBubbleUp:

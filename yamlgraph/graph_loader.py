@@ -23,6 +23,7 @@ from yamlgraph.agent import build_agent
 from yamlgraph.config import (
     END,
     PAYLOADS_KEY,
+    RELAY_KEY,
     ROUTE_KEY,
     START,
     VISITS_KEY,
@@ -40,9 +41,13 @@ from yamlgraph.nodes import (
     build_python,
     build_router,
     build_subgraph,
+    build_subgraph_relay,
     build_tool_call,
     compiled_child_factory,
     interrupt_entry,
+    relay_done_name,
+    relay_pause_name,
+    relay_paused,
 )
 
 __all__ = [
@@ -116,6 +121,7 @@ def state_schemas(config: GraphConfig) -> tuple[type, type]:
         ROUTE_KEY: Annotated[Any, _last],
         VISITS_KEY: Annotated[Any, _count_visits],
         PAYLOADS_KEY: Annotated[Any, _merge_dicts],
+        RELAY_KEY: Annotated[Any, _merge_dicts],
     }
     full = TypedDict(f"{_type_name(config)}State", {**public, **private}, total=False)
     output = TypedDict(f"{_type_name(config)}Output", public, total=False)
@@ -146,6 +152,7 @@ def compile_graph(config: GraphConfig) -> YamlStateGraph:
     graph.yaml_config = config
     child_cache: dict = {}
     entries: dict[str, str] = {START: LG_START, END: LG_END}
+    exits: dict[str, str] = {}  # nodes whose outgoing edges leave from another node
 
     for name, node in config.nodes.items():
         entries[name] = name
@@ -164,6 +171,17 @@ def compile_graph(config: GraphConfig) -> YamlStateGraph:
             action = build_python(config, node)
         elif node.type == "passthrough":
             action = build_passthrough(config, node)
+        elif node.type == "subgraph" and node.get("interrupt_output_mapping"):
+            run, pause = build_subgraph_relay(config, node, compiled_child_factory(child_cache))
+            graph.add_node(name, _limited(config, name, run))
+            graph.add_node(relay_pause_name(name), pause)
+            graph.add_node(relay_done_name(name), _pass)
+            graph.add_conditional_edges(
+                name, relay_paused(name), [relay_pause_name(name), relay_done_name(name)]
+            )
+            graph.add_edge(relay_pause_name(name), name)
+            exits[name] = relay_done_name(name)
+            continue
         elif node.type == "subgraph":
             action = build_subgraph(config, node, compiled_child_factory(child_cache))
         elif node.type == "agent":
@@ -180,7 +198,7 @@ def compile_graph(config: GraphConfig) -> YamlStateGraph:
         graph.add_node(DEFAULTS_NODE, _defaults_writer(defaults))
         graph.add_edge(LG_START, DEFAULTS_NODE)
         start = DEFAULTS_NODE
-    _add_edges(graph, config, entries, start)
+    _add_edges(graph, config, entries, start, exits)
     return graph
 
 
@@ -236,13 +254,21 @@ def _defaults_writer(defaults: dict[str, Any]) -> Callable[[dict], dict]:
     return write_defaults
 
 
+def _pass(state: dict) -> dict:
+    return {}
+
+
 def _add_edges(
-    graph: StateGraph, config: GraphConfig, entries: dict[str, str], start: str = LG_START
+    graph: StateGraph,
+    config: GraphConfig,
+    entries: dict[str, str],
+    start: str = LG_START,
+    exits: dict[str, str] | None = None,
 ) -> None:
-    """Edges leave a node by its own name and enter it by its entry (interrupts have two)."""
+    """Edges enter a node by its entry (interrupts have two nodes) and leave by its exit."""
 
     def exit_of(name: str) -> str:
-        return start if name == START else name
+        return start if name == START else (exits or {}).get(name, name)
 
     by_source: dict[str, list[EdgeConfig]] = {}
     for edge in config.edges:

@@ -97,8 +97,13 @@ async def test_tool_call_nodes_in_a_map_and_alone(api):
     (result,) = await drive(api, "tool_call", {"tasks": tasks})
     assert result["findings"] == [
         {"task_id": 1, "tool": "add", "success": True, "result": 3, "error": None},
-        {"task_id": 2, "tool": "nope", "success": False, "result": None,
-         "error": "Unknown tool: nope"},
+        {
+            "task_id": 2,
+            "tool": "nope",
+            "success": False,
+            "result": None,
+            "error": "Unknown tool: nope",
+        },
         {"task_id": 3, "tool": "say", "success": True, "result": "$(echo pwned)", "error": None},
     ]
     assert result["single"]["result"] == "1"
@@ -149,3 +154,16 @@ async def test_interrupt_and_resume_inside_map_items(api):
     assert questions(second) == ["Keep B?"]
     assert done["shouted"] == ["A", "B"]
     assert done["answers"] == ["yes", "no"]
+
+
+@API
+async def test_interrupt_output_mapping_shows_the_paused_childs_state(api):
+    first, second, done = await drive(
+        api, "subgraph_interrupt_mapping", {"user": "Ada"}, "blue", "pasta"
+    )
+    assert questions(first) == ["Ada, your favourite colour?"]
+    assert first["partial"] == []  # the child's answers so far, while it waits
+    assert questions(second) == ["And your favourite food?"]
+    assert second["partial"] == ["blue"]
+    assert done["final_report"] == "Ada likes blue and pasta"
+    assert done["closing"] == "Thanks, Ada"

@@ -211,6 +211,8 @@ def test_a_graph_without_checkpointer_block_gets_memory_and_resumes_in_the_sync_
     first = app.invoke({"topic": "django"}, thread)
     assert first["__interrupt__"][0].value == "Hi! What is your name?"
     second = app.invoke(Command(resume="Ada"), thread)
-    assert second["__interrupt__"][0].value == "Thanks Ada. What do you want to achieve with django?"
+    assert (
+        second["__interrupt__"][0].value == "Thanks Ada. What do you want to achieve with django?"
+    )
     done = app.invoke(Command(resume="ship"), thread)
     assert done["name"] == "Ada" and done["goal"] == "ship"
