@@ -119,6 +119,7 @@ def run_interactive(
     stdin: TextIO,
     stdout: TextIO,
     checkpoints: Path = DEFAULT_CLI_CHECKPOINTS,
+    export_dir: Path | None = None,
 ) -> int:
     """Run a graph, asking each interrupt's question on stdout and reading answers from stdin."""
     from langgraph.types import Command
@@ -136,7 +137,7 @@ def run_interactive(
     while result.get("__interrupt__"):
         answers: dict[str, Any] = {}
         for item in result["__interrupt__"]:
-            print(f"? {_show(item.value)}", file=stdout)
+            print(f"? {_show(item.value)}", file=stdout, flush=True)
             if stdin.isatty():
                 print("> ", end="", file=stdout, flush=True)
             try:
@@ -152,6 +153,11 @@ def run_interactive(
         result = app.invoke(Command(resume=answers), run_config)
     public = {k: v for k, v in result.items() if not k.startswith("_")}
     print(json.dumps(public, indent=2, default=str), file=stdout)
+    if export_dir is not None and config.exports:
+        from yamlgraph.exports import write_exports
+
+        for written in write_exports(config.exports, public, thread_id, export_dir):
+            print(f"exported: {written}", file=stdout)
     return 0
 
 
@@ -170,6 +176,14 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         default=DEFAULT_CLI_CHECKPOINTS,
         help="SQLite file for graphs without a persistent checkpointer"
         f" (default: {DEFAULT_CLI_CHECKPOINTS})",
+    )
+    run.add_argument(
+        "--export",
+        nargs="?",
+        type=Path,
+        const=Path("outputs"),
+        metavar="DIR",
+        help="write the graph's `exports:` to DIR/THREAD/ when the run ends (default: outputs)",
     )
     mermaid = commands.add_parser("mermaid", help="print the graph as a Mermaid flowchart")
     mermaid.add_argument("path")
@@ -198,6 +212,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
                 stdin or sys.stdin,
                 stdout,
                 args.checkpoints,
+                args.export,
             )
         except KeyboardInterrupt:  # Ctrl-C while a node runs: the last checkpoint stays
             print(f"\n(stopped; resume with --thread {thread})", file=stdout)

@@ -39,6 +39,7 @@ TOP_LEVEL_KEYS = {
     "config",
     "loop_limits",
     "loop_exits",
+    "exports",
 }
 DEFAULTS_KEYS = {"provider", "model", "temperature", "prompts_dir", "prompts_relative", "responses"}
 STATE_TYPES = {"str", "int", "float", "bool", "list", "dict", "any"}
@@ -148,6 +149,7 @@ class GraphConfig:
     config: dict[str, Any] = field(default_factory=dict)
     loop_limits: dict[str, int] = field(default_factory=dict)
     loop_exits: dict[str, str] = field(default_factory=dict)
+    exports: dict[str, dict] = field(default_factory=dict)
     prompts_dir: str | None = None
     prompts_relative: bool | None = None
     raw: dict[str, Any] = field(default_factory=dict)
@@ -264,6 +266,7 @@ def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> Gr
     _parse_nodes(data.get("nodes"), config, issues)
     _parse_edges(data.get("edges"), config, issues)
     _parse_loops(data, config, issues)
+    _parse_exports(data, config, issues)
     _declare_written_keys(config, issues)
     _check_graph_shape(config, issues)
     return config
@@ -812,6 +815,18 @@ def _parse_loops(data: dict, config: GraphConfig, issues: _Collector) -> None:
             issues.add(("loop_exits", node), f"unknown target node '{target}'")
         else:
             config.loop_exits[node] = target
+
+
+def _parse_exports(data: dict, config: GraphConfig, issues: _Collector) -> None:
+    from yamlgraph.exports import export_problems
+
+    if data.get("exports") is None:
+        return
+    problems = export_problems(data["exports"])
+    for path, message in problems:
+        issues.add(path, message)
+    if not problems:
+        config.exports = data["exports"]
 
 
 def written_keys(node: NodeConfig) -> list[str]:
