@@ -542,7 +542,7 @@ def _check_common_keys(spec: dict, path: YamlPath, node_type: str, issues: _Coll
             issues.add((*path, "fallback"), "must be a mapping with 'provider'")
         else:
             issues.unknown_keys(fallback, _MODEL_KEYS, (*path, "fallback"), "fallback")
-            if not fallback.get("provider"):
+            if not fallback.get("provider") and set(fallback) <= _MODEL_KEYS:
                 issues.add((*path, "fallback"), "needs 'provider'")
     if on_error == "fallback" and not isinstance(fallback, dict):
         issues.add((*path, "on_error"), "on_error: fallback needs 'fallback: {provider: ...}'")
