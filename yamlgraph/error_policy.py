@@ -50,71 +50,53 @@ class ErrorPolicy:
         self.fallback_model = fallback_model
         self.fallback_provider = (options.get("fallback") or {}).get("provider")
 
+    def models(self, model: Any) -> list[Any]:
+        """The models to try, in order: once, 1 + max_retries times, or then the fallback."""
+        if self.on_error == "retry":
+            return [model] * (1 + self.max_retries)
+        if self.on_error == "fallback":
+            return [model, self.fallback_model]
+        return [model]
+
     def run(self, attempt: Callable[[Any], T], model: Any) -> T:
         """`attempt(model)`, then what `on_error` says if it raises."""
-        try:
-            return attempt(model)
-        except GraphBubbleUp:
-            raise
-        except Exception as exc:
-            first = exc
-        if self.on_error == "retry":
-            last: Exception = first
-            for number in range(self.max_retries):
-                logger.warning(
-                    "node %s: retry %d/%d after %s", self.node, number + 1, self.max_retries, last
-                )
-                try:
-                    return attempt(model)
-                except GraphBubbleUp:
-                    raise
-                except Exception as exc:
-                    last = exc
-            raise self._exhausted(last) from last
-        if self.on_error == "fallback":
+        errors: list[Exception] = []
+        for candidate in self.models(model):
             try:
-                return attempt(self.fallback_model)
+                return attempt(candidate)
             except GraphBubbleUp:
                 raise
             except Exception as exc:
-                raise self._fallback_failed(first, exc) from exc
-        return self._give_up(first)
+                errors.append(self._failed(exc))
+        raise self._failure(errors)
 
     async def arun(self, attempt: Callable[[Any], Awaitable[T]], model: Any) -> T:
         """The async twin of :meth:`run`."""
-        try:
-            return await attempt(model)
-        except GraphBubbleUp:
-            raise
-        except Exception as exc:
-            first = exc
-        if self.on_error == "retry":
-            last: Exception = first
-            for number in range(self.max_retries):
-                logger.warning(
-                    "node %s: retry %d/%d after %s", self.node, number + 1, self.max_retries, last
-                )
-                try:
-                    return await attempt(model)
-                except GraphBubbleUp:
-                    raise
-                except Exception as exc:
-                    last = exc
-            raise self._exhausted(last) from last
-        if self.on_error == "fallback":
+        errors: list[Exception] = []
+        for candidate in self.models(model):
             try:
-                return await attempt(self.fallback_model)
+                return await attempt(candidate)
             except GraphBubbleUp:
                 raise
             except Exception as exc:
-                raise self._fallback_failed(first, exc) from exc
-        return self._give_up(first)
+                errors.append(self._failed(exc))
+        raise self._failure(errors)
 
-    def _give_up(self, error: Exception) -> Any:
+    def _failed(self, error: Exception) -> Exception:
+        if self.on_error != "fail":
+            logger.warning("node %s failed (on_error: %s): %s", self.node, self.on_error, error)
+        return error
+
+    def _failure(self, errors: list[Exception]) -> Exception:
+        """The exception to raise once every model in :meth:`models` failed."""
+        last = errors[-1]
         if self.on_error == "skip":
-            logger.warning("node %s failed, skipping (on_error: skip): %s", self.node, error)
-            raise NodeSkipped(self.node, error) from error
-        raise error
+            return NodeSkipped(self.node, last)
+        if self.on_error == "retry":
+            return self._exhausted(last)
+        if self.on_error == "fallback":
+            return self._fallback_failed(errors[0], last)
+        return last
 
     def _exhausted(self, error: Exception) -> GraphRuntimeError:
         return GraphRuntimeError(

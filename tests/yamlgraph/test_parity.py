@@ -167,3 +167,73 @@ async def test_interrupt_output_mapping_shows_the_paused_childs_state(api):
     assert second["partial"] == ["blue"]
     assert done["final_report"] == "Ada likes blue and pasta"
     assert done["closing"] == "Thanks, Ada"
+
+
+def _one_node(tmp_path, node: str) -> Path:
+    path = tmp_path / "graph.yaml"
+    path.write_text(f"nodes:\n  n: {node}\nedges:\n  - {{from: START, to: n}}\n")
+    return path
+
+
+@API
+async def test_retry_that_never_succeeds_names_the_node_and_the_attempts(api, tmp_path):
+    node = (
+        "{prompt: {user: hi}, on_error: retry, max_retries: 1,"
+        " responses: [{raise: 'rate limited'}]}"
+    )
+    app = await _app(api, _one_node(tmp_path, node))
+    with pytest.raises(GraphRuntimeError, match=r"node 'n': failed 2 times .*rate limited"):
+        await _invoke(api, app, {})
+
+
+@API
+async def test_a_failing_fallback_names_both_causes(api, tmp_path):
+    node = (
+        "{prompt: {user: hi}, on_error: fallback, responses: [{raise: down}],"
+        " fallback: {provider: fake, responses: [{raise: also down}]}}"
+    )
+    app = await _app(api, _one_node(tmp_path, node))
+    with pytest.raises(GraphRuntimeError, match=r"failed \(FakeModelError: down\).*'fake'.*also"):
+        await _invoke(api, app, {})
+
+
+@API
+async def test_without_on_error_a_model_failure_fails_the_run(api, tmp_path):
+    from yamlgraph.llm import FakeModelError
+
+    app = await _app(api, _one_node(tmp_path, "{prompt: {user: hi}, responses: [{raise: nope}]}"))
+    with pytest.raises(FakeModelError, match="nope"):
+        await _invoke(api, app, {})
+
+
+@API
+async def test_an_agent_and_a_python_node_can_skip(api, tmp_path):
+    (tmp_path / "tools.py").write_text("def broken(state):\n    raise RuntimeError('disk full')\n")
+    path = tmp_path / "graph.yaml"
+    path.write_text(
+        "tools: {broken: {path: tools.py, function: broken}}\n"
+        "nodes:\n"
+        "  think: {type: agent, prompt: {user: hi}, on_error: skip, responses: [{raise: x}]}\n"
+        "  work: {type: python, tool: broken, state_key: done, on_error: skip}\n"
+        "edges:\n  - {from: START, to: think}\n  - {from: think, to: work}\n"
+    )
+    result = await _invoke(api, await _app(api, path), {})
+    assert result["think"] is None and result["done"] is None
+    assert [(e["node"], e["message"]) for e in result["errors"]] == [
+        ("think", "x"),
+        ("work", "disk full"),
+    ]
+
+
+async def _app(api: str, path: Path):
+    if api == "sync":
+        config = load_graph_config(path)
+        return compile_graph(config).compile(checkpointer=get_checkpointer_for_graph(config))
+    return await load_and_compile_async(path)
+
+
+async def _invoke(api: str, app, value):
+    config = {"configurable": {"thread_id": f"parity-{next(_threads)}"}}
+    if api == "sync":
+        return app.invoke(value, config)
+    return await run_graph_async(app, value, config)
