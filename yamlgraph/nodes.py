@@ -550,6 +550,17 @@ def relay_paused(name: str) -> Callable[[dict], str]:
     return route
 
 
+class ItemSkipped(NodeSkipped):
+    """A map item whose agent already recorded why it skipped."""
+
+    def __init__(self, record: dict[str, str]):
+        Exception.__init__(self, record.get("message", ""))
+        self.saved = record
+
+    def record(self) -> dict[str, str]:
+        return self.saved
+
+
 class MapItem:
     """How a map node runs its sub-node on one item (the item is in the view under `as`)."""
 
@@ -563,9 +574,9 @@ class MapItem:
         self.model = PromptedModel(graph, self.sub) if self.sub.type in {"llm", "router"} else None
         self.agent = None
         if self.sub.type == "agent":
-            from yamlgraph.agent import AgentLoop
+            from yamlgraph.agent import build_agent
 
-            self.agent = AgentLoop(graph, self.sub)
+            self.agent = functools.partial(build_agent, graph, self.sub)
         self.function = (
             load_tool_function(graph.tools[self.sub.get("tool")])
             if self.sub.type == "python"
@@ -583,15 +594,21 @@ class MapItem:
             return tool_call_result(self.graph, sub, view)
         if sub.type == "interrupt":
             return interrupt(render(sub.get("message"), view))
-        if self.agent is not None:
-            from yamlgraph.agent import build_agent
-
-            return next(iter(build_agent(self.graph, sub).invoke(view).values()))
+        if self.agent is not None:  # a fresh agent per item: its own turns and tool calls
+            return self.agent_value(self.agent().invoke(view))
         return {key: render(t, view) for key, t in sub.get("output").items()}
+
+    def agent_value(self, update: dict) -> Any:
+        """An agent item's answer; a skipped agent skips the item."""
+        if update.get(ERRORS_KEY):
+            raise ItemSkipped(update[ERRORS_KEY][0])
+        return update.get(self.sub.get("state_key", self.sub.name))
 
     async def arun(self, view: dict) -> Any:
         if self.model is not None:
             return await self.model.aask(view)
+        if self.agent is not None:
+            return self.agent_value(await self.agent().ainvoke(view))
         return self.run(view)
 
 

@@ -237,3 +237,30 @@ async def _invoke(api: str, app, value):
     if api == "sync":
         return app.invoke(value, config)
     return await run_graph_async(app, value, config)
+
+
+@API
+async def test_map_items_run_by_an_agent_and_by_a_router(api):
+    (result,) = await drive(api, "map_subnodes", {"nums": [1, 2]})
+    assert result["sums"] == ["done", "done"]  # each item's agent called its tool, then answered
+    assert result["routes"] == ["1", "2"]  # a router item collects its answer
+
+
+@API
+async def test_a_skipped_agent_item_is_left_out_and_recorded(api, tmp_path):
+    path = tmp_path / "graph.yaml"
+    path.write_text(
+        "state: {xs: list}\n"
+        "nodes:\n"
+        "  each:\n"
+        "    type: map\n"
+        "    over: '{state.xs}'\n"
+        "    as: x\n"
+        "    on_error: skip\n"
+        "    node: {type: agent, prompt: {user: '{state.x}'}, responses: [{raise: 'no model'}]}\n"
+        "    collect: out\n"
+        "edges:\n  - {from: START, to: each}\n"
+    )
+    result = await _invoke(api, await _app(api, path), {"xs": [1]})
+    assert result["out"] == []
+    assert result["errors"] == [{"node": "each", "type": "FakeModelError", "message": "no model"}]
