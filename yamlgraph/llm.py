@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
 __all__ = [
@@ -156,6 +157,26 @@ class FakeChatModel(BaseChatModel):
             ]
             return AIMessage(content=str(response.get("content") or ""), tool_calls=calls)
         return AIMessage(content=json.dumps(response))
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """The scripted answer word by word, so streaming can be tested offline."""
+        message = self._next_message(messages)
+        if message.tool_calls or not isinstance(message.content, str):
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(content=message.content, tool_calls=message.tool_calls)
+            )
+            return
+        for piece in re.findall(r"\S+\s*|\s+", message.content) or [""]:
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
 
     def _generate(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import operator
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -174,6 +175,7 @@ class PromptedModel:
         fallback_model = chat_model_for(config, node, fallback) if fallback else None
         self.policy = ErrorPolicy(node.name, node.options, fallback_model)
         self.parse_json = bool(node.get("parse_json", False))
+        self.stream = bool(node.get("stream", False))
 
     def messages(self, view: Mapping[str, Any]) -> list[BaseMessage]:
         variables = render(self.node.get("variables") or {}, view)
@@ -197,12 +199,22 @@ class PromptedModel:
 
     def ask(self, view: Mapping[str, Any], config: RunnableConfig | None = None) -> Any:
         messages = self.messages(view)
-        return self.policy.run(lambda model: self.parse(model.invoke(messages, config)), self.model)
+
+        def attempt(model: Any) -> Any:
+            if not self.stream:
+                return self.parse(model.invoke(messages, config))
+            # stream: true asks token by token (LangGraph's stream_mode="messages" sees each)
+            return self.parse(functools.reduce(operator.add, model.stream(messages, config)))
+
+        return self.policy.run(attempt, self.model)
 
     async def aask(self, view: Mapping[str, Any], config: RunnableConfig | None = None) -> Any:
         messages = self.messages(view)
 
         async def attempt(model: Any) -> Any:
+            if self.stream:
+                chunks = [chunk async for chunk in model.astream(messages, config)]
+                return self.parse(functools.reduce(operator.add, chunks))
             return self.parse(await model.ainvoke(messages, config))
 
         return await self.policy.arun(attempt, self.model)

@@ -264,3 +264,16 @@ async def test_a_skipped_agent_item_is_left_out_and_recorded(api, tmp_path):
     result = await _invoke(api, await _app(api, path), {"xs": [1]})
     assert result["out"] == []
     assert result["errors"] == [{"node": "each", "type": "FakeModelError", "message": "no model"}]
+
+
+async def test_stream_true_streams_the_answer_through_langgraph(tmp_path):
+    node = "{prompt: {user: hi}, stream: true, responses: ['streamed answer']}"
+    app = await _app("async", _one_node(tmp_path, node))
+    config = {"configurable": {"thread_id": "stream"}}
+    chunks = [
+        message.content
+        async for message, meta in app.astream({}, config, stream_mode="messages")
+        if meta["langgraph_node"] == "n" and message.content
+    ]
+    assert chunks == ["streamed ", "answer"]  # token by token, not one message at the end
+    assert (await app.aget_state(config)).values["n"] == "streamed answer"
