@@ -91,7 +91,7 @@ ERRORS_KEY = "errors"  # where on_error: skip records what it skipped
 
 # Channels the engine itself uses; graph authors cannot declare or write them.
 ROUTE_KEY = "_route"
-VISITS_KEY = "_visits"
+VISITS_KEY = "_loop_counts"  # yamlgraph's name: templates read {state._loop_counts.node}
 PAYLOADS_KEY = "_interrupt_payloads"
 RELAY_KEY = "_subgraph_relay"  # a paused child of a subgraph with interrupt_output_mapping
 PRIVATE_KEYS = {ROUTE_KEY, VISITS_KEY, PAYLOADS_KEY, RELAY_KEY}

@@ -277,3 +277,10 @@ async def test_stream_true_streams_the_answer_through_langgraph(tmp_path):
     ]
     assert chunks == ["streamed ", "answer"]  # token by token, not one message at the end
     assert (await app.aget_state(config)).values["n"] == "streamed answer"
+
+
+@API
+async def test_loop_limits_and_the_loop_count_in_templates(api):
+    (result,) = await drive(api, "loop_limits", {"rounds": []})
+    # three runs, each seeing how often it ran before (yamlgraph's _loop_counts), then END
+    assert result["rounds"] == ["round ", "round 1", "round 2"]

@@ -314,12 +314,12 @@ def test_state_key_must_be_a_public_identifier(tmp_path, key, reason):
 
 
 def test_private_passthrough_output_and_resume_key(tmp_path):
-    text = OK_NODES.replace('{greeting: "hi {state.user_input}"}', '{_visits: "{1}"}')
+    text = OK_NODES.replace('{greeting: "hi {state.user_input}"}', '{_loop_counts: "{1}"}')
     text = text.replace('    message: "Name?"', '    message: "Name?"\n    resume_key: _answer')
     _, issues = issues_of(tmp_path, text)
     assert [(i.path, i.line) for i in issues] == [
         ("nodes.ask.resume_key", line_of(text, "resume_key")),
-        ("nodes.greet.output._visits", line_of(text, "_visits")),
+        ("nodes.greet.output._loop_counts", line_of(text, "_loop_counts")),
     ]
 
 
