@@ -176,24 +176,25 @@ def _one_node(tmp_path, node: str) -> Path:
 
 
 @API
-async def test_retry_that_never_succeeds_names_the_node_and_the_attempts(api, tmp_path):
-    node = (
-        "{prompt: {user: hi}, on_error: retry, max_retries: 1,"
-        " responses: [{raise: 'rate limited'}]}"
-    )
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        (  # retries exhausted: the node, the attempts and the last cause
+            "{prompt: {user: hi}, on_error: retry, max_retries: 1,"
+            " responses: [{raise: 'rate limited'}]}",
+            r"node 'n': failed 2 times .*rate limited",
+        ),
+        (  # the fallback failed too: both causes and the fallback provider
+            "{prompt: {user: hi}, on_error: fallback, responses: [{raise: down}],"
+            " fallback: {provider: fake, responses: [{raise: also down}]}}",
+            r"failed \(FakeModelError: down\).*'fake'.*also",
+        ),
+    ],
+    ids=["retry-exhausted", "fallback-failed"],
+)
+async def test_a_policy_that_cannot_recover_fails_with_every_cause(api, tmp_path, node, message):
     app = await _app(api, _one_node(tmp_path, node))
-    with pytest.raises(GraphRuntimeError, match=r"node 'n': failed 2 times .*rate limited"):
-        await _invoke(api, app, {})
-
-
-@API
-async def test_a_failing_fallback_names_both_causes(api, tmp_path):
-    node = (
-        "{prompt: {user: hi}, on_error: fallback, responses: [{raise: down}],"
-        " fallback: {provider: fake, responses: [{raise: also down}]}}"
-    )
-    app = await _app(api, _one_node(tmp_path, node))
-    with pytest.raises(GraphRuntimeError, match=r"failed \(FakeModelError: down\).*'fake'.*also"):
+    with pytest.raises(GraphRuntimeError, match=message):
         await _invoke(api, app, {})
 
 

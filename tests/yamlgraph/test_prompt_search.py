@@ -43,37 +43,27 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_step1_graph_relative_prompts_dir(project):
-    prompt_at(project, "graphs/demo/mine/greet.yaml", "step one")
-    defaults = "defaults: {prompts_relative: true, prompts_dir: mine}"
-    assert answer(graph_with(project, "greet", defaults)) == "step one"
-
-
-def test_step2_prompts_dir_from_the_working_directory(project):
-    prompt_at(project, "shared/greet.yaml", "step two")
-    assert answer(graph_with(project, "greet", "defaults: {prompts_dir: shared}")) == "step two"
-
-
-def test_step3_graph_relative_without_prompts_dir(project):
-    prompt_at(project, "graphs/demo/prompts/opening.yaml", "step three")
-    defaults = "defaults: {prompts_relative: true}"
-    assert answer(graph_with(project, "prompts/opening", defaults)) == "step three"
-
-
-def test_step4_default_prompts_folder_of_the_working_directory(project):
-    prompt_at(project, "prompts/greet.yaml", "step four")
-    assert answer(graph_with(project, "greet")) == "step four"
-
-
-def test_step5_parent_prompts_basename_fallback(project):
-    # the example: prompt examples/npc/scene_describe lives in examples/npc/prompts/
-    prompt_at(project, "examples/npc/prompts/scene_describe.yaml", "step five")
-    assert answer(graph_with(project, "examples/npc/scene_describe")) == "step five"
-
-
-def test_engine_step_prompts_beside_the_graph(project):
-    prompt_at(project, "graphs/demo/prompts/greet.yaml", "beside the graph")
-    assert answer(graph_with(project, "greet")) == "beside the graph"
+@pytest.mark.parametrize(
+    ("where", "name", "defaults"),
+    [
+        # 1. prompts_relative + prompts_dir: {graph dir}/{prompts_dir}/{name}
+        ("graphs/demo/mine/greet.yaml", "greet", "{prompts_relative: true, prompts_dir: mine}"),
+        # 2. prompts_dir, from the working directory
+        ("shared/greet.yaml", "greet", "{prompts_dir: shared}"),
+        # 3. prompts_relative: {graph dir}/{name}
+        ("graphs/demo/prompts/opening.yaml", "prompts/opening", "{prompts_relative: true}"),
+        # 4. prompts/ of the working directory
+        ("prompts/greet.yaml", "greet", "{}"),
+        # 5. the example: examples/npc/scene_describe in examples/npc/prompts/
+        ("examples/npc/prompts/scene_describe.yaml", "examples/npc/scene_describe", "{}"),
+        # the engine's step: prompts/ beside the graph
+        ("graphs/demo/prompts/greet.yaml", "greet", "{}"),
+    ],
+    ids=["step1", "step2", "step3", "step4", "step5", "engine-step"],
+)
+def test_each_search_step_finds_a_prompt_found_nowhere_else(project, where, name, defaults):
+    prompt_at(project, where, f"found at {where}")
+    assert answer(graph_with(project, name, f"defaults: {defaults}")) == f"found at {where}"
 
 
 def test_yamlgraph_steps_come_before_the_engine_step(project):
