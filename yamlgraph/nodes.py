@@ -293,9 +293,13 @@ def build_router(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
 
 
 def python_result(graph: GraphConfig, node: NodeConfig, result: Any) -> dict[str, Any]:
-    """Turn a tool's return value into a state update, refusing keys the state lacks."""
+    """Turn a tool's return value into a state update, refusing keys the state lacks.
+
+    As in yamlgraph 0.6.5, a dict is a state update (even with `state_key`); any other
+    value goes to `state_key`.
+    """
     key = node.get("state_key")
-    if key:
+    if key and not isinstance(result, Mapping):
         return {key: result}
     if result is None:
         return {}

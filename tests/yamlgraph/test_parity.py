@@ -285,3 +285,25 @@ async def test_loop_limits_and_the_loop_count_in_templates(api):
     (result,) = await drive(api, "loop_limits", {"rounds": []})
     # three runs, each seeing how often it ran before (yamlgraph's _loop_counts), then END
     assert result["rounds"] == ["round ", "round 1", "round 2"]
+
+
+@API
+async def test_a_python_dict_is_a_state_update_even_with_state_key(api, tmp_path):
+    (tmp_path / "tools.py").write_text(
+        "def images(state):\n    return {'images': ['a.png'], 'count': 1}\n"
+        "def total(state):\n    return 3\n"
+    )
+    path = tmp_path / "graph.yaml"
+    path.write_text(
+        "state: {count: int}\n"
+        "tools:\n  images: {path: tools.py, function: images}\n"
+        "  total: {path: tools.py, function: total}\n"
+        "nodes:\n"
+        "  draw: {type: python, tool: images, state_key: images}\n"
+        "  add: {type: python, tool: total, state_key: sum}\n"
+        "edges:\n  - {from: START, to: draw}\n  - {from: draw, to: add}\n"
+    )
+    result = await _invoke(api, await _app(api, path), {})
+    # yamlgraph 0.6.5: the dict's keys are written; a non-dict goes to state_key
+    assert result["images"] == ["a.png"] and result["count"] == 1
+    assert result["sum"] == 3
