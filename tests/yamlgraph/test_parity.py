@@ -307,3 +307,21 @@ async def test_a_python_dict_is_a_state_update_even_with_state_key(api, tmp_path
     # yamlgraph 0.6.5: the dict's keys are written; a non-dict goes to state_key
     assert result["images"] == ["a.png"] and result["count"] == 1
     assert result["sum"] == 3
+
+
+@API
+async def test_shell_tools_parse_env_working_dir_timeout_and_exit_codes(api):
+    calls = [
+        {"tool": "config_json", "args": {}},
+        {"tool": "read_note", "args": {"name": "note.txt"}},
+        {"tool": "slow", "args": {}},
+        {"tool": "grep_missing", "args": {"word": "absent"}},
+        {"tool": "read_note", "args": {}},
+    ]
+    (result,) = await drive(api, "shell_tools", {"calls": calls})
+    parsed, note, slow, missing, no_argument = result["results"]
+    assert parsed["result"] == {"greeting": "hi"}  # parse: json, with env added
+    assert note["result"] == "hello from workdir"  # ran in working_dir
+    assert slow["success"] is False and "timed out after 0.5 s" in slow["error"]
+    assert missing["success"] is False and "exit code 1" in missing["error"]
+    assert "needs argument(s) name" in no_argument["error"]
