@@ -276,18 +276,22 @@ def choose_route(node: NodeConfig, answer: Any) -> str:
 def build_router(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
     model = PromptedModel(graph, node)
     key = node.get("state_key", node.name)
+    field_name = node.get("route_field")
+
+    def update(answer: Any) -> dict:
+        # with route_field, yamlgraph 0.6.5 stores the label itself under state_key
+        stored = answer.get(field_name) if field_name and isinstance(answer, dict) else answer
+        return {key: stored, ROUTE_KEY: choose_route(node, answer)}
 
     @node_errors(node.name)
     @node_policy(node, key)
     def run(state: dict, config: RunnableConfig) -> dict:
-        answer = model.ask(state, config)
-        return {key: answer, ROUTE_KEY: choose_route(node, answer)}
+        return update(model.ask(state, config))
 
     @node_errors(node.name)
     @node_policy(node, key)
     async def arun(state: dict, config: RunnableConfig) -> dict:
-        answer = await model.aask(state, config)
-        return {key: answer, ROUTE_KEY: choose_route(node, answer)}
+        return update(await model.aask(state, config))
 
     return RunnableCallable(run, arun, name=node.name)
 

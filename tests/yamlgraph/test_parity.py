@@ -325,3 +325,13 @@ async def test_shell_tools_parse_env_working_dir_timeout_and_exit_codes(api):
     assert slow["success"] is False and "timed out after 0.5 s" in slow["error"]
     assert missing["success"] is False and "exit code 1" in missing["error"]
     assert "needs argument(s) name" in no_argument["error"]
+
+
+@API
+async def test_route_field_and_skip_if_exists(api):
+    (fresh,) = await drive(api, "router_keys", {"message": "hi"})
+    assert fresh["draft"] == "a fresh draft"
+    assert fresh["classify"] == "positive"  # as yamlgraph 0.6.5: the route_field's value
+    assert fresh["message"] == "hi :)"  # route_field: tone chose 'positive'
+    (kept,) = await drive(api, "router_keys", {"message": "hi", "draft": "mine"})
+    assert kept["draft"] == "mine"  # skip_if_exists: the node did not run
