@@ -33,18 +33,20 @@ from yamlgraph.config import (
 )
 from yamlgraph.errors import GraphRuntimeError, GraphValidationError, ValidationIssue
 from yamlgraph.expressions import compile_expression
+from yamlgraph.map_nodes import build_map
 from yamlgraph.nodes import (
     build_interrupt,
     build_llm,
-    build_map,
     build_passthrough,
     build_python,
     build_router,
+    build_tool_call,
+    interrupt_entry,
+)
+from yamlgraph.subgraph_nodes import (
     build_subgraph,
     build_subgraph_relay,
-    build_tool_call,
     compiled_child_factory,
-    interrupt_entry,
     relay_done_name,
     relay_pause_name,
     relay_paused,
