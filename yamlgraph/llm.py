@@ -107,7 +107,8 @@ class FakeChatModel(BaseChatModel):
     """A deterministic, offline chat model for examples and tests.
 
     With ``responses``, call *n* returns ``responses[n]`` and every later
-    call repeats the last one.  An entry is the answer's text; a dict is
+    call repeats the last one (a conversation that already holds *k* answers
+    gets at least entry *k*).  An entry is the answer's text; a dict is
     returned as its JSON text (for nodes that parse JSON), except two
     scripted shapes: ``{tool_calls: [{name, args}], content: ...}`` answers
     with tool calls (for ``agent`` nodes) and ``{raise: message}`` fails the
@@ -137,9 +138,12 @@ class FakeChatModel(BaseChatModel):
         return self
 
     def _next_message(self, messages: list[BaseMessage]) -> AIMessage:
+        # An agent's conversation already holds its earlier answers: counting them keeps
+        # the script in step when a new process resumes the conversation.
+        answered = sum(isinstance(m, AIMessage) for m in messages)
         with self._lock:
-            index = self._calls
-            self._calls += 1
+            index = max(self._calls, answered)
+            self._calls = index + 1
         if not self.responses:
             for message in reversed(messages):
                 if isinstance(message, HumanMessage):

@@ -335,3 +335,18 @@ async def test_route_field_and_skip_if_exists(api):
     assert fresh["message"] == "hi :)"  # route_field: tone chose 'positive'
     (kept,) = await drive(api, "router_keys", {"message": "hi", "draft": "mine"})
     assert kept["draft"] == "mine"  # skip_if_exists: the node did not run
+
+
+def test_an_agent_paused_in_its_loop_resumes_in_another_process(tmp_path):
+    from tests.yamlgraph.conftest import sqlite_app, step_in_new_process
+
+    graph = PARITY / "agent_interrupt.yaml"
+    db = tmp_path / "sessions.sqlite"
+    config = {"configurable": {"thread_id": "agent-restart"}}
+    first = sqlite_app(graph, db).invoke({"question": "x"}, config)
+    assert questions(first) == ["Which number?"]
+    second = step_in_new_process(graph, db, "agent-restart", "seven")
+    assert second["__interrupt__"] == ["Sure?"]
+    done = step_in_new_process(graph, db, "agent-restart", "yes")
+    assert done["answer"] == "thanks"
+    assert [c["output"] for c in done["calls"]] == [2, "seven", "yes"]
