@@ -6,9 +6,9 @@ once, each with its file, YAML path and line, before anything runs.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import difflib
-import importlib
-import importlib.util
 import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 from yamlgraph.errors import GraphValidationError, ValidationIssue
+from yamlgraph.graph_tools import SHELL_PARSE_MODES, ToolConfig, load_tool_function
+from yamlgraph.prompts import find_prompt, prompt_candidates
 from yamlgraph.yaml_source import LineMap, YamlPath, format_path, load_yaml
 
 START = "START"
@@ -37,52 +39,62 @@ TOP_LEVEL_KEYS = {
     "config",
     "loop_limits",
     "loop_exits",
+    "exports",
 }
 DEFAULTS_KEYS = {"provider", "model", "temperature", "prompts_dir", "prompts_relative", "responses"}
 STATE_TYPES = {"str", "int", "float", "bool", "list", "dict", "any"}
 REDUCERS = {"add", "replace"}
 STATE_FIELD_KEYS = {"type", "reducer", "default", "description"}
 TOOL_KEYS = {"type", "module", "path", "function", "description"}
+SHELL_TOOL_KEYS = {
+    "type",
+    "command",
+    "description",
+    "parse",
+    "timeout",
+    "working_dir",
+    "env",
+    "success_codes",
+}
 EDGE_KEYS = {"from", "to", "condition", "type", "description"}
 
-_LLM_KEYS = {
+_MODEL_KEYS = {"provider", "model", "temperature", "responses"}
+_LLM_KEYS = _MODEL_KEYS | {
     "prompt",
     "variables",
     "state_key",
-    "provider",
-    "model",
-    "temperature",
     "parse_json",
-    "responses",
+    "requires",
+    "skip_if_exists",
+    "stream",
 }
+#: The error-handling properties of graph-yaml.md, on the nodes that call a model.
+ERROR_KEYS = {"on_error", "max_retries", "fallback"}
+ON_ERROR_VALUES = ("skip", "retry", "fail", "fallback")
 NODE_KEYS: dict[str, set[str]] = {
-    "llm": _LLM_KEYS,
-    "router": _LLM_KEYS | {"routes", "default_route"},
-    "python": {"tool", "state_key"},
+    "llm": _LLM_KEYS | ERROR_KEYS,
+    "router": _LLM_KEYS | ERROR_KEYS | {"routes", "default_route", "route_field"},
+    "agent": _LLM_KEYS - {"stream"} | ERROR_KEYS | {"tools", "max_iterations", "tool_results_key"},
+    "python": {"tool", "state_key", "variables", "requires", "on_error"},
     "passthrough": {"output"},
-    "interrupt": {
-        "message",
-        "prompt",
-        "variables",
-        "state_key",
-        "resume_key",
-        "idempotent",
-        "provider",
-        "model",
-        "temperature",
-        "responses",
-    },
-    "subgraph": {"graph", "input_mapping", "output_mapping"},
-    "map": {"over", "as", "node", "collect"},
+    "interrupt": _MODEL_KEYS
+    | {"message", "prompt", "variables", "state_key", "resume_key", "idempotent"},
+    "subgraph": {"graph", "mode", "input_mapping", "output_mapping", "interrupt_output_mapping"},
+    "map": {"over", "as", "node", "collect", "requires"} | ERROR_KEYS,
+    "tool_call": {"tool", "args", "state_key", "requires", "on_error"},
 }
 COMMON_NODE_KEYS = {"type", "description"}
-MAP_SUBNODE_TYPES = {"llm", "python", "passthrough"}
+MAP_SUBNODE_TYPES = {"llm", "router", "agent", "python", "passthrough", "tool_call", "interrupt"}
+DEFAULT_AGENT_ITERATIONS = 10  # yamlgraph 0.6.5's default (graph-yaml.md says 5)
+DEFAULT_TOOL_CALL_KEY = "result"  # yamlgraph 0.6.5's default (tool-call-nodes.md: node name)
+ERRORS_KEY = "errors"  # where on_error: skip records what it skipped
 
 # Channels the engine itself uses; graph authors cannot declare or write them.
 ROUTE_KEY = "_route"
-VISITS_KEY = "_visits"
+VISITS_KEY = "_loop_counts"  # yamlgraph's name: templates read {state._loop_counts.node}
 PAYLOADS_KEY = "_interrupt_payloads"
-PRIVATE_KEYS = {ROUTE_KEY, VISITS_KEY, PAYLOADS_KEY}
+RELAY_KEY = "_subgraph_relay"  # a paused child of a subgraph with interrupt_output_mapping
+PRIVATE_KEYS = {ROUTE_KEY, VISITS_KEY, PAYLOADS_KEY, RELAY_KEY}
 
 DEFAULT_INTERRUPT_STATE_KEY = "interrupt_message"
 DEFAULT_RESUME_KEY = "user_input"
@@ -99,18 +111,12 @@ class StateField:
 
 
 @dataclass
-class ToolConfig:
-    name: str
-    function: str
-    module: str | None = None
-    path: Path | None = None
-
-
-@dataclass
 class NodeConfig:
     name: str
     type: str
     options: dict[str, Any]
+    #: mode: direct subgraphs read and write the child's state fields by name
+    child_fields: dict[str, StateField] = field(default_factory=dict)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
@@ -143,6 +149,7 @@ class GraphConfig:
     config: dict[str, Any] = field(default_factory=dict)
     loop_limits: dict[str, int] = field(default_factory=dict)
     loop_exits: dict[str, str] = field(default_factory=dict)
+    exports: dict[str, dict] = field(default_factory=dict)
     prompts_dir: str | None = None
     prompts_relative: bool | None = None
     raw: dict[str, Any] = field(default_factory=dict)
@@ -259,6 +266,7 @@ def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> Gr
     _parse_nodes(data.get("nodes"), config, issues)
     _parse_edges(data.get("edges"), config, issues)
     _parse_loops(data, config, issues)
+    _parse_exports(data, config, issues)
     _declare_written_keys(config, issues)
     _check_graph_shape(config, issues)
     return config
@@ -316,55 +324,94 @@ def _parse_tools(tools: Any, config: GraphConfig, issues: _Collector) -> None:
         if not isinstance(spec, dict):
             issues.add(path, "must be a mapping with 'module' or 'path', and 'function'")
             continue
-        issues.unknown_keys(spec, TOOL_KEYS, path, "tool")
-        function = spec.get("function")
-        if not function:
-            issues.add(path, "missing 'function'")
-            continue
-        module, file = spec.get("module"), spec.get("path")
-        if bool(module) == bool(file):
-            issues.add(path, "give exactly one of 'module' or 'path'")
-            continue
-        if not isinstance(module or file, str) or not isinstance(function, str):
-            issues.add(path, "'module', 'path' and 'function' must be strings")
-            continue
-        tool = ToolConfig(name=name, function=str(function), module=module)
-        if file:
-            tool.path = config.resolve_path(file)
-            if not tool.path.is_file():
-                issues.add((*path, "path"), f"tool file not found: {tool.path}")
-                continue
-        try:
-            target = load_tool_function(tool)
-        except ImportError as exc:
-            issues.add(path, f"cannot import tool: {exc}")
-            continue
-        except AttributeError:
-            where = tool.module or tool.path
-            issues.add((*path, "function"), f"function '{function}' not found in {where}")
-            continue
-        except Exception as exc:  # the tool's own code failed while importing
-            issues.add(path, f"cannot import tool: {type(exc).__name__}: {exc}")
-            continue
-        if not callable(target):
-            issues.add((*path, "function"), f"'{function}' is not callable")
-            continue
-        config.tools[name] = tool
+        kind = spec.get("type") or ("shell" if "command" in spec else "python")
+        if kind == "shell":
+            _parse_shell_tool(name, spec, path, config, issues)
+        elif kind == "python":
+            _parse_python_tool(name, spec, path, config, issues)
+        else:
+            issues.add(
+                (*path, "type"),
+                f"unsupported tool type '{kind}' (supported: python, shell)"
+                + did_you_mean(kind, {"python", "shell"}),
+            )
 
 
-def load_tool_function(tool: ToolConfig) -> Any:
-    """Import a tool's function from a module name or a file path."""
-    if tool.module:
-        module = importlib.import_module(tool.module)
-    else:
-        assert tool.path is not None
-        module_name = f"yamlgraph_tools_{abs(hash(str(tool.path)))}"
-        spec = importlib.util.spec_from_file_location(module_name, tool.path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {tool.path}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return getattr(module, tool.function)
+def _parse_shell_tool(
+    name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector
+) -> None:
+    issues.unknown_keys(spec, SHELL_TOOL_KEYS, path, "shell tool")
+    command = spec.get("command")
+    if not isinstance(command, str) or not command.strip():
+        issues.add(path, "a shell tool needs 'command' (a string with {placeholders})")
+        return
+    tool = ToolConfig(name=name, kind="shell", command=command)
+    tool.description = str(spec.get("description") or "")
+    tool.parse = spec.get("parse", "text")
+    if tool.parse not in SHELL_PARSE_MODES:
+        issues.add((*path, "parse"), f"must be one of {', '.join(sorted(SHELL_PARSE_MODES))}")
+    tool.timeout = spec.get("timeout", 30)
+    if isinstance(tool.timeout, bool) or not isinstance(tool.timeout, int | float):
+        issues.add((*path, "timeout"), "must be a number of seconds")
+    elif tool.timeout <= 0:
+        issues.add((*path, "timeout"), "must be a positive number of seconds")
+    env = spec.get("env") or {}
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        issues.add((*path, "env"), "must be a mapping of NAME: string")
+        env = {}
+    tool.env = {str(k): v for k, v in env.items()}
+    codes = spec.get("success_codes", [0])
+    if not isinstance(codes, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) for c in codes
+    ):
+        issues.add((*path, "success_codes"), "must be a list of exit codes")
+        codes = [0]
+    tool.success_codes = codes
+    if "working_dir" in spec:
+        tool.working_dir = config.resolve_path(str(spec["working_dir"]))
+        if not tool.working_dir.is_dir():
+            issues.add((*path, "working_dir"), f"directory not found: {tool.working_dir}")
+    config.tools[name] = tool
+
+
+def _parse_python_tool(
+    name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector
+) -> None:
+    issues.unknown_keys(spec, TOOL_KEYS, path, "tool")
+    function = spec.get("function")
+    if not function:
+        issues.add(path, "missing 'function'")
+        return
+    module, file = spec.get("module"), spec.get("path")
+    if bool(module) == bool(file):
+        issues.add(path, "give exactly one of 'module' or 'path'")
+        return
+    if not isinstance(module or file, str) or not isinstance(function, str):
+        issues.add(path, "'module', 'path' and 'function' must be strings")
+        return
+    tool = ToolConfig(name=name, function=str(function), module=module)
+    tool.description = str(spec.get("description") or "")
+    if file:
+        tool.path = config.resolve_path(file)
+        if not tool.path.is_file():
+            issues.add((*path, "path"), f"tool file not found: {tool.path}")
+            return
+    try:
+        target = load_tool_function(tool)
+    except ImportError as exc:
+        issues.add(path, f"cannot import tool: {exc}")
+        return
+    except AttributeError:
+        where = tool.module or tool.path
+        issues.add((*path, "function"), f"function '{function}' not found in {where}")
+        return
+    except Exception as exc:  # the tool's own code failed while importing
+        issues.add(path, f"cannot import tool: {type(exc).__name__}: {exc}")
+        return
+    if not callable(target):
+        issues.add((*path, "function"), f"'{function}' is not callable")
+        return
+    config.tools[name] = tool
 
 
 def _parse_nodes(nodes: Any, config: GraphConfig, issues: _Collector) -> None:
@@ -407,8 +454,13 @@ def _parse_node(
         issues.add((*path, "responses"), "must be a list of scripted answers")
     if node_type in {"llm", "router"}:
         _check_prompt(spec, path, config, issues, required=True)
-        _check_templates(spec.get("variables"), (*path, "variables"), issues)
-    if node_type == "router":
+    _check_templates(spec.get("variables"), (*path, "variables"), issues)
+    _check_common_keys(spec, path, node_type, issues)
+    if node_type == "agent":
+        _check_agent(spec, path, config, issues)
+    elif node_type == "tool_call":
+        _check_tool_call(spec, path, config, issues)
+    elif node_type == "router":
         routes = spec.get("routes")
         if not isinstance(routes, dict) or not routes:
             issues.add((*path, "routes"), "a router needs 'routes': {answer: node}")
@@ -423,13 +475,20 @@ def _parse_node(
                 (*path, "tool"),
                 f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}",
             )
+        elif tool in config.tools and config.tools[tool].kind != "python":
+            issues.add(
+                (*path, "tool"),
+                f"tool '{tool}' is a shell tool; a python node needs a"
+                " python tool (use an agent or tool_call node for shell tools)",
+            )
     elif node_type == "passthrough":
         output = spec.get("output")
         if not isinstance(output, dict) or not output:
             issues.add((*path, "output"), "a passthrough node needs 'output': {key: template}")
         else:
             for key, template in output.items():
-                _check_writable_key(key, (*path, "output", key), issues)
+                if key != ROUTE_KEY:  # a passthrough may choose a `type: conditional` edge
+                    _check_writable_key(key, (*path, "output", key), issues)
                 _check_templates(template, (*path, "output", key), issues)
     elif node_type == "interrupt":
         if "message" not in spec and "prompt" not in spec:
@@ -446,9 +505,82 @@ def _parse_node(
             )
     elif node_type == "subgraph":
         _check_subgraph(spec, path, config, issues)
+        _check_subgraph_mode(node, path, config, issues)
     elif node_type == "map":
         _check_map(name, spec, path, config, issues)
     return node
+
+
+def _check_common_keys(spec: dict, path: YamlPath, node_type: str, issues: _Collector) -> None:
+    """`requires`, `skip_if_exists`, `stream` and the error-handling properties."""
+    requires = spec.get("requires")
+    if requires is not None and not (
+        isinstance(requires, list) and all(isinstance(k, str) for k in requires)
+    ):
+        issues.add((*path, "requires"), "must be a list of state keys")
+    for key in ("skip_if_exists", "stream", "parse_json", "idempotent"):
+        if key in spec and not isinstance(spec[key], bool):
+            issues.add((*path, key), "must be true or false")
+    if "on_error" not in spec and "fallback" not in spec and "max_retries" not in spec:
+        return
+    allowed = ("skip", "fail") if node_type in {"python", "tool_call"} else ON_ERROR_VALUES
+    on_error = spec.get("on_error", "fail")
+    if on_error not in allowed:
+        issues.add(
+            (*path, "on_error"),
+            f"unknown on_error '{on_error}' for a {node_type} node; use one of"
+            f" {', '.join(allowed)}",
+        )
+    retries = spec.get("max_retries")
+    if retries is not None and (
+        not isinstance(retries, int) or isinstance(retries, bool) or retries < 0
+    ):
+        issues.add((*path, "max_retries"), "must be a whole number >= 0")
+    fallback = spec.get("fallback")
+    if fallback is not None:
+        if not isinstance(fallback, dict):
+            issues.add((*path, "fallback"), "must be a mapping with 'provider'")
+        else:
+            issues.unknown_keys(fallback, _MODEL_KEYS, (*path, "fallback"), "fallback")
+            if not fallback.get("provider") and set(fallback) <= _MODEL_KEYS:
+                issues.add((*path, "fallback"), "needs 'provider'")
+    if on_error == "fallback" and not isinstance(fallback, dict):
+        issues.add((*path, "on_error"), "on_error: fallback needs 'fallback: {provider: ...}'")
+
+
+def _check_agent(spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector) -> None:
+    # yamlgraph's agent uses the prompt named `agent` when the node names none.
+    _check_prompt({"prompt": "agent", **spec}, path, config, issues, required=True)
+    tools = spec.get("tools", [])
+    if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+        issues.add((*path, "tools"), "must be a list of names under 'tools:'")
+        tools = []
+    for index, tool in enumerate(tools):
+        if tool not in config.tools and tool not in _mapping(config.raw.get("tools")):
+            issues.add(
+                (*path, "tools", index),
+                f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}",
+            )
+    iterations = spec.get("max_iterations", DEFAULT_AGENT_ITERATIONS)
+    if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
+        issues.add((*path, "max_iterations"), "must be a positive integer")
+    if "tool_results_key" in spec:
+        _check_writable_key(spec["tool_results_key"], (*path, "tool_results_key"), issues)
+
+
+def _check_tool_call(spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector) -> None:
+    for key in ("tool", "args"):
+        if key not in spec:
+            issues.add(path, f"a tool_call node needs '{key}' (a template on the state)")
+    tool, args = spec.get("tool"), spec.get("args")
+    if tool is not None and not isinstance(tool, str):
+        issues.add((*path, "tool"), "must be a tool name or a template like '{state.task.tool}'")
+    elif isinstance(tool, str) and "{" not in tool and tool not in config.tools:
+        issues.add((*path, "tool"), f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}")
+    if args is not None and not isinstance(args, str | dict):
+        issues.add((*path, "args"), "must be a template like '{state.task.args}' or a mapping")
+    _check_templates(tool, (*path, "tool"), issues)
+    _check_templates(args, (*path, "args"), issues)
 
 
 def _mapping(value: Any) -> dict:
@@ -481,19 +613,6 @@ def _check_templates(value: Any, path: YamlPath, issues: _Collector) -> None:
             _check_templates(item, (*path, index), issues)
 
 
-def prompt_candidates(config: GraphConfig, name: str) -> list[Path]:
-    """Where a named prompt may live: the graph's prompts dir first, then the working dir's."""
-    prompts_dir = config.prompts_dir or "prompts"
-    file_name = name if name.endswith((".yaml", ".yml")) else f"{name}.yaml"
-    relative_to_graph = config.resolve_path(prompts_dir) / file_name
-    relative_to_cwd = Path(prompts_dir) / file_name
-    if config.prompts_relative is False:
-        return [relative_to_cwd]
-    if config.prompts_relative is True:
-        return [relative_to_graph]
-    return [relative_to_graph, relative_to_cwd]
-
-
 def _check_prompt(
     spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector, required: bool
 ) -> None:
@@ -511,9 +630,8 @@ def _check_prompt(
     if not isinstance(prompt, str):
         issues.add((*path, "prompt"), "must be a prompt file name or {system, user}")
         return
-    candidates = prompt_candidates(config, prompt)
-    if not any(candidate.is_file() for candidate in candidates):
-        tried = ", ".join(str(c) for c in candidates)
+    if find_prompt(config, prompt) is None:
+        tried = ", ".join(str(c) for c in prompt_candidates(config, prompt))
         issues.add((*path, "prompt"), f"prompt file '{prompt}' not found (looked in {tried})")
 
 
@@ -542,6 +660,38 @@ def _check_subgraph(spec: dict, path: YamlPath, config: GraphConfig, issues: _Co
         _check_writable_key(key, (*path, "output_mapping", key), issues)
 
 
+SUBGRAPH_MODES = ("invoke", "direct")
+
+
+def _check_subgraph_mode(
+    node: NodeConfig, path: YamlPath, config: GraphConfig, issues: _Collector
+) -> None:
+    """`mode: invoke|direct` and `interrupt_output_mapping` (yamlgraph 0.6.5's subgraph keys)."""
+    spec = node.options
+    mode = spec.get("mode", "invoke")
+    if mode not in SUBGRAPH_MODES:
+        issues.add(
+            (*path, "mode"),
+            f"unknown subgraph mode '{mode}'; use one of {', '.join(SUBGRAPH_MODES)}",
+        )
+    if mode == "direct":
+        for key in ("input_mapping", "output_mapping", "interrupt_output_mapping"):
+            if key in spec:
+                issues.add(
+                    (*path, key),
+                    f"mode: direct shares the parent's state by key name and takes no {key}",
+                )
+        child = config.resolve_path(str(spec.get("graph")))
+        if child.is_file() and (config.file is None or child.resolve() != config.file):
+            with contextlib.suppress(GraphValidationError):  # reported by _check_subgraph
+                node.child_fields = load_graph_source(child.read_text(), child).public_state_fields
+    mapping = spec.get("interrupt_output_mapping")
+    if mapping is not None and not isinstance(mapping, dict):
+        issues.add((*path, "interrupt_output_mapping"), "must be a mapping")
+    for key in _mapping(mapping):
+        _check_writable_key(key, (*path, "interrupt_output_mapping", key), issues)
+
+
 def _check_map(name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector):
     for key in ("over", "as", "node"):
         if key not in spec:
@@ -557,6 +707,12 @@ def _check_map(name: str, spec: dict, path: YamlPath, config: GraphConfig, issue
             )
         else:
             _parse_node(f"{name}_item", sub, (*path, "node"), config, issues)
+            if sub_type == "interrupt" and "prompt" in sub:
+                issues.add(
+                    (*path, "node", "prompt"),
+                    "an interrupt inside a map asks with 'message' (a template on the item);"
+                    " 'prompt' is not supported there",
+                )
     elif sub is not None:
         issues.add((*path, "node"), "must be a node mapping with a 'type'")
 
@@ -610,12 +766,13 @@ def _parse_edges(edges: Any, config: GraphConfig, issues: _Collector) -> None:
                 issues.add((*path, "condition"), f"bad condition: {exc}")
                 ok = False
         if edge.conditional and edge.condition is None:
-            routers = [s for s in edge.sources if _node_type(config, s) == "router"]
-            if not routers:
+            choosers = [s for s in edge.sources if _writes_route(config, s)]
+            if not choosers:
                 issues.add(
                     (*path, "to"),
-                    "a conditional 'to:' list without a way to choose: the source is not a"
-                    " router, and the edge has no 'condition'",
+                    "a conditional 'to:' list without a way to choose: the source cannot set"
+                    " state._route (a router, a python node, a passthrough with '_route'"
+                    " output or a direct subgraph can), and the edge has no 'condition'",
                 )
                 ok = False
         if (edge.condition or edge.conditional) and len(edge.sources) > 1:
@@ -625,9 +782,14 @@ def _parse_edges(edges: Any, config: GraphConfig, issues: _Collector) -> None:
             config.edges.append(edge)
 
 
-def _node_type(config: GraphConfig, name: str) -> str | None:
+def _writes_route(config: GraphConfig, name: str) -> bool:
+    """Whether a node can set state._route, which `type: conditional` edges follow."""
     node = config.nodes.get(name)
-    return node.type if node else None
+    if node is None:
+        return False
+    if node.type == "passthrough":
+        return ROUTE_KEY in _mapping(node.get("output"))
+    return node.type in {"router", "python"}
 
 
 def _parse_loops(data: dict, config: GraphConfig, issues: _Collector) -> None:
@@ -655,31 +817,64 @@ def _parse_loops(data: dict, config: GraphConfig, issues: _Collector) -> None:
             config.loop_exits[node] = target
 
 
+def _parse_exports(data: dict, config: GraphConfig, issues: _Collector) -> None:
+    from yamlgraph.exports import export_problems
+
+    if data.get("exports") is None:
+        return
+    problems = export_problems(data["exports"])
+    for path, message in problems:
+        issues.add(path, message)
+    if not problems:
+        config.exports = data["exports"]
+
+
 def written_keys(node: NodeConfig) -> list[str]:
     """State keys a node writes, known before it runs."""
     spec = node.options
+    errors = [ERRORS_KEY] if spec.get("on_error") == "skip" else []
+    if node.type == "tool_call":
+        return [spec.get("state_key", DEFAULT_TOOL_CALL_KEY)]
     if node.type in {"llm", "router"}:
-        return [spec.get("state_key", node.name)]
+        return [spec.get("state_key", node.name), *errors]
+    if node.type == "agent":
+        extra = [spec["tool_results_key"]] if spec.get("tool_results_key") else []
+        return [spec.get("state_key", node.name), *extra, *errors]
     if node.type == "python":
-        return [spec["state_key"]] if spec.get("state_key") else []
+        return ([spec["state_key"]] if spec.get("state_key") else []) + errors
     if node.type == "passthrough":
-        return list(_mapping(spec.get("output")))
+        return [k for k in _mapping(spec.get("output")) if k != ROUTE_KEY]
     if node.type == "interrupt":
         return [
             spec.get("state_key", DEFAULT_INTERRUPT_STATE_KEY),
             spec.get("resume_key", DEFAULT_RESUME_KEY),
         ]
+    if node.type == "subgraph" and spec.get("mode") == "direct":
+        return list(node.child_fields)
     if node.type == "subgraph":
-        return list(_mapping(spec.get("output_mapping")))
+        return list(
+            {
+                **_mapping(spec.get("output_mapping")),
+                **_mapping(spec.get("interrupt_output_mapping")),
+            }
+        )
     if node.type == "map":
-        return [spec.get("collect", node.name)]
+        sub = _mapping(spec.get("node"))
+        return [spec.get("collect", node.name), *errors] + (
+            [ERRORS_KEY] if sub.get("on_error") == "skip" else []
+        )
     return []
 
 
 def _declare_written_keys(config: GraphConfig, issues: _Collector) -> None:
     for node in config.nodes.values():
         for key in written_keys(node):
-            if _is_key_name(key) and key not in config.state:
+            if key == ERRORS_KEY and key not in config.state:
+                # on_error: skip appends what it skipped, from any number of nodes
+                config.state[key] = StateField(name=key, type="list", reducer="add", declared=False)
+            elif key in node.child_fields and key not in config.state:
+                config.state[key] = copy.copy(node.child_fields[key])
+            elif _is_key_name(key) and key not in config.state:
                 config.state[key] = StateField(name=key, declared=False)
     for key in PRIVATE_KEYS:
         config.state.pop(key, None)

@@ -19,9 +19,11 @@ from langgraph.graph import END as LG_END
 from langgraph.graph import START as LG_START
 from langgraph.graph import StateGraph
 
+from yamlgraph.agent import build_agent
 from yamlgraph.config import (
     END,
     PAYLOADS_KEY,
+    RELAY_KEY,
     ROUTE_KEY,
     START,
     VISITS_KEY,
@@ -31,16 +33,23 @@ from yamlgraph.config import (
 )
 from yamlgraph.errors import GraphRuntimeError, GraphValidationError, ValidationIssue
 from yamlgraph.expressions import compile_expression
+from yamlgraph.map_nodes import build_map
 from yamlgraph.nodes import (
     build_interrupt,
     build_llm,
-    build_map,
     build_passthrough,
     build_python,
     build_router,
-    build_subgraph,
-    compiled_child_factory,
+    build_tool_call,
     interrupt_entry,
+)
+from yamlgraph.subgraph_nodes import (
+    build_subgraph,
+    build_subgraph_relay,
+    compiled_child_factory,
+    relay_done_name,
+    relay_pause_name,
+    relay_paused,
 )
 
 __all__ = [
@@ -114,6 +123,7 @@ def state_schemas(config: GraphConfig) -> tuple[type, type]:
         ROUTE_KEY: Annotated[Any, _last],
         VISITS_KEY: Annotated[Any, _count_visits],
         PAYLOADS_KEY: Annotated[Any, _merge_dicts],
+        RELAY_KEY: Annotated[Any, _merge_dicts],
     }
     full = TypedDict(f"{_type_name(config)}State", {**public, **private}, total=False)
     output = TypedDict(f"{_type_name(config)}Output", public, total=False)
@@ -144,6 +154,7 @@ def compile_graph(config: GraphConfig) -> YamlStateGraph:
     graph.yaml_config = config
     child_cache: dict = {}
     entries: dict[str, str] = {START: LG_START, END: LG_END}
+    exits: dict[str, str] = {}  # nodes whose outgoing edges leave from another node
 
     for name, node in config.nodes.items():
         entries[name] = name
@@ -162,8 +173,23 @@ def compile_graph(config: GraphConfig) -> YamlStateGraph:
             action = build_python(config, node)
         elif node.type == "passthrough":
             action = build_passthrough(config, node)
+        elif node.type == "subgraph" and node.get("interrupt_output_mapping"):
+            run, pause = build_subgraph_relay(config, node, compiled_child_factory(child_cache))
+            graph.add_node(name, _limited(config, name, run))
+            graph.add_node(relay_pause_name(name), pause)
+            graph.add_node(relay_done_name(name), _pass)
+            graph.add_conditional_edges(
+                name, relay_paused(name), [relay_pause_name(name), relay_done_name(name)]
+            )
+            graph.add_edge(relay_pause_name(name), name)
+            exits[name] = relay_done_name(name)
+            continue
         elif node.type == "subgraph":
             action = build_subgraph(config, node, compiled_child_factory(child_cache))
+        elif node.type == "agent":
+            action = build_agent(config, node)
+        elif node.type == "tool_call":
+            action = build_tool_call(config, node)
         else:
             action = build_map(config, node)
         graph.add_node(name, _limited(config, name, action))
@@ -174,7 +200,7 @@ def compile_graph(config: GraphConfig) -> YamlStateGraph:
         graph.add_node(DEFAULTS_NODE, _defaults_writer(defaults))
         graph.add_edge(LG_START, DEFAULTS_NODE)
         start = DEFAULTS_NODE
-    _add_edges(graph, config, entries, start)
+    _add_edges(graph, config, entries, start, exits)
     return graph
 
 
@@ -230,13 +256,21 @@ def _defaults_writer(defaults: dict[str, Any]) -> Callable[[dict], dict]:
     return write_defaults
 
 
+def _pass(state: dict) -> dict:
+    return {}
+
+
 def _add_edges(
-    graph: StateGraph, config: GraphConfig, entries: dict[str, str], start: str = LG_START
+    graph: StateGraph,
+    config: GraphConfig,
+    entries: dict[str, str],
+    start: str = LG_START,
+    exits: dict[str, str] | None = None,
 ) -> None:
-    """Edges leave a node by its own name and enter it by its entry (interrupts have two)."""
+    """Edges enter a node by its entry (interrupts have two nodes) and leave by its exit."""
 
     def exit_of(name: str) -> str:
-        return start if name == START else name
+        return start if name == START else (exits or {}).get(name, name)
 
     by_source: dict[str, list[EdgeConfig]] = {}
     for edge in config.edges:
@@ -308,9 +342,15 @@ def _edge_router(
 
 
 def get_checkpointer_for_graph(config: GraphConfig, *, async_mode: bool = False):
-    """The saver a graph's `checkpointer:` block asks for, or None when it asks for none."""
+    """The saver a graph's `checkpointer:` block asks for; an in-memory saver without one.
+
+    Interrupts cannot pause without a checkpointer, so a graph that names none gets the
+    memory saver in the sync API exactly as in the async one.
+    """
     if config.checkpointer is None:
-        return None
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        return InMemorySaver()
     from yamlgraph.storage import get_checkpointer
 
     return get_checkpointer(config.checkpointer, async_mode=async_mode, source=config.file)

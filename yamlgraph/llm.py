@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
 __all__ = [
     "FakeChatModel",
+    "FakeModelError",
     "ModelFactory",
     "ProviderNotInstalled",
     "UnknownProvider",
@@ -97,15 +99,24 @@ def message_text(message: Any) -> str:
     return str(content)
 
 
+class FakeModelError(RuntimeError):
+    """A failure the ``fake`` provider was scripted to raise (``{raise: message}``)."""
+
+
 class FakeChatModel(BaseChatModel):
     """A deterministic, offline chat model for examples and tests.
 
     With ``responses``, call *n* returns ``responses[n]`` and every later
-    call repeats the last one (a dict is returned as its JSON text, for nodes
-    that parse JSON).  Without responses it echoes the last human message,
-    so a test can predict the answer.  The call counter is thread-safe, so
-    parallel branches of one graph consume the script in some order without
-    skipping or repeating an entry.
+    call repeats the last one (a conversation that already holds *k* answers
+    gets at least entry *k*).  An entry is the answer's text; a dict is
+    returned as its JSON text (for nodes that parse JSON), except two
+    scripted shapes: ``{tool_calls: [{name, args}], content: ...}`` answers
+    with tool calls (for ``agent`` nodes) and ``{raise: message}`` fails the
+    call with :class:`FakeModelError` (for ``on_error`` tests).  Without
+    responses it echoes the last human message, so a test can predict the
+    answer.  The call counter is thread-safe, so parallel branches of one
+    graph consume the script in some order without skipping or repeating an
+    entry.
     """
 
     responses: list[str | dict[str, Any]] | None = None
@@ -122,17 +133,54 @@ class FakeChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "fake"
 
-    def _next_text(self, messages: list[BaseMessage]) -> str:
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> FakeChatModel:
+        """Tool calls come from the script, so binding tools changes nothing."""
+        return self
+
+    def _next_message(self, messages: list[BaseMessage]) -> AIMessage:
+        # An agent's conversation already holds its earlier answers: counting them keeps
+        # the script in step when a new process resumes the conversation.
+        answered = sum(isinstance(m, AIMessage) for m in messages)
         with self._lock:
-            index = self._calls
-            self._calls += 1
-        if self.responses:
-            response = self.responses[min(index, len(self.responses) - 1)]
-            return response if isinstance(response, str) else json.dumps(response)
-        for message in reversed(messages):
-            if isinstance(message, HumanMessage):
-                return message_text(message)
-        return ""
+            index = max(self._calls, answered)
+            self._calls = index + 1
+        if not self.responses:
+            for message in reversed(messages):
+                if isinstance(message, HumanMessage):
+                    return AIMessage(content=message_text(message))
+            return AIMessage(content="")
+        response = self.responses[min(index, len(self.responses) - 1)]
+        if isinstance(response, str):
+            return AIMessage(content=response)
+        if isinstance(response, dict) and "raise" in response:
+            raise FakeModelError(str(response["raise"]))
+        if isinstance(response, dict) and "tool_calls" in response:
+            calls = [
+                {"name": call["name"], "args": call.get("args") or {}, "id": f"call_{index}_{n}"}
+                for n, call in enumerate(response["tool_calls"])
+            ]
+            return AIMessage(content=str(response.get("content") or ""), tool_calls=calls)
+        return AIMessage(content=json.dumps(response))
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """The scripted answer word by word, so streaming can be tested offline."""
+        message = self._next_message(messages)
+        if message.tool_calls or not isinstance(message.content, str):
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(content=message.content, tool_calls=message.tool_calls)
+            )
+            return
+        for piece in re.findall(r"\S+\s*|\s+", message.content) or [""]:
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
 
     def _generate(
         self,
@@ -141,8 +189,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = self._next_text(messages)
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        return ChatResult(generations=[ChatGeneration(message=self._next_message(messages))])
 
 
 def default_model_factory(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import operator
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -22,20 +22,23 @@ from langgraph.types import interrupt
 from yamlgraph.config import (
     DEFAULT_INTERRUPT_STATE_KEY,
     DEFAULT_RESUME_KEY,
+    DEFAULT_TOOL_CALL_KEY,
+    ERRORS_KEY,
     PAYLOADS_KEY,
     PRIVATE_KEYS,
     ROUTE_KEY,
     GraphConfig,
     NodeConfig,
-    load_tool_function,
-    prompt_candidates,
 )
+from yamlgraph.error_policy import ErrorPolicy, NodeSkipped
 from yamlgraph.errors import GraphRuntimeError
+from yamlgraph.graph_tools import call_tool, load_tool_function
 from yamlgraph.llm import create_chat_model, message_text
+from yamlgraph.prompts import find_prompt
 from yamlgraph.templates import render
 
 if TYPE_CHECKING:
-    from langgraph.graph.state import CompiledStateGraph
+    pass
 
 NodeFunction = Callable[..., dict[str, Any]]
 
@@ -69,38 +72,108 @@ def node_errors(node_name: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def node_policy(node: NodeConfig, output_key: str | None) -> Callable[[Callable], Callable]:
+    """`requires`, `skip_if_exists` and `on_error: skip` around a node's run function.
+
+    A missing required key fails the node with a message naming the key; a skipped
+    node writes None to its output key and appends what went wrong to `errors`.
+    """
+    requires: list[str] = node.get("requires") or []
+    skip_if_exists = bool(node.get("skip_if_exists", False))
+
+    def before(state: Mapping[str, Any]) -> dict | None:
+        missing = [key for key in requires if state.get(key) is None]
+        if missing:
+            raise GraphRuntimeError(
+                node.name, f"requires state {', '.join(repr(k) for k in missing)}, not set yet"
+            )
+        if skip_if_exists and output_key and state.get(output_key):
+            return {}
+        return None
+
+    def skipped(exc: NodeSkipped) -> dict:
+        update: dict[str, Any] = {ERRORS_KEY: [exc.record()]}
+        if output_key:
+            update[output_key] = None
+        return update
+
+    def decorate(function: Callable) -> Callable:
+        if asyncio.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def async_wrapper(state: dict, *args: Any, **kwargs: Any) -> Any:
+                early = before(state)
+                if early is not None:
+                    return early
+                try:
+                    return await function(state, *args, **kwargs)
+                except NodeSkipped as exc:
+                    return skipped(exc)
+
+            return async_wrapper
+
+        @functools.wraps(function)
+        def wrapper(state: dict, *args: Any, **kwargs: Any) -> Any:
+            early = before(state)
+            if early is not None:
+                return early
+            try:
+                return function(state, *args, **kwargs)
+            except NodeSkipped as exc:
+                return skipped(exc)
+
+        return wrapper
+
+    return decorate
+
+
 def load_prompt(config: GraphConfig, prompt: str | dict) -> dict[str, str]:
     if isinstance(prompt, dict):
         return {k: v for k, v in prompt.items() if k in {"system", "user"}}
-    for candidate in prompt_candidates(config, prompt):
-        if candidate.is_file():
-            data = yaml.safe_load(candidate.read_text()) or {}
-            return {k: str(v) for k, v in data.items() if k in {"system", "user"}}
-    raise GraphRuntimeError(prompt, f"prompt file '{prompt}' not found")
+    found = find_prompt(config, prompt)
+    if found is None:
+        raise GraphRuntimeError(prompt, f"prompt file '{prompt}' not found")
+    data = yaml.safe_load(found.read_text()) or {}
+    return {k: str(v) for k, v in data.items() if k in {"system", "user"}}
+
+
+def chat_model_for(config: GraphConfig, node: NodeConfig, options: Mapping[str, Any]) -> Any:
+    """The chat model `options` (a node, or its `fallback:`) asks for, defaults filled in."""
+    defaults = config.defaults
+    responses = options.get("responses")
+    default_responses = defaults.get("responses")
+    if responses is None and options is node.options:
+        if isinstance(default_responses, dict):
+            responses = default_responses.get(node.name)
+        elif isinstance(default_responses, list):
+            responses = default_responses
+    return create_chat_model(
+        provider=options.get("provider", defaults.get("provider", "fake")),
+        model=options.get("model", defaults.get("model") if options is node.options else None),
+        temperature=options.get(
+            "temperature", node.get("temperature", defaults.get("temperature"))
+        ),
+        responses=responses,
+        node_name=node.name,
+    )
 
 
 class PromptedModel:
-    """A node's prompt plus its chat model: renders messages from state and asks the model."""
+    """A node's prompt plus its chat model: renders messages from state and asks the model.
 
-    def __init__(self, config: GraphConfig, node: NodeConfig):
+    Every call goes through the node's error policy (`on_error`, `max_retries`, `fallback`).
+    """
+
+    def __init__(self, config: GraphConfig, node: NodeConfig, default_prompt: str | None = None):
         self.config = config
         self.node = node
-        self.prompt = load_prompt(config, node.get("prompt"))
-        defaults = config.defaults
-        responses = node.get("responses")
-        default_responses = defaults.get("responses")
-        if responses is None and isinstance(default_responses, dict):
-            responses = default_responses.get(node.name)
-        elif responses is None and isinstance(default_responses, list):
-            responses = default_responses
-        self.model = create_chat_model(
-            provider=node.get("provider", defaults.get("provider", "fake")),
-            model=node.get("model", defaults.get("model")),
-            temperature=node.get("temperature", defaults.get("temperature")),
-            responses=responses,
-            node_name=node.name,
-        )
+        self.prompt = load_prompt(config, node.get("prompt", default_prompt))
+        self.model = chat_model_for(config, node, node.options)
+        fallback = node.get("fallback")
+        fallback_model = chat_model_for(config, node, fallback) if fallback else None
+        self.policy = ErrorPolicy(node.name, node.options, fallback_model)
         self.parse_json = bool(node.get("parse_json", False))
+        self.stream = bool(node.get("stream", False))
 
     def messages(self, view: Mapping[str, Any]) -> list[BaseMessage]:
         variables = render(self.node.get("variables") or {}, view)
@@ -123,10 +196,26 @@ class PromptedModel:
             ) from exc
 
     def ask(self, view: Mapping[str, Any], config: RunnableConfig | None = None) -> Any:
-        return self.parse(self.model.invoke(self.messages(view), config))
+        messages = self.messages(view)
+
+        def attempt(model: Any) -> Any:
+            if not self.stream:
+                return self.parse(model.invoke(messages, config))
+            # stream: true asks token by token (LangGraph's stream_mode="messages" sees each)
+            return self.parse(functools.reduce(operator.add, model.stream(messages, config)))
+
+        return self.policy.run(attempt, self.model)
 
     async def aask(self, view: Mapping[str, Any], config: RunnableConfig | None = None) -> Any:
-        return self.parse(await self.model.ainvoke(self.messages(view), config))
+        messages = self.messages(view)
+
+        async def attempt(model: Any) -> Any:
+            if self.stream:
+                chunks = [chunk async for chunk in model.astream(messages, config)]
+                return self.parse(functools.reduce(operator.add, chunks))
+            return self.parse(await model.ainvoke(messages, config))
+
+        return await self.policy.arun(attempt, self.model)
 
 
 def _strip_code_fence(text: str) -> str:
@@ -142,10 +231,12 @@ def build_llm(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
     key = node.get("state_key", node.name)
 
     @node_errors(node.name)
+    @node_policy(node, key)
     def run(state: dict, config: RunnableConfig) -> dict:
         return {key: model.ask(state, config)}
 
     @node_errors(node.name)
+    @node_policy(node, key)
     async def arun(state: dict, config: RunnableConfig) -> dict:
         return {key: await model.aask(state, config)}
 
@@ -153,9 +244,15 @@ def build_llm(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
 
 
 def choose_route(node: NodeConfig, answer: Any) -> str:
-    """Map a router's answer to a target node: exact label, then a label inside the text."""
+    """Map a router's answer to a target node: exact label, then a label inside the text.
+
+    With `route_field`, the label is that field of a JSON answer (yamlgraph 0.6.5).
+    """
     routes: dict[str, str] = node.get("routes") or {}
-    if isinstance(answer, dict):
+    field_name = node.get("route_field")
+    if isinstance(answer, dict) and field_name:
+        answer = answer.get(field_name) or ""
+    elif isinstance(answer, dict):
         answer = answer.get("route") or answer.get("intent") or answer.get("label") or ""
     text = str(answer).strip().strip("\"'.").lower()
     by_label = {str(label).lower(): target for label, target in routes.items()}
@@ -177,24 +274,34 @@ def choose_route(node: NodeConfig, answer: Any) -> str:
 def build_router(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
     model = PromptedModel(graph, node)
     key = node.get("state_key", node.name)
+    field_name = node.get("route_field")
+
+    def update(answer: Any) -> dict:
+        # with route_field, yamlgraph 0.6.5 stores the label itself under state_key
+        stored = answer.get(field_name) if field_name and isinstance(answer, dict) else answer
+        return {key: stored, ROUTE_KEY: choose_route(node, answer)}
 
     @node_errors(node.name)
+    @node_policy(node, key)
     def run(state: dict, config: RunnableConfig) -> dict:
-        answer = model.ask(state, config)
-        return {key: answer, ROUTE_KEY: choose_route(node, answer)}
+        return update(model.ask(state, config))
 
     @node_errors(node.name)
+    @node_policy(node, key)
     async def arun(state: dict, config: RunnableConfig) -> dict:
-        answer = await model.aask(state, config)
-        return {key: answer, ROUTE_KEY: choose_route(node, answer)}
+        return update(await model.aask(state, config))
 
     return RunnableCallable(run, arun, name=node.name)
 
 
 def python_result(graph: GraphConfig, node: NodeConfig, result: Any) -> dict[str, Any]:
-    """Turn a tool's return value into a state update, refusing keys the state lacks."""
+    """Turn a tool's return value into a state update, refusing keys the state lacks.
+
+    As in yamlgraph 0.6.5, a dict is a state update (even with `state_key`); any other
+    value goes to `state_key`.
+    """
     key = node.get("state_key")
-    if key:
+    if key and not isinstance(result, Mapping):
         return {key: result}
     if result is None:
         return {}
@@ -204,7 +311,9 @@ def python_result(graph: GraphConfig, node: NodeConfig, result: Any) -> dict[str
             f"tool returned {type(result).__name__}; return a dict of state updates"
             " or set 'state_key' on the node",
         )
-    unknown = sorted(k for k in result if k not in graph.state or k in PRIVATE_KEYS)
+    unknown = sorted(
+        k for k in result if k != ROUTE_KEY and (k not in graph.state or k in PRIVATE_KEYS)
+    )
     if unknown:
         names = ", ".join(f"'{k}'" for k in unknown)
         raise GraphRuntimeError(
@@ -214,12 +323,68 @@ def python_result(graph: GraphConfig, node: NodeConfig, result: Any) -> dict[str
     return dict(result)
 
 
+def python_view(node: NodeConfig, state: Mapping[str, Any]) -> dict:
+    """The state a python tool receives: the state plus the node's rendered `variables`."""
+    variables = node.get("variables")
+    return {**state, **render(variables, state)} if variables else dict(state)
+
+
 def build_python(graph: GraphConfig, node: NodeConfig) -> NodeFunction:
     function = load_tool_function(graph.tools[node.get("tool")])
+    policy = ErrorPolicy(node.name, node.options)
 
     @node_errors(node.name)
+    @node_policy(node, node.get("state_key"))
     def run(state: dict) -> dict:
-        return python_result(graph, node, function(dict(state)))
+        def attempt(_model: Any) -> dict:
+            return python_result(graph, node, function(python_view(node, state)))
+
+        return policy.run(attempt, None)
+
+    run.__name__ = node.name
+    return run
+
+
+def tool_call_result(graph: GraphConfig, node: NodeConfig, view: Mapping[str, Any]) -> dict:
+    """yamlgraph's tool_call envelope: {task_id, tool, success, result, error}.
+
+    The tool name and arguments come from the state; a failure is reported in the
+    envelope (on_error: skip, the default) or raised (on_error: fail).
+    """
+    name = render(node.get("tool"), view)
+    arguments = render(node.get("args"), view)
+    task = view.get("task")
+    envelope: dict[str, Any] = {
+        "task_id": task.get("id") if isinstance(task, dict) else None,
+        "tool": name,
+        "success": False,
+        "result": None,
+        "error": None,
+    }
+    tool = graph.tools.get(str(name))
+    try:
+        if tool is None:
+            raise LookupError(f"Unknown tool: {name}")
+        if not isinstance(arguments, Mapping):
+            raise TypeError(f"'args' gave {type(arguments).__name__}, not a mapping")
+        envelope["result"] = call_tool(tool, dict(arguments))
+        envelope["success"] = True
+    except Exception as exc:
+        if node.get("on_error", "skip") == "fail":
+            raise GraphRuntimeError(node.name, f"tool '{name}' failed: {exc}") from exc
+        envelope["error"] = (
+            str(exc) if isinstance(exc, LookupError) else (f"{type(exc).__name__}: {exc}")
+        )
+    return envelope
+
+
+def build_tool_call(graph: GraphConfig, node: NodeConfig) -> NodeFunction:
+    key = node.get("state_key", DEFAULT_TOOL_CALL_KEY)
+
+    @node_errors(node.name)
+    @node_policy(node, None)
+    def run(state: dict) -> dict:
+        return {key: tool_call_result(graph, node, state)}
 
     run.__name__ = node.name
     return run
@@ -281,98 +446,3 @@ def build_interrupt(graph: GraphConfig, node: NodeConfig) -> tuple[Any, NodeFunc
 
     wait.__name__ = node.name
     return RunnableCallable(prepare, aprepare, name=interrupt_entry(node.name)), wait
-
-
-def build_subgraph(graph: GraphConfig, node: NodeConfig, compile_child) -> RunnableCallable:
-    """Run another graph inside this node, sharing the parent's checkpointer.
-
-    The child is compiled without a checkpointer, so LangGraph stores its checkpoints in
-    the parent's saver under this node's namespace; its interrupts pause the parent.
-    """
-    child_config, child_app = compile_child(graph.resolve_path(node.get("graph")))
-    input_mapping: dict[str, str] | None = node.get("input_mapping")
-    output_mapping: dict[str, str] = node.get("output_mapping") or {}
-
-    def child_input(state: dict) -> dict:
-        if input_mapping is None:
-            return {k: v for k, v in state.items() if k in child_config.public_state_fields}
-        return {child_key: state.get(parent_key) for parent_key, child_key in input_mapping.items()}
-
-    def parent_update(result: Mapping[str, Any]) -> dict:
-        return {parent: result.get(child) for parent, child in output_mapping.items()}
-
-    @node_errors(node.name)
-    def run(state: dict, config: RunnableConfig) -> dict:
-        return parent_update(child_app.invoke(child_input(state), config))
-
-    @node_errors(node.name)
-    async def arun(state: dict, config: RunnableConfig) -> dict:
-        return parent_update(await child_app.ainvoke(child_input(state), config))
-
-    return RunnableCallable(run, arun, name=node.name)
-
-
-def build_map(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
-    """Run the sub-node once per item, concurrently, and collect the results in order."""
-    sub = NodeConfig(name=node.name, type=node.get("node").get("type", "llm"), options={})
-    sub.options = dict(node.get("node"))
-    item_name: str = node.get("as")
-    collect = node.get("collect", node.name)
-    over = node.get("over")
-    model = PromptedModel(graph, sub) if sub.type == "llm" else None
-    function = load_tool_function(graph.tools[sub.get("tool")]) if sub.type == "python" else None
-
-    def items(state: dict) -> list[Any]:
-        value = render(over, state)
-        if value is None:
-            return []
-        if not isinstance(value, list | tuple):
-            raise GraphRuntimeError(node.name, f"'over' gave {type(value).__name__}, not a list")
-        return list(value)
-
-    def item_view(state: dict, item: Any) -> dict:
-        view = dict(state)
-        view[item_name] = item
-        return view
-
-    def run_one(state: dict, item: Any, config: RunnableConfig) -> Any:
-        view = item_view(state, item)
-        if model:
-            return model.ask(view, config)
-        if function:
-            return function(view)
-        return {key: render(t, view) for key, t in sub.get("output").items()}
-
-    @node_errors(node.name)
-    def run(state: dict, config: RunnableConfig) -> dict:
-        values = items(state)
-        if not values:
-            return {collect: []}
-        with ThreadPoolExecutor(max_workers=min(8, len(values))) as pool:
-            results = list(pool.map(lambda item: run_one(state, item, config), values))
-        return {collect: results}
-
-    @node_errors(node.name)
-    async def arun(state: dict, config: RunnableConfig) -> dict:
-        values = items(state)
-        if model:
-            views = [item_view(state, item) for item in values]
-            results = await asyncio.gather(*(model.aask(v, config) for v in views))
-            return {collect: list(results)}
-        return {collect: [run_one(state, item, config) for item in values]}
-
-    return RunnableCallable(run, arun, name=node.name)
-
-
-def compiled_child_factory(cache: dict) -> Callable[[Any], tuple[GraphConfig, CompiledStateGraph]]:
-    """Compile each subgraph file once per parent compile (a graph may use it twice)."""
-    from yamlgraph.graph_loader import compile_graph, load_graph_config
-
-    def compile_child(path):
-        key = str(path)
-        if key not in cache:
-            child_config = load_graph_config(path)
-            cache[key] = (child_config, compile_graph(child_config).compile())
-        return cache[key]
-
-    return compile_child

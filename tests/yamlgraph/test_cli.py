@@ -69,7 +69,7 @@ def test_validate_bad_files_prints_one_line_per_error_and_exits_1(tmp_path):
         f"{broken}:1: checkpionter: unknown top-level key 'checkpionter'"
         " (did you mean 'checkpointer'?)",
         f"{broken}:4: nodes.ask.type: unknown node type 'interupt' (did you mean 'interrupt'?);"
-        " known: interrupt, llm, map, passthrough, python, router, subgraph",
+        " known: agent, interrupt, llm, map, passthrough, python, router, subgraph, tool_call",
         f"{broken}:8: edges[1].to: unknown node 'nowhere'",
         f"{bad_syntax}:3: invalid YAML: expected ',' or ']', but got '<stream end>'"
         " (while parsing a flow sequence on line 2)",
@@ -102,6 +102,12 @@ def test_validate_reports_unset_checkpointer_variables(tmp_path, monkeypatch, ca
 def test_validate_missing_file(capsys):
     assert main(["validate", "/no/such/graph.yaml"]) == 1
     assert "/no/such/graph.yaml: cannot read graph file" in capsys.readouterr().out
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    """`run` writes its default checkpoint file in the working directory."""
+    monkeypatch.chdir(tmp_path)
 
 
 # --- run --------------------------------------------------------------------------------
@@ -241,3 +247,84 @@ def test_mermaid_of_a_broken_graph_is_an_error(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "checkpionter" in captured.err
+
+
+# --- run: resuming, Ctrl-C, typed vars, exports ----------------------------------------
+
+
+def test_run_without_a_checkpointer_names_its_sqlite_file_and_the_hint_works(tmp_path):
+    path = write(tmp_path, "interview.yaml", INTERVIEW)  # no checkpointer: block
+    first = run_cli("run", str(path), stdin="Ada\n", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    thread_id = re.match(r"thread: (\S+)\n", first.stdout).group(1)
+    assert "checkpoints: .yamlgraph/checkpoints.sqlite3" in first.stdout
+    assert f"(no more input; resume with --thread {thread_id})" in first.stdout
+    assert (tmp_path / ".yamlgraph" / "checkpoints.sqlite3").is_file()
+
+    second = run_cli("run", str(path), "--thread", thread_id, stdin="to fly\n", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "What is your name?" not in second.stdout
+    assert _final_json(second.stdout)["summary"] == "Ada wants to fly"
+
+
+def test_ctrl_c_at_a_prompt_ends_with_the_hint_not_a_traceback(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.yamlgraph.conftest import REPO
+
+    path = write(tmp_path, "interview.yaml", INTERVIEW)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "yamlgraph", "run", str(path), "--thread", "t-ctrl-c"],
+        cwd=tmp_path,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = ""
+    while "? What is your name?" not in seen:
+        line = process.stdout.readline()
+        assert line, process.stderr.read()
+        seen += line
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends while it waits for the answer
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "(stopped; resume with --thread t-ctrl-c)" in out
+    assert "Traceback" not in err
+
+    resumed = run_cli("run", str(path), "--thread", "t-ctrl-c", stdin="Ada\nto fly\n", cwd=tmp_path)
+    assert _final_json(resumed.stdout)["summary"] == "Ada wants to fly"
+
+
+def test_a_var_that_is_not_the_fields_type_names_the_field(capsys):
+    code = main(["run", str(GRAPHS / "approval.yaml"), "--var", "amount=lots"], stdin=io.StringIO())
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "--var amount=lots: state field 'amount' is float, and 'lots' is not a float" in err
+
+
+def test_a_str_var_keeps_its_text(tmp_path, capsys):
+    path = write(tmp_path, "g.yaml", INTERVIEW)
+    assert main(["run", str(path), "--var", "name=123"], stdin=io.StringIO("x\ny\n")) == 0
+    assert _final_json(capsys.readouterr().out)["name"] == "x"  # the answer, a str
+
+
+def test_run_export_writes_the_graphs_exports(tmp_path, capsys):
+    path = write(
+        tmp_path,
+        "g.yaml",
+        INTERVIEW
+        + """
+exports:
+  summary: {format: markdown, filename: summary.md}
+  name: {format: json, filename: name.json}
+""",
+    )
+    code = main(["run", str(path), "--thread", "exp", "--export"], stdin=io.StringIO("Ada\nfly\n"))
+    assert code == 0
+    assert (tmp_path / "outputs" / "exp" / "summary.md").read_text() == "Ada wants fly"
+    assert json.loads((tmp_path / "outputs" / "exp" / "name.json").read_text()) == "Ada"
+    assert "exported: outputs/exp/summary.md" in capsys.readouterr().out

@@ -203,6 +203,16 @@ def test_get_checkpointer_for_graph_names_an_unset_variable(tmp_path, monkeypatc
         close_checkpointer(saver)
 
 
-def test_a_graph_without_checkpointer_block_gets_none():
+def test_a_graph_without_checkpointer_block_gets_memory_and_resumes_in_the_sync_api():
+    """The README snippet: no `checkpointer:` block, yet Command(resume=...) works."""
     config = load_graph_config(GRAPHS / "interview.yaml")
-    assert get_checkpointer_for_graph(config) is None
+    app = compile_graph(config).compile(checkpointer=get_checkpointer_for_graph(config))
+    thread = {"configurable": {"thread_id": "readme"}}
+    first = app.invoke({"topic": "django"}, thread)
+    assert first["__interrupt__"][0].value == "Hi! What is your name?"
+    second = app.invoke(Command(resume="Ada"), thread)
+    assert (
+        second["__interrupt__"][0].value == "Thanks Ada. What do you want to achieve with django?"
+    )
+    done = app.invoke(Command(resume="ship"), thread)
+    assert done["name"] == "Ada" and done["goal"] == "ship"

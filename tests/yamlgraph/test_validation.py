@@ -78,7 +78,10 @@ def test_unknown_node_type(tmp_path):
     assert issue.line == line_of(text, "type: interupt")
     assert "unknown node type 'interupt'" in issue.message
     assert "did you mean 'interrupt'?" in issue.message
-    assert "known: interrupt, llm, map, passthrough, python, router, subgraph" in issue.message
+    assert (
+        "known: agent, interrupt, llm, map, passthrough, python, router, subgraph, tool_call"
+        in issue.message
+    )
 
 
 @pytest.mark.parametrize(
@@ -311,12 +314,12 @@ def test_state_key_must_be_a_public_identifier(tmp_path, key, reason):
 
 
 def test_private_passthrough_output_and_resume_key(tmp_path):
-    text = OK_NODES.replace('{greeting: "hi {state.user_input}"}', '{_visits: "{1}"}')
+    text = OK_NODES.replace('{greeting: "hi {state.user_input}"}', '{_loop_counts: "{1}"}')
     text = text.replace('    message: "Name?"', '    message: "Name?"\n    resume_key: _answer')
     _, issues = issues_of(tmp_path, text)
     assert [(i.path, i.line) for i in issues] == [
         ("nodes.ask.resume_key", line_of(text, "resume_key")),
-        ("nodes.greet.output._visits", line_of(text, "_visits")),
+        ("nodes.greet.output._loop_counts", line_of(text, "_loop_counts")),
     ]
 
 
@@ -463,7 +466,7 @@ def test_map_problems(tmp_path):
           each:
             type: map
             over: "{state.items"
-            node: {type: interrupt, message: "no"}
+            node: {type: subgraph, graph: child.yaml}
         edges:
           - {from: START, to: each}
     """

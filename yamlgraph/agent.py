@@ -1,0 +1,127 @@
+"""`type: agent`: a chat model that calls the graph's tools in a loop until it answers.
+
+Each model turn and each tool call runs as a LangGraph task, so its result is
+checkpointed: when a tool pauses the session (a python tool that calls
+`langgraph.types.interrupt`), the resume replays the turns already taken from the
+checkpoint instead of asking the model again, and the loop goes on from the paused call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph._internal._runnable import RunnableCallable
+from langgraph.errors import GraphBubbleUp
+from langgraph.func import task
+
+from yamlgraph.config import DEFAULT_AGENT_ITERATIONS, GraphConfig, NodeConfig
+from yamlgraph.errors import GraphRuntimeError
+from yamlgraph.graph_tools import call_tool, langchain_tool
+from yamlgraph.llm import message_text
+from yamlgraph.nodes import PromptedModel, node_errors, node_policy
+
+
+class AgentLoop:
+    """One agent node: its prompt, model (tools bound), tools and limits."""
+
+    def __init__(self, graph: GraphConfig, node: NodeConfig):
+        self.node = node
+        self.prompted = PromptedModel(graph, node, default_prompt="agent")
+        self.tools = {name: graph.tools[name] for name in node.get("tools") or []}
+        specs = [langchain_tool(tool) for tool in self.tools.values()]
+        policy = self.prompted.policy
+        self.model = self.prompted.model.bind_tools(specs) if specs else self.prompted.model
+        if policy.fallback_model is not None and specs:
+            policy.fallback_model = policy.fallback_model.bind_tools(specs)
+        self.max_iterations = node.get("max_iterations", DEFAULT_AGENT_ITERATIONS)
+        self.state_key = node.get("state_key", node.name)
+        self.results_key = node.get("tool_results_key")
+        self.think = task(name=f"{node.name}:model")(self._think)
+        self.athink = task(name=f"{node.name}:model")(self._athink)
+        self.act = task(name=f"{node.name}:tool")(self._act)
+
+    def _think(self, messages: list[BaseMessage]) -> AIMessage:
+        return self.prompted.policy.run(lambda model: model.invoke(messages), self.model)
+
+    async def _athink(self, messages: list[BaseMessage]) -> AIMessage:
+        async def attempt(model: Any) -> AIMessage:
+            return await model.ainvoke(messages)
+
+        return await self.prompted.policy.arun(attempt, self.model)
+
+    def _act(self, call: dict[str, Any]) -> dict[str, Any]:
+        """Run one tool call; a failing tool is reported to the model, not raised."""
+        name, arguments = call["name"], call.get("args") or {}
+        tool = self.tools.get(name)
+        try:
+            if tool is None:
+                raise LookupError(f"unknown tool '{name}' (tools: {', '.join(self.tools)})")
+            output, success = call_tool(tool, arguments), True
+        except GraphBubbleUp:
+            raise
+        except Exception as exc:
+            output, success = f"Error: {exc}", False
+        return {"tool": name, "args": arguments, "output": output, "success": success}
+
+    def answer(self, messages: list[BaseMessage], results: list[dict], turns: int) -> dict:
+        """The node's update once the model answers (or the turns run out)."""
+        if results and not any(r["success"] for r in results):
+            raise GraphRuntimeError(
+                self.node.name,
+                f"all {len(results)} tool call(s) failed; first: {results[0]['output']}",
+            )
+        last = messages[-1]
+        value = self.prompted.parse(last) if isinstance(last, AIMessage) else message_text(last)
+        update: dict[str, Any] = {self.state_key: value}
+        if self.results_key:
+            update[self.results_key] = results
+        return update
+
+    @staticmethod
+    def tool_message(call: dict[str, Any], result: dict[str, Any]) -> ToolMessage:
+        output = result["output"]
+        return ToolMessage(
+            content=output if isinstance(output, str) else str(output), tool_call_id=call["id"]
+        )
+
+
+def build_agent(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
+    loop = AgentLoop(graph, node)
+
+    @node_errors(node.name)
+    @node_policy(node, loop.state_key)
+    def run(state: dict, config: RunnableConfig) -> dict:
+        messages = loop.prompted.messages(state)
+        results: list[dict] = []
+        for turn in range(1, loop.max_iterations + 1):
+            reply = loop.think(messages).result()
+            messages.append(reply)
+            if not reply.tool_calls:
+                return loop.answer(messages, results, turn)
+            futures = [(call, loop.act(call)) for call in reply.tool_calls]
+            for call, future in futures:
+                result = future.result()
+                results.append(result)
+                messages.append(loop.tool_message(call, result))
+        return loop.answer(messages, results, loop.max_iterations)
+
+    @node_errors(node.name)
+    @node_policy(node, loop.state_key)
+    async def arun(state: dict, config: RunnableConfig) -> dict:
+        messages = loop.prompted.messages(state)
+        results: list[dict] = []
+        for turn in range(1, loop.max_iterations + 1):
+            reply = await loop.athink(messages)
+            messages.append(reply)
+            if not reply.tool_calls:
+                return loop.answer(messages, results, turn)
+            done = await asyncio.gather(*(loop.act(call) for call in reply.tool_calls))
+            for call, result in zip(reply.tool_calls, done, strict=True):
+                results.append(result)
+                messages.append(loop.tool_message(call, result))
+        return loop.answer(messages, results, loop.max_iterations)
+
+    return RunnableCallable(run, arun, name=node.name)
