@@ -28,8 +28,9 @@ from yamlgraph.config import (
     EdgeConfig,
     GraphConfig,
     load_graph_source,
+    read_graph_text,
 )
-from yamlgraph.errors import GraphRuntimeError, GraphValidationError, ValidationIssue
+from yamlgraph.errors import GraphRuntimeError, GraphValidationError
 from yamlgraph.expressions import compile_expression
 from yamlgraph.nodes import (
     build_interrupt,
@@ -65,14 +66,7 @@ _PY_TYPES: dict[str, Any] = {
 
 def load_graph_config(path: str | PathLike) -> GraphConfig:
     """Read and validate a graph file; raises GraphValidationError listing every problem."""
-    file = Path(path)
-    try:
-        source = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GraphValidationError(
-            [ValidationIssue(str(path), "", None, f"cannot read graph file: {exc.strerror}")]
-        ) from None
-    return load_graph_source(source, file)
+    return load_graph_source(read_graph_text(path), Path(path))
 
 
 def _add(left: Any, right: Any) -> Any:
