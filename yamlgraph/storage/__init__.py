@@ -16,6 +16,7 @@ they connect on first use inside the running loop.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -115,8 +116,11 @@ def validate_checkpointer(config: Config, *, source: PathLike | None = None) -> 
         block = normalize_config(expand_env(config, source=source))
         kind = block["type"]
         if kind not in _REGISTRY:
+            known = checkpointer_types()
+            close = difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise CheckpointerConfigError(
-                f"unknown checkpointer type {kind!r}; known types: {', '.join(checkpointer_types())}"
+                f"unknown checkpointer type {kind!r}{hint}; known types: {', '.join(known)}"
             )
         check = _CHECKS.get(kind)
         if check is not None:
