@@ -22,11 +22,14 @@ from ._owned import register_closer
 
 PACKAGE = "langgraph-checkpoint-redis"
 DEFAULT_TTL_MINUTES = 60
-#: Seconds to open a connection and to wait for a reply. With the one retry below, a
-#: dead or hung server fails a call in about 5 s (redis-py's default retries ten times
-#: with backoff, which kept a request waiting for most of a minute).
+#: Seconds to open a connection and to wait for a reply: a hung server fails a call
+#: within about that, and a dead one at once (redis-py's default retries ten times with
+#: backoff, which kept a request waiting for most of a minute).
 CONNECT_TIMEOUT = 2.0
-SOCKET_TIMEOUT = 2.5
+SOCKET_TIMEOUT = 2.0
+#: A broken connection (the server restarted) is retried once on a fresh one, so the
+#: first call after an outage works; a timeout is not retried, since it would only
+#: double the wait on a hung server.
 RETRIES = 1
 RETRY_BACKOFF_CAP = 0.2
 #: A connection idle this many seconds is PINGed before use, so one left broken by a
@@ -37,16 +40,22 @@ HEALTH_CHECK_INTERVAL = 5
 def client_options(*, asyncio: bool = False) -> dict[str, Any]:
     """Timeouts, retry and health checks for every Redis client a saver uses."""
     from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
     if asyncio:
         from redis.asyncio.retry import Retry
     else:
         from redis.retry import Retry
+    retry = Retry(
+        ExponentialBackoff(cap=RETRY_BACKOFF_CAP, base=0.05),
+        RETRIES,
+        supported_errors=(RedisConnectionError, ConnectionResetError, BrokenPipeError),
+    )
     return {
         "socket_connect_timeout": CONNECT_TIMEOUT,
         "socket_timeout": SOCKET_TIMEOUT,
         "health_check_interval": HEALTH_CHECK_INTERVAL,
-        "retry": Retry(ExponentialBackoff(cap=RETRY_BACKOFF_CAP, base=0.05), RETRIES),
+        "retry": retry,
     }
 
 
