@@ -128,14 +128,13 @@ def load_yaml(text: str) -> tuple[Any, LineMap]:
     if len(text) > MAX_SOURCE_CHARS:
         raise YamlSourceError([_too_large(len(text), "characters")])
     try:
-        _check_depth(text)
+        _check_depth(text, _LOADER)
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError:
         if _LOADER is not yaml.SafeLoader:
-            # PyYAML's own parser words errors better than libyaml (and tests rely on
-            # them); it is only run on a file already known to be broken.
-            for _event in yaml.parse(text, Loader=yaml.SafeLoader):
-                pass
+            # PyYAML's own parser words errors better than libyaml (which also gives up
+            # on deep nesting before our limit is seen); only run on a broken file.
+            _check_depth(text, yaml.SafeLoader)
         raise
     lines = LineMap()
     if root is None:
@@ -148,10 +147,10 @@ def load_yaml(text: str) -> tuple[Any, LineMap]:
     return data, lines
 
 
-def _check_depth(text: str) -> None:
+def _check_depth(text: str, loader: type) -> None:
     """Refuse nesting deeper than MAX_DEPTH before composing (the composer recurses)."""
     depth = 0
-    for event in yaml.parse(text, Loader=_LOADER):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
