@@ -597,7 +597,8 @@ def _subgraph_cycle(child: Path, path: YamlPath, issues: _Collector) -> bool:
         cycle = [*loading[loading.index(target) :], target]
         issues.add(
             (*path, "graph"),
-            "subgraph cycle: " + " -> ".join(p.name for p in cycle)
+            "subgraph cycle: "
+            + " -> ".join(p.name for p in cycle)
             + (" (a graph cannot include itself)" if len(cycle) == 2 else ""),
         )
         return True

@@ -55,7 +55,9 @@ def check_top_level(data: dict[Any, Any], report: Report) -> None:
         if value is not None and not isinstance(value, str):
             report((key,), f"must be a string, not {_kind(value)}")
     if data.get("prompts_relative") is not None and not isinstance(data["prompts_relative"], bool):
-        report(("prompts_relative",), f"must be true or false, not {_kind(data['prompts_relative'])}")
+        report(
+            ("prompts_relative",), f"must be true or false, not {_kind(data['prompts_relative'])}"
+        )
     for key in _MAPPING_KEYS:
         value = data.get(key)
         if value is not None and not isinstance(value, dict):

@@ -102,8 +102,10 @@ def read_source(path: str | Path) -> str:
         raise YamlSourceError(
             [
                 YamlProblem(
-                    (), line, f"{what}: byte 0x{data[exc.start]:02x} at offset {exc.start} "
-                    "cannot be decoded as UTF-8 (save the file as UTF-8)"
+                    (),
+                    line,
+                    f"{what}: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                    "cannot be decoded as UTF-8 (save the file as UTF-8)",
                 )
             ]
         ) from None
@@ -114,8 +116,10 @@ def read_source(path: str | Path) -> str:
 
 def _too_large(size: int, unit: str) -> YamlProblem:
     return YamlProblem(
-        (), None, f"file too large: {size:,} {unit}; graph files are limited to "
-        f"{MAX_SOURCE_CHARS:,} characters"
+        (),
+        None,
+        f"file too large: {size:,} {unit}; graph files are limited to "
+        f"{MAX_SOURCE_CHARS:,} characters",
     )
 
 
@@ -186,11 +190,19 @@ class _Builder:
     def build(self, node: yaml.Node, path: YamlPath, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            self.stop(path, node, f"aliases expand to more than {MAX_NODES:,} values (an alias "
-                      "bomb?); graph files are limited to that many")
+            self.stop(
+                path,
+                node,
+                f"aliases expand to more than {MAX_NODES:,} values (an alias "
+                "bomb?); graph files are limited to that many",
+            )
         if depth > MAX_DEPTH:
-            self.stop(path, node, f"nested too deeply through aliases (a recursive alias?): "
-                      f"more than {MAX_DEPTH} levels")
+            self.stop(
+                path,
+                node,
+                f"nested too deeply through aliases (a recursive alias?): "
+                f"more than {MAX_DEPTH} levels",
+            )
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):

@@ -235,7 +235,9 @@ def _expanded_blocks() -> Iterator[tuple[_Block, dict[str, Any], CheckMessage | 
     for block in _blocks_in_effect():
         config = block.config
         if isinstance(config, dict):
-            config = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in config.items()}
+            config = {
+                k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in config.items()
+            }
         try:
             expanded = validate_checkpointer(config)
         except UnsetEnvironmentVariable as exc:

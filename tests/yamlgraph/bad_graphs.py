@@ -25,11 +25,8 @@ edges:
   - {{from: ask, to: END}}
 """
 
-_BOMB = (
-    'lol: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    + "".join(
-        f"l{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
-    )
+_BOMB = 'lol: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"l{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
 )
 _SUBGRAPH = """\
 name: {name}
@@ -132,8 +129,7 @@ CORPUS: list[BadFile] = [
     ),
     _text(
         "unset_variable.yaml",
-        good_graph("unset-var")
-        + f'checkpointer:\n  type: redis\n  url: "${{{UNSET_VARIABLE}}}"\n',
+        good_graph("unset-var") + f'checkpointer:\n  type: redis\n  url: "${{{UNSET_VARIABLE}}}"\n',
         rf"checkpointer\.url: environment variable {UNSET_VARIABLE} is not set",
         11,
     ),

@@ -103,7 +103,10 @@ def test_sync_reports_every_bad_file_and_registers_the_good_one(db, corpus_setti
     for bad in CORPUS:
         assert f"invalid {(corpus_dir / bad.name).resolve()}:" in out
     assert "added good v1" in out
-    assert f"{len(CORPUS) + 1} graph files: 1 added, 0 updated, 0 unchanged, {len(CORPUS)} invalid" in out
+    assert (
+        f"{len(CORPUS) + 1} graph files: 1 added, 0 updated, 0 unchanged, {len(CORPUS)} invalid"
+        in out
+    )
     assert list(GraphDefinition.objects.values_list("name", flat=True)) == ["good"]
 
 
@@ -189,3 +192,25 @@ def test_manage_py_validate_sync_and_check_finish_and_report_every_file(project_
     assert "Traceback" not in sync.stderr
     assert_one_error_per_file(problem_lines(sync.stdout, corpus_dir), corpus_dir)
     assert "added good v1" in sync.stdout
+
+
+class _Terminal(io.StringIO):
+    """Captured output that says it is a terminal, as an interactive shell's stderr does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_sync_draws_a_progress_bar_on_a_terminal_and_lines_elsewhere(db, corpus_settings):
+    terminal = _Terminal()
+    with pytest.raises(CommandError):
+        call_command("yamlgraph", "sync", stdout=io.StringIO(), stderr=terminal)
+    total = len(CORPUS) + 1
+    drawn = terminal.getvalue()
+    assert f"sync:   0%|          | 0/{total}" in drawn
+    assert "reading " not in drawn and "\n" not in drawn  # one bar redrawn in place
+
+    piped = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("yamlgraph", "sync", stdout=io.StringIO(), stderr=piped)
+    assert piped.getvalue().count("reading ") == total

@@ -50,11 +50,15 @@ def test_redis_connection_refused_and_redisvl_errors_wrapping_it():
     client = redis.Redis.from_url(url, socket_connect_timeout=1, retry=None)
     assert is_store_outage(raised(client.ping))
     index = SearchIndex.from_dict(
-        {"index": {"name": "outage-probe", "prefix": "probe"}, "fields": [{"name": "a", "type": "tag"}]},
+        {
+            "index": {"name": "outage-probe", "prefix": "probe"},
+            "fields": [{"name": "a", "type": "tag"}],
+        },
         redis_client=client,
     )
     wrapped = raised(lambda: index.search(FilterQuery(return_fields=["a"]).query))
-    assert type(wrapped).__module__.startswith("redisvl")  # RedisSearchError, from the ConnectionError
+    # RedisSearchError, raised from the ConnectionError
+    assert type(wrapped).__module__.startswith("redisvl")
     assert is_store_outage(wrapped)
     client.close()
 

@@ -36,9 +36,9 @@ def through(proxy: TcpProxy, url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def target_of(url: str) -> tuple[str, int]:
+def target_of(url: str, default_port: int) -> tuple[str, int]:
     parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 0
+    return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
 @pytest.fixture(params=["redis", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -46,9 +46,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[tuple[str, TcpProxy, str]]
     """(type, proxy, url through the proxy) for a real running server."""
     kind = request.param
     url = request.getfixturevalue("redis_url" if kind == "redis" else "postgres_url")
-    if kind == "postgres":
-        url = url if urlsplit(url).port else url.replace(urlsplit(url).netloc, urlsplit(url).netloc + ":5432")
-    proxy = TcpProxy(*target_of(url)).start()
+    proxy = TcpProxy(*target_of(url, 6379 if kind == "redis" else 5432)).start()
     try:
         yield kind, proxy, through(proxy, url)
     finally:
@@ -100,8 +98,10 @@ def saver_calls(saver: BaseCheckpointSaver, thread: str) -> dict[str, Callable[[
 def test_a_sync_saver_fails_fast_while_the_store_is_down_and_recovers(store, outage):
     kind, proxy, url = store
     if kind == "postgres" and outage == "hung":
-        pytest.skip("psycopg has no client-side read timeout; a hung (not dead) Postgres is "
-                    "bounded by the server's statement_timeout, not by the saver")
+        pytest.skip(
+            "psycopg has no client-side read timeout; a hung (not dead) Postgres is "
+            "bounded by the server's statement_timeout, not by the saver"
+        )
     saver = get_checkpointer({"type": kind, "url": url})
     thread = f"outage-{uuid.uuid4()}"
     try:
