@@ -26,6 +26,18 @@ CONNECT_TIMEOUT = 3
 #: How long a call waits for a pooled connection before PoolTimeout (psycopg_pool's
 #: default of 30 s kept every request hanging while the server was down).
 POOL_TIMEOUT = 4.0
+#: libpq options unless the URL sets them: a connect timeout, and TCP keepalives plus
+#: tcp_user_timeout so a connection across a lost network (no RST ever comes) is
+#: dropped after about 5 s instead of the kernel's 15 minutes. libpq has no timeout
+#: for a server that is reachable but never answers.
+_NETWORK_DEFAULTS: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 5000,
+}
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
 # Serialises table creation when several app servers start at once.
@@ -40,8 +52,10 @@ def _connection_kwargs(url: str) -> dict[str, Any]:
     from psycopg.rows import dict_row
 
     kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    if "connect_timeout" not in conninfo_to_dict(url):
-        kwargs["connect_timeout"] = CONNECT_TIMEOUT
+    given = conninfo_to_dict(url)
+    for key, value in _NETWORK_DEFAULTS.items():
+        if key not in given:
+            kwargs[key] = value
     return kwargs
 
 

@@ -99,8 +99,9 @@ def test_a_sync_saver_fails_fast_while_the_store_is_down_and_recovers(store, out
     kind, proxy, url = store
     if kind == "postgres" and outage == "hung":
         pytest.skip(
-            "psycopg has no client-side read timeout; a hung (not dead) Postgres is "
-            "bounded by the server's statement_timeout, not by the saver"
+            "libpq has no client-side read timeout: a Postgres that accepts and then never "
+            "answers is not bounded by the saver (a lost network is: TCP keepalives and "
+            "tcp_user_timeout, which a local proxy cannot simulate)"
         )
     saver = get_checkpointer({"type": kind, "url": url})
     thread = f"outage-{uuid.uuid4()}"
