@@ -285,13 +285,13 @@ def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> Gr
     config.prompts_relative = data.get("prompts_relative", defaults.get("prompts_relative"))
 
     checkpointer = data.get("checkpointer")
-    if isinstance(checkpointer, str):
-        checkpointer = {"type": checkpointer}
-    if isinstance(checkpointer, dict):
+    if isinstance(checkpointer, str | dict):
         before = len(issues.issues)
         check_checkpointer(checkpointer, issues.add, environment=issues.check_environment)
         if len(issues.issues) > before:
             checkpointer = None
+    if isinstance(checkpointer, str):
+        checkpointer = {"type": checkpointer}
     config.checkpointer = checkpointer if isinstance(checkpointer, dict) else None
 
     run_config = _mapping(data.get("config"))

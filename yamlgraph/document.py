@@ -87,7 +87,9 @@ def _check_name(name: Any, report: Report) -> None:
         )
 
 
-def check_checkpointer(block: dict[Any, Any], report: Report, *, environment: bool = True) -> None:
+def check_checkpointer(
+    block: dict[Any, Any] | str, report: Report, *, environment: bool = True
+) -> None:
     """Report what keeps a checkpointer block from working, without connecting anywhere.
 
     An unknown type (with the known ones), an option the type does not take, and, when
@@ -104,6 +106,8 @@ def check_checkpointer(block: dict[Any, Any], report: Report, *, environment: bo
         validate_checkpointer,
     )
 
+    type_path: YamlPath = ("checkpointer", "type") if isinstance(block, dict) else ("checkpointer",)
+    block = block if isinstance(block, dict) else {"type": block}
     kind = block.get("type")
     known = checkpointer_types()
     if not isinstance(kind, str) or not kind.strip():
@@ -111,7 +115,7 @@ def check_checkpointer(block: dict[Any, Any], report: Report, *, environment: bo
         return
     if kind.strip().lower() not in known:
         report(
-            ("checkpointer", "type"),
+            type_path,
             f"unknown checkpointer type '{kind}'{did_you_mean(kind.strip().lower(), known)}; "
             f"known types: {', '.join(known)}",
         )

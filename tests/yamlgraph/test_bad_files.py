@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.yamlgraph.bad_graphs import CORPUS, UNSET_VARIABLE, error_line_pattern, write_corpus
+from tests.yamlgraph.bad_graphs import (
+    CORPUS,
+    UNSET_VARIABLE,
+    error_line_pattern,
+    good_graph,
+    write_corpus,
+)
 from yamlgraph.errors import GraphValidationError
 from yamlgraph.graph_loader import load_graph_config
 
@@ -109,3 +115,41 @@ def test_a_graph_that_includes_itself_is_a_cycle(tmp_path):
     [issue] = caught.value.issues
     assert (issue.path, issue.line) == ("nodes.me.graph", 2)
     assert "subgraph cycle: self.yaml -> self.yaml" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "message"),
+    [
+        ("description: [x]", "description", "must be a string, not a list ['x']"),
+        ("prompts_dir: 3", "prompts_dir", "must be a string, not int 3"),
+        ('prompts_relative: "yes"', "prompts_relative", "must be true or false, not str 'yes'"),
+        ("version: true", "version", "must be a version string or number, not the boolean true"),
+        ('name: "two words"', "name", "'two words' is not a valid graph name"),
+        ("state: [a]", "state", "must be a mapping, not a list ['a']"),
+        ("tools: []", "tools", "must be a mapping, not a list []"),
+        ("config: 3", "config", "must be a mapping, not int 3"),
+        ("defaults: {temperature: hot}", "defaults.temperature", "must be a number, not str"),
+        ("defaults: {prompts_relative: 1}", "defaults.prompts_relative", "must be true or false"),
+        ("checkpointer: [memory]", "checkpointer", "must be a type name or a mapping with 'type'"),
+        ("checkpointer: {path: x.db}", "checkpointer", "needs a 'type'; known types:"),
+        (
+            "checkpointer: {type: sqlite, path: x.db, tll: 3}",
+            "checkpointer",
+            "unknown option(s) 'tll' for checkpointer type 'sqlite'",
+        ),
+        ("checkpointer: redsi", "checkpointer", "did you mean 'redis'?"),
+    ],
+)
+def test_every_top_level_key_has_its_type_checked(tmp_path, extra, path, message):
+    graph = tmp_path / "typed.yaml"
+    text = good_graph("typed")
+    key = extra.partition(":")[0]
+    if key == "name":
+        text = text.replace("name: typed\n", "")
+    graph.write_text(text + extra + "\n")
+    with pytest.raises(GraphValidationError) as caught:
+        load_graph_config(graph)
+    [issue] = caught.value.issues
+    assert issue.path == path
+    assert message in issue.message
+    assert issue.line == len(text.splitlines()) + 1
