@@ -10,16 +10,25 @@ import contextlib
 import copy
 import difflib
 import keyword
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from yamlgraph.document import check_checkpointer, check_top_level, root_problem
 from yamlgraph.errors import GraphValidationError, ValidationIssue
 from yamlgraph.graph_tools import SHELL_PARSE_MODES, ToolConfig, load_tool_function
 from yamlgraph.prompts import find_prompt, prompt_candidates
-from yamlgraph.yaml_source import LineMap, YamlPath, format_path, load_yaml
+from yamlgraph.yaml_source import (
+    LineMap,
+    YamlPath,
+    YamlSourceError,
+    format_path,
+    load_yaml,
+    read_source,
+)
 
 START = "START"
 END = "END"
@@ -179,6 +188,7 @@ class _Collector:
         self.file = file
         self.lines = lines
         self.issues: list[ValidationIssue] = []
+        self.check_environment = True  # see load_graph_source
 
     def add(self, path: YamlPath, message: str) -> None:
         self.issues.append(
@@ -191,12 +201,45 @@ class _Collector:
                 self.add((*path, key), f"unknown {what} key '{key}'{did_you_mean(key, known)}")
 
 
-def load_graph_source(source: str, file: str | Path | None = None) -> GraphConfig:
-    """Parse and validate graph YAML text; `file` anchors relative paths and error messages."""
+def read_graph_text(path: str | Path) -> str:
+    """The text of a graph file; a file that cannot be read, is too large or is not UTF-8
+    raises GraphValidationError naming it."""
+    try:
+        return read_source(path)
+    except YamlSourceError as exc:
+        raise GraphValidationError(_issues_of(exc, str(path))) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise GraphValidationError(
+            [ValidationIssue(str(path), "", None, f"cannot read graph file: {reason}")]
+        ) from None
+
+
+def _issues_of(exc: YamlSourceError, display: str) -> list[ValidationIssue]:
+    return [ValidationIssue(display, format_path(p.path), p.line, p.message) for p in exc.problems]
+
+
+#: Graph files being loaded in this context, outermost first: finds subgraph cycles.
+_LOADING: ContextVar[tuple[Path, ...]] = ContextVar("yamlgraph_loading", default=())
+#: Subgraphs of subgraphs of ...: far beyond any real graph, and well within Python's stack.
+MAX_SUBGRAPH_DEPTH = 16
+
+
+def load_graph_source(
+    source: str, file: str | Path | None = None, *, check_environment: bool = True
+) -> GraphConfig:
+    """Parse and validate graph YAML text; `file` anchors relative paths and error messages.
+
+    With `check_environment` (the default) every `${VAR}` of the checkpointer block must
+    be set; pass False where another block replaces the file's own (an operator's
+    override), so a variable only that block needs does not make the file invalid.
+    """
     path = Path(file).resolve() if file is not None else None
     display = str(file) if file is not None else "<string>"
     try:
         data, lines = load_yaml(source)
+    except YamlSourceError as exc:
+        raise GraphValidationError(_issues_of(exc, display)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -209,10 +252,16 @@ def load_graph_source(source: str, file: str | Path | None = None) -> GraphConfi
             [ValidationIssue(display, "", line, f"invalid YAML: {problem}")]
         ) from None
     collector = _Collector(display, lines)
-    if not isinstance(data, dict):
-        collector.add((), "a graph file must be a YAML mapping with 'nodes' and 'edges'")
+    collector.check_environment = check_environment
+    problem = root_problem(data)
+    if problem is not None:
+        collector.add((), problem)
         raise GraphValidationError(collector.issues)
-    config = _parse(data, source, path, collector)
+    token = _LOADING.set((*_LOADING.get(), path) if path is not None else _LOADING.get())
+    try:
+        config = _parse(data, source, path, collector)
+    finally:
+        _LOADING.reset(token)
     if collector.issues:
         raise GraphValidationError(collector.issues)
     return config
@@ -220,19 +269,17 @@ def load_graph_source(source: str, file: str | Path | None = None) -> GraphConfi
 
 def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> GraphConfig:
     issues.unknown_keys(data, TOP_LEVEL_KEYS, (), "top-level")
-    name = data.get("name") or (file.stem if file else "graph")
+    check_top_level(data, issues.add)
+    name = data.get("name")
     config = GraphConfig(
-        name=str(name),
+        name=name if isinstance(name, str) and name else (file.stem if file else "graph"),
         source=source,
         file=file,
         version=str(data.get("version", "1.0")),
         description=str(data.get("description") or ""),
         raw=data,
     )
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        issues.add(("defaults",), "must be a mapping")
-        defaults = {}
+    defaults = _mapping(data.get("defaults"))
     issues.unknown_keys(defaults, DEFAULTS_KEYS, ("defaults",), "defaults")
     responses = defaults.get("responses")
     if responses is not None and not (
@@ -245,24 +292,23 @@ def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> Gr
     config.prompts_relative = data.get("prompts_relative", defaults.get("prompts_relative"))
 
     checkpointer = data.get("checkpointer")
+    if isinstance(checkpointer, str | dict):
+        before = len(issues.issues)
+        check_checkpointer(checkpointer, issues.add, environment=issues.check_environment)
+        if len(issues.issues) > before:
+            checkpointer = None
     if isinstance(checkpointer, str):
         checkpointer = {"type": checkpointer}
-    if checkpointer is not None and not (isinstance(checkpointer, dict) and "type" in checkpointer):
-        issues.add(("checkpointer",), "must be a type name or a mapping with 'type'")
-        checkpointer = None
-    config.checkpointer = checkpointer
+    config.checkpointer = checkpointer if isinstance(checkpointer, dict) else None
 
-    run_config = data.get("config") or {}
-    if not isinstance(run_config, dict):
-        issues.add(("config",), "must be a mapping")
-        run_config = {}
+    run_config = _mapping(data.get("config"))
     limit = run_config.get("recursion_limit")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         issues.add(("config", "recursion_limit"), "must be a positive integer")
     config.config = run_config
 
-    _parse_state(data.get("state") or {}, config, issues)
-    _parse_tools(data.get("tools") or {}, config, issues)
+    _parse_state(_mapping(data.get("state")), config, issues)
+    _parse_tools(_mapping(data.get("tools")), config, issues)
     _parse_nodes(data.get("nodes"), config, issues)
     _parse_edges(data.get("edges"), config, issues)
     _parse_loops(data, config, issues)
@@ -644,11 +690,11 @@ def _check_subgraph(spec: dict, path: YamlPath, config: GraphConfig, issues: _Co
     if not child.is_file():
         issues.add((*path, "graph"), f"subgraph file not found: {child}")
         return
-    if config.file is not None and child.resolve() == config.file:
-        issues.add((*path, "graph"), "a graph cannot include itself")
+    if _subgraph_cycle(child, path, issues):
         return
     try:
-        load_graph_source(child.read_text(), child)
+        text = read_graph_text(child)
+        load_graph_source(text, child, check_environment=issues.check_environment)
     except GraphValidationError as exc:
         for issue in exc.issues:
             issues.add((*path, "graph"), f"invalid subgraph: {issue}")
@@ -684,12 +730,34 @@ def _check_subgraph_mode(
         child = config.resolve_path(str(spec.get("graph")))
         if child.is_file() and (config.file is None or child.resolve() != config.file):
             with contextlib.suppress(GraphValidationError):  # reported by _check_subgraph
-                node.child_fields = load_graph_source(child.read_text(), child).public_state_fields
+                node.child_fields = load_graph_source(
+                    read_graph_text(child), child
+                ).public_state_fields
     mapping = spec.get("interrupt_output_mapping")
     if mapping is not None and not isinstance(mapping, dict):
         issues.add((*path, "interrupt_output_mapping"), "must be a mapping")
     for key in _mapping(mapping):
         _check_writable_key(key, (*path, "interrupt_output_mapping", key), issues)
+
+
+def _subgraph_cycle(child: Path, path: YamlPath, issues: _Collector) -> bool:
+    """Report (and return True for) a subgraph that includes itself, directly or not,
+    or nests deeper than MAX_SUBGRAPH_DEPTH."""
+    loading = _LOADING.get()
+    target = child.resolve()
+    if target in loading:
+        cycle = [*loading[loading.index(target) :], target]
+        issues.add(
+            (*path, "graph"),
+            "subgraph cycle: "
+            + " -> ".join(p.name for p in cycle)
+            + (" (a graph cannot include itself)" if len(cycle) == 2 else ""),
+        )
+        return True
+    if len(loading) >= MAX_SUBGRAPH_DEPTH:
+        issues.add((*path, "graph"), f"subgraphs nested more than {MAX_SUBGRAPH_DEPTH} deep")
+        return True
+    return False
 
 
 def _check_map(name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector):

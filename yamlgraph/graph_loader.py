@@ -30,8 +30,9 @@ from yamlgraph.config import (
     EdgeConfig,
     GraphConfig,
     load_graph_source,
+    read_graph_text,
 )
-from yamlgraph.errors import GraphRuntimeError, GraphValidationError, ValidationIssue
+from yamlgraph.errors import GraphRuntimeError, GraphValidationError
 from yamlgraph.expressions import compile_expression
 from yamlgraph.map_nodes import build_map
 from yamlgraph.nodes import (
@@ -74,14 +75,7 @@ _PY_TYPES: dict[str, Any] = {
 
 def load_graph_config(path: str | PathLike) -> GraphConfig:
     """Read and validate a graph file; raises GraphValidationError listing every problem."""
-    file = Path(path)
-    try:
-        source = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GraphValidationError(
-            [ValidationIssue(str(path), "", None, f"cannot read graph file: {exc.strerror}")]
-        ) from None
-    return load_graph_source(source, file)
+    return load_graph_source(read_graph_text(path), Path(path))
 
 
 def _add(left: Any, right: Any) -> Any:

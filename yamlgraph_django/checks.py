@@ -2,9 +2,9 @@
 
 | id | level | what |
 |---|---|---|
-| yamlgraph.E001 | error | a graph file does not validate (one message per file, every issue with file:line) |
-| yamlgraph.E002 | error | a checkpointer block in effect uses an unset `${VAR}` |
-| yamlgraph.E003 | error | a checkpointer block in effect names an unknown type (or is malformed) |
+| yamlgraph.E001 | error | a graph file does not validate (one message per file, every issue with file:line; its checkpointer block's unknown type or unset `${VAR}` included) |
+| yamlgraph.E002 | error | DEFAULT_CHECKPOINTER or CHECKPOINTER_OVERRIDE uses an unset `${VAR}` |
+| yamlgraph.E003 | error | DEFAULT_CHECKPOINTER or CHECKPOINTER_OVERRIDE names an unknown type (or is malformed) |
 | yamlgraph.E004 | error | a Redis/Postgres checkpointer cannot be reached; only with `check --deploy` |
 | yamlgraph.E005 | error | a GRAPH_DIRS entry does not exist |
 | yamlgraph.E006 | error | two graph files declare the same graph name |
@@ -35,7 +35,6 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from yamlgraph.config import did_you_mean
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.registry import find_graph_files, graph_dirs, read_graph_file
 
@@ -222,25 +221,26 @@ def _blocks_in_effect() -> list[_Block]:
 
 
 def _expanded_blocks() -> Iterator[tuple[_Block, dict[str, Any], CheckMessage | None]]:
-    """Each block in effect with `${VAR}` expanded, or the E002/E003 that prevents it."""
+    """Each block in effect with `${VAR}` expanded, or the E002/E003 that prevents it.
+
+    The same validation as the engine's for a graph file's block (which, when invalid,
+    makes the file an E001 and is not among these).
+    """
     from yamlgraph.storage import (
         CheckpointerConfigError,
-        checkpointer_type,
-        checkpointer_types,
-        expand_env,
+        UnsetEnvironmentVariable,
+        validate_checkpointer,
     )
 
     for block in _blocks_in_effect():
+        config = block.config
+        if isinstance(config, dict):
+            config = {
+                k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in config.items()
+            }
         try:
-            kind = checkpointer_type(block.config)
-        except CheckpointerConfigError as exc:
-            yield block, {}, _config_error(str(exc), block)
-            continue
-        config = {"type": kind} if not isinstance(block.config, dict) else dict(block.config)
-        config = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in config.items()}
-        try:
-            expanded = expand_env(config)
-        except CheckpointerConfigError as exc:
+            expanded = validate_checkpointer(config)
+        except UnsetEnvironmentVariable as exc:
             yield (
                 block,
                 {},
@@ -253,22 +253,8 @@ def _expanded_blocks() -> Iterator[tuple[_Block, dict[str, Any], CheckMessage | 
                 ),
             )
             continue
-        try:
-            expanded["type"] = checkpointer_type(expanded)
         except CheckpointerConfigError as exc:
             yield block, {}, _config_error(str(exc), block)
-            continue
-        known = checkpointer_types()
-        if expanded["type"] not in known:
-            yield (
-                block,
-                {},
-                _config_error(
-                    f"unknown checkpointer type '{expanded['type']}'"
-                    f"{did_you_mean(expanded['type'], known)}; known types: {', '.join(known)}",
-                    block,
-                ),
-            )
             continue
         yield block, expanded, None
 

@@ -26,8 +26,9 @@ from django.core.signals import setting_changed
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Max, QuerySet
 
-from yamlgraph.config import GraphConfig, load_graph_source
+from yamlgraph.config import GraphConfig, load_graph_source, read_graph_text
 from yamlgraph.errors import GraphValidationError, ValidationIssue
+from yamlgraph.yaml_source import YamlSourceError, load_yaml
 from yamlgraph_django.conf import SETTING_NAME, app_settings
 from yamlgraph_django.exceptions import GraphNotFound
 from yamlgraph_django.models import GraphDefinition
@@ -107,24 +108,27 @@ def checksum_of(source: str) -> str:
 
 
 def read_graph_file(path: str | os.PathLike[str]) -> GraphFile | None:
-    """Read and validate one file; None when it is YAML but not a graph (no top-level `nodes:`).
+    """Read and validate one file; None when it is a YAML mapping without `nodes:` (some
+    other YAML file that happens to live in a graph directory).
 
-    Never raises for a bad file: unreadable files, YAML syntax errors and validation
-    errors (even an exception raised while importing one of the graph's tool modules)
-    come back as `issues`, each naming the file and, where known, the line.
+    Never raises for a bad file: unreadable, oversized and non-UTF-8 files, YAML syntax
+    errors, empty files and files whose root is not a mapping, and validation errors
+    (even an exception raised while importing one of the graph's tool modules) come back
+    as `issues`, each naming the file and, where known, the line. The validation is the
+    engine's own (`load_graph_source`), so every entry point judges a file the same way.
     """
     path = Path(path)
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        issue = ValidationIssue(str(path), "", None, f"cannot read graph file: {reason}")
-        return GraphFile(path, "", "", issues=[issue])
+        source = read_graph_text(path)
+    except GraphValidationError as exc:
+        return GraphFile(path, "", "", issues=list(exc.issues))
     graph = GraphFile(path, source, checksum_of(source))
     if not _looks_like_graph(source):
         return None
     try:
-        graph.config = load_graph_source(source, file=path)
+        graph.config = load_graph_source(
+            source, file=path, check_environment=_graph_blocks_in_effect()
+        )
     except GraphValidationError as exc:
         graph.issues = list(exc.issues)
     except Exception as exc:  # a tool module that fails to import must not stop the others
@@ -133,16 +137,23 @@ def read_graph_file(path: str | os.PathLike[str]) -> GraphFile | None:
 
 
 def _looks_like_graph(source: str) -> bool:
-    """A mapping with a top-level `nodes` key, or YAML that does not parse at all.
+    """Anything but a YAML mapping without a top-level `nodes` key.
 
-    Unparseable files are treated as (broken) graphs so that a typo is reported instead
-    of the graph silently disappearing.
+    Files that do not parse, are empty or hold a list or a single value are treated as
+    (broken) graphs, so that a mistake is reported instead of the graph silently
+    disappearing.
     """
     try:
-        data = yaml.safe_load(source)
-    except yaml.YAMLError:
+        data, _lines = load_yaml(source)
+    except (yaml.YAMLError, YamlSourceError):
         return True
-    return isinstance(data, dict) and "nodes" in data
+    return not isinstance(data, dict) or "nodes" in data
+
+
+def _graph_blocks_in_effect() -> bool:
+    """Whether graph files' own checkpointer blocks are used (no CHECKPOINTER_OVERRIDE):
+    only then must their `${VAR}`s be set."""
+    return app_settings.CHECKPOINTER_OVERRIDE is None
 
 
 # --------------------------------------------------------------------------- the report
@@ -479,7 +490,11 @@ def config_for(definition: GraphDefinition) -> GraphConfig:
     key = (definition.pk, definition.checksum, definition.path)
     config = _configs.get(key)
     if config is None:
-        config = load_graph_source(definition.source, file=definition.path or None)
+        config = load_graph_source(
+            definition.source,
+            file=definition.path or None,
+            check_environment=_graph_blocks_in_effect(),
+        )
         with _configs_lock:
             _configs[key] = config
     return config

@@ -135,15 +135,23 @@ def test_e002_not_raised_when_the_variable_is_set_or_has_a_default(configure, mo
         assert yamlgraph_messages() == []
 
 
-def test_e002_in_a_graph_files_own_block(yamlgraph_settings, graph_dir, write_graph, monkeypatch):
+def test_an_unset_variable_in_a_graph_files_own_block_makes_the_file_invalid(
+    yamlgraph_settings, graph_dir, write_graph, monkeypatch
+):
+    """The engine's own validation refuses it (as `python -m yamlgraph validate` does):
+    one E001 naming the file, the option and its line, and no second message."""
     monkeypatch.delenv(UNSET, raising=False)
     path = graph_dir / "interview.yaml"
     path.write_text(path.read_text() + f'\ncheckpointer:\n  type: redis\n  url: "${{{UNSET}}}"\n')
+    url_line = len(path.read_text().splitlines())
 
     [message] = yamlgraph_messages()
 
-    assert message.id == "yamlgraph.E002"
+    assert message.id == "yamlgraph.E001"
     assert message.obj == str(path.resolve())
+    assert f"{path.resolve()}:{url_line}: checkpointer.url: environment variable {UNSET}" in (
+        message.msg
+    )
 
 
 def test_an_override_replaces_the_blocks_it_hides(configure, graph_dir, monkeypatch):

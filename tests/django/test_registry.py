@@ -55,7 +55,6 @@ def test_prompt_files_and_yaml_without_nodes_are_not_graphs(
     yamlgraph_settings, graph_dir, write_graph
 ):
     write_graph(graph_dir, "compose.yaml", text="services:\n  web:\n    image: nginx\n")
-    write_graph(graph_dir, "list.yml", text="- just\n- a list\n")
     # Even a graph-shaped file inside prompts/ is skipped: that directory holds prompts.
     write_graph(graph_dir / "prompts", "looks_like_graph.yaml", name="hidden")
 

@@ -184,16 +184,18 @@ async def test_async_without_a_checkpointer_block_still_pauses(tmp_path, monkeyp
     assert (await run_graph_async(app, Command(resume="ok"), SESSION))["confirmed"] == "ok"
 
 
-def test_get_checkpointer_for_graph_names_an_unset_variable(tmp_path, monkeypatch):
+def test_load_graph_config_names_an_unset_variable_with_its_line(tmp_path, monkeypatch):
     monkeypatch.delenv("YG_TEST_SESSIONS_DIR", raising=False)
     block = '  type: sqlite\n  path: "${YG_TEST_SESSIONS_DIR}/sessions.db"'
     path = write(tmp_path, "graphs/my-graph.yaml", MY_GRAPH.replace("CHECKPOINTER", block))
-    config = load_graph_config(path)
     with pytest.raises(ValueError, match="YG_TEST_SESSIONS_DIR") as caught:
-        get_checkpointer_for_graph(config)
-    assert str(path.resolve()) in str(caught.value)
+        load_graph_config(path)
+    [issue] = caught.value.issues
+    assert (issue.file, issue.path) == (str(path), "checkpointer.path")
+    assert path.read_text().splitlines()[issue.line - 1].strip().startswith("path:")
 
     monkeypatch.setenv("YG_TEST_SESSIONS_DIR", str(tmp_path))
+    config = load_graph_config(path)
     saver = get_checkpointer_for_graph(config)
     try:
         app = compile_graph(config).compile(checkpointer=saver)

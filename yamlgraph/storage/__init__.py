@@ -16,10 +16,11 @@ they connect on first use inside the running loop.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -28,11 +29,14 @@ from . import _postgres, _redis, _sqlite
 from ._config import (
     CheckpointerConfigError,
     CheckpointerUnavailable,
+    UnsetEnvironmentVariable,
+    check_options,
     expand_env,
     mask_url,
     normalize_config,
 )
 from ._loops import run_in_fresh_loop, running_loop
+from ._outage import is_store_outage
 from ._owned import pop_owned, register_closer
 
 __all__ = [
@@ -43,23 +47,31 @@ __all__ = [
     "checkpointer",
     "checkpointer_type",
     "checkpointer_types",
+    "check_options",
     "close_checkpointer",
     "delete_thread",
     "expand_env",
     "get_checkpointer",
+    "is_store_outage",
     "mask_url",
     "register_checkpointer",
     "register_closer",
+    "UnsetEnvironmentVariable",
+    "validate_checkpointer",
 ]
 
 Config = Mapping[str, Any] | str | None
 Factory = Callable[[dict[str, Any]], BaseCheckpointSaver]
+Check = Callable[[dict[str, Any]], Any]
 PathLike = str | os.PathLike[str]
 
 _REGISTRY: dict[str, tuple[Factory, Factory]] = {}
+_CHECKS: dict[str, Check] = {}
 
 
-def register_checkpointer(name: str, sync_factory: Factory, async_factory: Factory) -> None:
+def register_checkpointer(
+    name: str, sync_factory: Factory, async_factory: Factory, check: Check | None = None
+) -> None:
     """Make ``type: name`` available; registering a name again replaces it.
 
     Both factories get the config dict after ``${VAR}`` expansion, with
@@ -67,11 +79,18 @@ def register_checkpointer(name: str, sync_factory: Factory, async_factory: Facto
     to release them with register_closer(). Raise CheckpointerConfigError for
     bad options (the graph file is added to the message) and
     CheckpointerUnavailable when the backing server cannot be reached.
+    `check`, if given, gets the same dict and raises CheckpointerConfigError for
+    bad options without connecting anywhere: validate_checkpointer() (and so graph
+    validation) calls it.
     """
     key = name.strip().lower()
     if not key:
         raise ValueError("a checkpointer type needs a non-empty name")
     _REGISTRY[key] = (sync_factory, async_factory)
+    if check is None:
+        _CHECKS.pop(key, None)
+    else:
+        _CHECKS[key] = check
 
 
 def checkpointer_types() -> list[str]:
@@ -85,6 +104,31 @@ def checkpointer_type(config: Config) -> str:
     Does not expand ``${VAR}`` and does not check that the type is registered.
     """
     return normalize_config(config)["type"]
+
+
+def validate_checkpointer(config: Config, *, source: PathLike | None = None) -> dict[str, Any]:
+    """The block with ``${VAR}`` expanded, once it is known to be usable; connects nowhere.
+
+    Raises UnsetEnvironmentVariable for an unset ``${VAR}`` and CheckpointerConfigError
+    for an unknown type (listing the known ones) or an option the type does not take.
+    What get_checkpointer() checks before it connects, for validators and system checks.
+    """
+    try:
+        block = normalize_config(expand_env(config, source=source))
+        kind = block["type"]
+        if kind not in _REGISTRY:
+            known = checkpointer_types()
+            close = difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CheckpointerConfigError(
+                f"unknown checkpointer type {kind!r}{hint}; known types: {', '.join(known)}"
+            )
+        check = _CHECKS.get(kind)
+        if check is not None:
+            check(block)
+    except CheckpointerConfigError as exc:
+        _raise_naming(exc, source)
+    return block
 
 
 def get_checkpointer(
@@ -104,24 +148,23 @@ def get_checkpointer(
     Raises CheckpointerConfigError (a ValueError) for a bad block and
     CheckpointerUnavailable when Redis/Postgres cannot be reached.
     """
+    block = validate_checkpointer(config, source=source)
     try:
-        block = normalize_config(expand_env(config, source=source))
-        kind = block["type"]
-        factories = _REGISTRY.get(kind)
-        if factories is None:
-            raise CheckpointerConfigError(
-                f"unknown checkpointer type {kind!r}; known types: {', '.join(checkpointer_types())}"
-            )
-        return factories[1 if async_mode else 0](block)
+        return _REGISTRY[block["type"]][1 if async_mode else 0](block)
     except CheckpointerConfigError as exc:
-        error = exc.with_source(source)
-        if error is exc:
-            raise
-        raise error from exc.__cause__
+        _raise_naming(exc, source)
     except CheckpointerUnavailable as exc:
         if source is None:
             raise
         raise CheckpointerUnavailable(f"{os.fspath(source)}: {exc}") from exc.__cause__
+
+
+def _raise_naming(exc: CheckpointerConfigError, source: PathLike | None) -> NoReturn:
+    """Raise `exc`, or its copy naming the graph file `source` when it names none."""
+    error = exc.with_source(source)
+    if error is exc:
+        raise exc
+    raise error from exc.__cause__
 
 
 def close_checkpointer(saver: BaseCheckpointSaver | None) -> None:
@@ -247,15 +290,19 @@ async def adelete_thread(saver: BaseCheckpointSaver, thread_id: str) -> None:
         await asyncio.to_thread(saver.delete_thread, thread_id)
 
 
+def _check_memory(config: dict[str, Any]) -> None:
+    check_options(config, [])
+
+
 def _memory(config: dict[str, Any]) -> BaseCheckpointSaver:
     """InMemorySaver serves sync and async code alike; nothing to close."""
-    from ._config import check_options
-
-    check_options(config, [])
+    _check_memory(config)
     return InMemorySaver()
 
 
-register_checkpointer("memory", _memory, _memory)
-register_checkpointer("sqlite", _sqlite.sync_factory, _sqlite.async_factory)
-register_checkpointer("redis", _redis.sync_factory, _redis.async_factory)
-register_checkpointer("postgres", _postgres.sync_factory, _postgres.async_factory)
+register_checkpointer("memory", _memory, _memory, _check_memory)
+register_checkpointer("sqlite", _sqlite.sync_factory, _sqlite.async_factory, _sqlite.check_config)
+register_checkpointer("redis", _redis.sync_factory, _redis.async_factory, _redis.check_config)
+register_checkpointer(
+    "postgres", _postgres.sync_factory, _postgres.async_factory, _postgres.check_config
+)

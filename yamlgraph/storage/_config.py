@@ -30,9 +30,13 @@ class CheckpointerConfigError(ValueError):
         """This error naming `source`, unless it already names a file."""
         if self.source is not None or source is None:
             return self
-        error = CheckpointerConfigError(self.detail, source=source)
+        error = type(self)(self.detail, source=source)
         error.__cause__ = self.__cause__
         return error
+
+
+class UnsetEnvironmentVariable(CheckpointerConfigError):
+    """A ``${VAR}`` without a default names a variable that is not set."""
 
 
 class CheckpointerUnavailable(Exception):
@@ -72,7 +76,7 @@ def _expand_string(text: str, source: PathLike | None) -> str:
         if default is not None:
             return current if current else default
         if current is None:
-            raise CheckpointerConfigError(
+            raise UnsetEnvironmentVariable(
                 f"environment variable {name} is not set (used as ${{{name}}} in the "
                 f"checkpointer config); set it, or give a default with ${{{name}:-value}}",
                 source=source,

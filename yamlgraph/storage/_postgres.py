@@ -21,24 +21,58 @@ from ._loops import LoopAwareMixin, PerLoop
 from ._owned import register_closer
 
 PACKAGE = "langgraph-checkpoint-postgres"
-CONNECT_TIMEOUT = 5
+#: libpq's connect_timeout (whole seconds; libpq treats less than 2 as 2).
+CONNECT_TIMEOUT = 3
+#: How long a call waits for a pooled connection before PoolTimeout (psycopg_pool's
+#: default of 30 s kept every request hanging while the server was down).
+POOL_TIMEOUT = 4.0
+#: libpq options unless the URL sets them: a connect timeout, and TCP keepalives plus
+#: tcp_user_timeout so a connection across a lost network (no RST ever comes) is
+#: dropped after about 5 s instead of the kernel's 15 minutes. libpq has no timeout
+#: for a server that is reachable but never answers.
+_NETWORK_DEFAULTS: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 5000,
+}
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
 # Serialises table creation when several app servers start at once.
 _MIGRATION_LOCK_KEY = 7_291_340_512
 
 
-def _connection_kwargs() -> dict[str, Any]:
+def _connection_kwargs(url: str) -> dict[str, Any]:
     """What langgraph's savers need: autocommit, dict rows, no server-side prepared
-    statements (they break behind PgBouncer in transaction mode)."""
+    statements (they break behind PgBouncer in transaction mode); plus a connect
+    timeout unless the URL sets its own."""
+    from psycopg.conninfo import conninfo_to_dict
     from psycopg.rows import dict_row
 
-    return {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    given = conninfo_to_dict(url)
+    for key, value in _NETWORK_DEFAULTS.items():
+        if key not in given:
+            kwargs[key] = value
+    return kwargs
 
 
-def _url(config: dict[str, Any]) -> str:
+def check_config(config: dict[str, Any]) -> str:
+    """The ``url`` option, checked without connecting."""
     check_options(config, ["url"])
-    return required_string(config, "url")
+    url = required_string(config, "url")
+    try:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError as exc:
+        raise missing_package("postgres", PACKAGE) from exc
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise CheckpointerConfigError(f"invalid Postgres url {mask_url(url)!r}: {exc}") from exc
+    return url
 
 
 def _unavailable(url: str, exc: BaseException) -> CheckpointerUnavailable:
@@ -57,15 +91,8 @@ def _prepare_database(url: str) -> None:
         from langgraph.checkpoint.postgres import PostgresSaver
     except ImportError as exc:
         raise missing_package("postgres", PACKAGE) from exc
-    from psycopg.conninfo import conninfo_to_dict
-
     try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        raise CheckpointerConfigError(f"invalid Postgres url {mask_url(url)!r}: {exc}") from exc
-    params.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    try:
-        with psycopg.connect(**params, **_connection_kwargs()) as conn:
+        with psycopg.connect(url, **_connection_kwargs(url)) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,))
             try:
                 PostgresSaver(conn).setup()
@@ -81,7 +108,7 @@ def _prepare_database(url: str) -> None:
 
 def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
     """PostgresSaver over a ConnectionPool, so threads can share one saver."""
-    url = _url(config)
+    url = check_config(config)
     _prepare_database(url)
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg_pool import ConnectionPool
@@ -90,7 +117,11 @@ def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
         url,
         min_size=POOL_MIN_SIZE,
         max_size=POOL_MAX_SIZE,
-        kwargs=_connection_kwargs(),
+        kwargs=_connection_kwargs(url),
+        timeout=POOL_TIMEOUT,
+        # Test each connection as it is handed out: one broken by a server restart is
+        # replaced, so the saver recovers by itself once the server is back.
+        check=ConnectionPool.check_connection,
         open=True,
         name="yamlgraph-checkpoints",
     )
@@ -99,7 +130,7 @@ def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
 
 def async_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
     """AsyncPostgresSaver whose AsyncConnectionPool opens on first use in a loop."""
-    url = _url(config)
+    url = check_config(config)
     _prepare_database(url)
     saver = _async_class()(url)
     pools = saver._yg_pools
@@ -118,12 +149,14 @@ async def _open_pool(url: str) -> Any:
         url,
         min_size=POOL_MIN_SIZE,
         max_size=POOL_MAX_SIZE,
-        kwargs=_connection_kwargs(),
+        kwargs=_connection_kwargs(url),
+        timeout=POOL_TIMEOUT,
+        check=AsyncConnectionPool.check_connection,
         open=False,
         name="yamlgraph-checkpoints-async",
     )
     try:
-        await pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
+        await pool.open(wait=True, timeout=POOL_TIMEOUT)
     except (PoolTimeout, OperationalError) as exc:
         await pool.close()
         raise _unavailable(url, exc) from exc

@@ -22,10 +22,44 @@ from ._owned import register_closer
 
 PACKAGE = "langgraph-checkpoint-redis"
 DEFAULT_TTL_MINUTES = 60
-CONNECT_TIMEOUT = 5.0
+#: Seconds to open a connection and to wait for a reply: a hung server fails a call
+#: within about that, and a dead one at once (redis-py's default retries ten times with
+#: backoff, which kept a request waiting for most of a minute).
+CONNECT_TIMEOUT = 2.0
+SOCKET_TIMEOUT = 2.0
+#: A broken connection (the server restarted) is retried once on a fresh one, so the
+#: first call after an outage works; a timeout is not retried, since it would only
+#: double the wait on a hung server.
+RETRIES = 1
+RETRY_BACKOFF_CAP = 0.2
+#: A connection idle this many seconds is PINGed before use, so one left broken by a
+#: server restart is replaced instead of failing the next call.
+HEALTH_CHECK_INTERVAL = 5
 
 
-def _options(config: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+def client_options(*, asyncio: bool = False) -> dict[str, Any]:
+    """Timeouts, retry and health checks for every Redis client a saver uses."""
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    if asyncio:
+        from redis.asyncio.retry import Retry
+    else:
+        from redis.retry import Retry
+    retry = Retry(
+        ExponentialBackoff(cap=RETRY_BACKOFF_CAP, base=0.05),
+        RETRIES,
+        supported_errors=(RedisConnectionError, ConnectionResetError, BrokenPipeError),
+    )
+    return {
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+        "retry": retry,
+    }
+
+
+def check_config(config: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """(url, ttl config for the saver); ``ttl`` is minutes, 0 or null means no expiry."""
     check_options(config, ["url", "ttl"])
     url = required_string(config, "url")
@@ -62,9 +96,7 @@ def _sync_client(url: str) -> Any:
     from redisvl.redis.connection import RedisConnectionFactory
 
     try:
-        client = RedisConnectionFactory.get_redis_connection(
-            url, socket_connect_timeout=CONNECT_TIMEOUT
-        )
+        client = RedisConnectionFactory.get_redis_connection(url, **client_options())
     except ValueError as exc:  # not a redis:// / rediss:// / unix:// URL
         raise CheckpointerConfigError(f"invalid Redis url {mask_url(url)!r}: {exc}") from exc
     except (RedisError, OSError) as exc:
@@ -115,7 +147,7 @@ def _prepared_sync_saver(url: str, ttl: dict[str, Any] | None) -> tuple[Any, Any
 
 def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
     """RedisSaver with its indexes created, on a client we own and close."""
-    url, ttl = _options(config)
+    url, ttl = check_config(config)
     saver, client = _prepared_sync_saver(url, ttl)
     return register_closer(saver, close=lambda: _close_sync_client(client))
 
@@ -126,7 +158,7 @@ def async_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
     Reachability and the search indexes are checked now with a short-lived
     sync client, so a wrong URL fails here and not at the first interrupt.
     """
-    url, ttl = _options(config)
+    url, ttl = check_config(config)
     _saver, client = _prepared_sync_saver(url, ttl)
     _close_sync_client(client)
     saver = _async_class()(url, ttl)
@@ -145,7 +177,7 @@ def _new_async_client(url: str) -> Any:
         # "will become a coroutine in a future release": a notice, not a deprecation.
         warnings.simplefilter("ignore", DeprecationWarning)
         return RedisConnectionFactory.get_async_redis_connection(
-            url, socket_connect_timeout=CONNECT_TIMEOUT
+            url, **client_options(asyncio=True)
         )
 
 

@@ -24,11 +24,18 @@ from ._owned import register_closer
 logger = logging.getLogger("yamlgraph.storage")
 
 PACKAGE = "langgraph-checkpoint-sqlite"
+#: Seconds a statement waits for another connection's lock before "database is locked".
+BUSY_TIMEOUT = 5.0
+
+
+def check_config(config: dict[str, Any]) -> str:
+    """The ``path`` option, checked without touching the file system."""
+    check_options(config, ["path"])
+    return required_string(config, "path")
 
 
 def _path(config: dict[str, Any]) -> str:
-    check_options(config, ["path"])
-    path = required_string(config, "path")
+    path = check_config(config)
     if path == ":memory:":
         return path
     file = Path(path).expanduser()
@@ -48,7 +55,7 @@ def _error(path: str, exc: sqlite3.Error) -> Exception:
 
 def _open_sync(path: str) -> sqlite3.Connection:
     try:
-        return sqlite3.connect(path, check_same_thread=False)
+        return sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT)
     except sqlite3.Error as exc:
         raise _error(path, exc) from exc
 
@@ -96,7 +103,7 @@ def async_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
         conn = _open_sync(path)
         _create_tables(SqliteSaver(conn), conn, path)
         conn.close()
-    aconn = aiosqlite.connect(path)
+    aconn = aiosqlite.connect(path, timeout=BUSY_TIMEOUT)
     # aiosqlite's worker thread is not a daemon: a saver never closed would keep
     # the interpreter from exiting. Every write is committed, so exiting is safe.
     thread = getattr(aconn, "_thread", None)

@@ -587,8 +587,7 @@ def _check_key(thread_id: str, checkpoint_ns: str) -> None:
 
 def sync_factory(config: dict[str, Any]) -> DjangoSaver:
     """``type: django`` for sync graphs: a DjangoSaver on ``database`` (default "default")."""
-    from yamlgraph.storage import CheckpointerConfigError
-    from yamlgraph.storage._config import check_options
+    from yamlgraph.storage import CheckpointerConfigError, check_options
 
     check_options(config, ["database"])
     alias = config.get("database", DEFAULT_DB_ALIAS)

@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -50,40 +49,11 @@ def is_outage(exc: BaseException) -> bool:
     """Is `exc` the checkpoint store being unreachable (as opposed to a graph bug)?
 
     Those leave the session as it was and answer 503, because the same request works
-    once the server is back: Redis and Postgres connection errors, a locked or
-    unopenable SQLite file, and the storage factory's own error.
+    once the server is back. Which errors those are is the storage layer's knowledge.
     """
-    from yamlgraph.storage import CheckpointerUnavailable as StoreUnavailable
+    from yamlgraph.storage import is_store_outage
 
-    if isinstance(exc, StoreUnavailable | CheckpointerUnavailable):
-        return True
-    if isinstance(exc, sqlite3.OperationalError):
-        text = str(exc).lower()
-        return any(word in text for word in ("locked", "unable to open", "disk i/o"))
-    try:
-        import redis.exceptions as redis_errors
-
-        if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
-            return True
-    except ImportError:  # pragma: no cover - redis is a dependency
-        pass
-    try:
-        from redisvl.exceptions import RedisSearchError
-
-        if isinstance(exc, RedisSearchError):
-            cause = exc.__cause__ or exc.__context__
-            return cause is None or is_outage(cause) or "connect" in str(exc).lower()
-    except ImportError:  # pragma: no cover - redisvl comes with the redis saver
-        pass
-    try:
-        import psycopg
-        import psycopg_pool
-
-        if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
-            return True
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        pass
-    return False
+    return isinstance(exc, CheckpointerUnavailable) or is_store_outage(exc)
 
 
 def unavailable(exc: BaseException) -> CheckpointerUnavailable:

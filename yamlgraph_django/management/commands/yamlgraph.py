@@ -175,11 +175,21 @@ class Command(BaseCommand):
     # ----------------------------------------------------------------------- sync
 
     def do_sync(self, options: dict[str, Any]) -> None:
+        verbose = options["verbosity"] >= 1
+        bar = _progress_bar(self.stderr, len(registry.find_graph_files()), enabled=verbose)
+
         def progress(path: Path) -> None:
-            if options["verbosity"] >= 1:
+            if bar is not None:
+                bar.set_postfix_str(path.name, refresh=False)
+                bar.update()
+            elif verbose:
                 self.stderr.write(f"reading {path}")
 
-        report = registry.sync_graphs(progress=progress)
+        try:
+            report = registry.sync_graphs(progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
         for line in report.lines():
             self.stdout.write(line)
         if not report.ok:
@@ -409,6 +419,28 @@ def _node_count(definition: GraphDefinition) -> str:
         return str(len(registry.config_for(definition).nodes))
     except Exception:  # a stored source that no longer validates (its tool file is gone)
         return "?"
+
+
+class _BarStream:
+    """What tqdm writes to: a command's OutputWrapper, without its added line endings."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(text, ending="")
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _progress_bar(out: Any, total: int, *, enabled: bool) -> Any:
+    """A tqdm bar on `out` when it is a terminal; None otherwise (logs and pipes get lines)."""
+    if not (enabled and _isatty(out)):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", desc="sync", file=_BarStream(out), leave=False)
 
 
 def _isatty(stream: Any) -> bool:
