@@ -155,6 +155,7 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
             super()
             .get_queryset(request)
             .select_related("graph", "owner")
+            .filter(graph__isnull=False)  # LangGraph threads that have not run yet
             .annotate(_run_count=Coalesce(Subquery(runs, output_field=IntegerField()), Value(0)))
         )
         return app_settings.SESSION_ACCESS(request.user, queryset)
