@@ -367,6 +367,12 @@ def _checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return result
 
 
+def _exists(snapshot: Any) -> bool:
+    """False for the empty snapshot LangGraph returns for a missing checkpoint (whose
+    config echoes the id asked for)."""
+    return bool(_checkpoint_of(snapshot.config)) and snapshot.created_at is not None
+
+
 def snapshot_dict(snapshot: Any) -> dict[str, Any]:
     """A LangGraph StateSnapshot as the protocol's ThreadState (JSON-safe)."""
     checkpoint = _checkpoint_of(snapshot.config)
@@ -423,7 +429,7 @@ def thread_state(
         return dict(EMPTY_STATE)
     app = runtime.get_app(session.graph)
     snapshot = app.get_state(_thread_config(session, checkpoint_id), subgraphs=subgraphs)
-    if not _checkpoint_of(snapshot.config):
+    if not _exists(snapshot):
         if checkpoint_id:
             raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
         return dict(EMPTY_STATE)
@@ -677,7 +683,7 @@ def prepare_run(
             checkpoint_id = None  # useStream sends the current head: same as none
     if checkpoint_id:
         at = app.get_state(_thread_config(session, checkpoint_id))
-        if (at.config or {}).get("configurable", {}).get("checkpoint_id") != checkpoint_id:
+        if not _exists(at):
             raise InvalidInput(errors={"checkpoint_id": f"no checkpoint '{checkpoint_id}'"})
         head = at
     if command:
@@ -910,7 +916,7 @@ def cancel_run(session: Session, run: Run) -> Run:
 def prepared_status(session: Session) -> str:
     """The status a thread goes back to when its queued run is cancelled."""
     snapshot = runtime.get_app(session.graph).get_state(_thread_config(session))
-    if not _checkpoint_of(snapshot.config):
+    if not _exists(snapshot):
         return SessionStatus.PENDING
     return _outcome(snapshot, breakpoints=True)["status"]
 

@@ -62,14 +62,11 @@ def sync_client_for(lg_url: str, token_of: Callable[[Any], str]) -> Callable[...
 
 
 @pytest.fixture
-def client_for(lg_url: str, token_of: Callable[[Any], str]) -> Callable[..., Any]:
-    """client_for(user) -> a langgraph_sdk async client for `user`."""
-
-    def make(user: Any) -> Any:
-        headers = {"Authorization": f"Bearer {token_of(user)}"}
-        return get_client(url=lg_url, api_key=None, headers=headers)
-
-    return make
+def async_sdk(alice: Any, lg_url: str, token_of: Callable[[Any], str]) -> Any:
+    """Alice's async client, sending her token as `Bearer` (made outside the event loop:
+    reading the token is a database query)."""
+    headers = {"Authorization": f"Bearer {token_of(alice)}"}
+    return get_client(url=lg_url, api_key=None, headers=headers)
 
 
 @pytest.fixture
