@@ -58,6 +58,7 @@ class ProtocolView(YamlgraphAPIView, APIView):
     """Base of every protocol view: JSON only, the API's auth plus protocol tokens."""
 
     renderer_classes = [JSONRenderer]
+    schema = None  # LangGraph documents this protocol; the API's OpenAPI file leaves it out
 
     def get_authenticators(self) -> list[BaseAuthentication]:
         return [ProtocolTokenAuthentication(), *permissions.authenticators()]
