@@ -38,6 +38,7 @@ from yamlgraph_django.protocol import serializers, shaping
 from yamlgraph_django.protocol.auth import ProtocolTokenAuthentication
 
 threads = services.threads
+thread_runs = services.thread_runs
 
 #: How long a run asked to `enqueue` behind a busy thread waits for it in the request.
 ENQUEUE_WAIT_SECONDS = 30.0
@@ -389,7 +390,7 @@ class RunStartMixin:
 
     def start(
         self, view: ProtocolView, thread_id: str, *, background: bool = False
-    ) -> threads.PreparedRun:
+    ) -> thread_runs.PreparedRun:
         data = view.body(serializers.RunCreateSerializer)
         definition = resolve_assistant(data["assistant_id"])
         session = view.visible().filter(thread_id=thread_id).first()
@@ -399,7 +400,7 @@ class RunStartMixin:
             session, _created = threads.create_thread(
                 owner=view.actor(), thread_id=thread_id, graph_name=definition.name
             )
-        request = threads.RunRequest(
+        request = thread_runs.RunRequest(
             graph_name=definition.name,
             input=data.get("input"),
             command=data.get("command"),
@@ -416,7 +417,7 @@ class RunStartMixin:
         deadline = time.monotonic() + ENQUEUE_WAIT_SECONDS
         while True:
             try:
-                prepared = threads.prepare_run(
+                prepared = thread_runs.prepare_run(
                     session, request, actor=view.actor(), background=background
                 )
             except threads.ThreadBusy as exc:
@@ -436,7 +437,7 @@ class RunStartMixin:
 class RunWaitView(RunStartMixin, ProtocolView):
     def post(self, request: Request, thread_id: str) -> Response:
         prepared = self.start(self, thread_id)
-        result = threads.wait_run(prepared)
+        result = thread_runs.wait_run(prepared)
         return Response(result, headers=run_headers(prepared.session, prepared.run_id, "join"))
 
 
@@ -450,7 +451,7 @@ class RunStreamView(RunStartMixin, ProtocolView):
         )
 
 
-def run_events(prepared: threads.PreparedRun, with_ids: bool) -> Iterator[bytes]:
+def run_events(prepared: thread_runs.PreparedRun, with_ids: bool) -> Iterator[bytes]:
     counter = 0
 
     def frame(event: str, data: Any) -> bytes:
@@ -459,7 +460,7 @@ def run_events(prepared: threads.PreparedRun, with_ids: bool) -> Iterator[bytes]
         return shaping.sse(event, data, str(counter) if with_ids else None)
 
     yield frame("metadata", {"run_id": prepared.run_id, "attempt": 1})
-    for mode, chunk in threads.stream_run(prepared):
+    for mode, chunk in thread_runs.stream_run(prepared):
         yield frame(mode, chunk)
 
 
@@ -495,7 +496,7 @@ class RunListView(RunStartMixin, ProtocolView):
         def execute() -> None:
             if delay:
                 time.sleep(delay)
-            threads.run_prepared_in_background(prepared)
+            thread_runs.run_prepared_in_background(prepared)
 
         body = shaping.run(prepared.run, prepared.session)
         return RunAfterResponse(
@@ -522,7 +523,7 @@ class RunJoinView(ProtocolView):
         session = self.thread(thread_id)
         run = threads.find_run(session, run_id)
         wait_for_run(run)
-        return Response(threads.run_result(session))
+        return Response(thread_runs.run_result(session))
 
 
 class RunJoinStreamView(ProtocolView):
@@ -547,7 +548,7 @@ class RunJoinStreamView(ProtocolView):
                 if time.monotonic() - last > HEARTBEAT_SECONDS:
                     last = time.monotonic()
                     yield b": heartbeat\r\n\r\n"
-            result = threads.run_result(session)
+            result = thread_runs.run_result(session)
             if "__error__" in result:
                 yield shaping.sse("error", result["__error__"])
             else:
@@ -562,7 +563,7 @@ class RunCancelView(ProtocolView):
     def post(self, request: Request, thread_id: str, run_id: str) -> Response:
         session = self.thread(thread_id)
         run = threads.find_run(session, run_id)
-        threads.cancel_run(session, run)
+        thread_runs.cancel_run(session, run)
         if request.query_params.get("wait", "").lower() in ("1", "true"):
             wait_for_run(run)
         return Response(status=status.HTTP_202_ACCEPTED)

@@ -18,9 +18,10 @@ typed errors of `yamlgraph_django.exceptions`. A session argument may be a `Sess
 callers (the API's serializers) that validate a request body before calling it.
 """
 
-# The LangGraph protocol's thread operations (create before a first run, stream a run,
-# update_state, copy, search), as a namespace: `services.threads.create_thread(...)`.
-from yamlgraph_django.services import threads
+# The LangGraph protocol's thread operations (create before a first run, update_state,
+# copy, search) and thread runs (stream a run), as namespaces:
+# `services.threads.create_thread(...)`, `services.thread_runs.prepare_run(...)`.
+from yamlgraph_django.services import thread_runs, threads
 from yamlgraph_django.services._common import MISSING
 from yamlgraph_django.services._validation import json_type_word, validate_metadata
 from yamlgraph_django.services.maintenance import (
@@ -50,6 +51,7 @@ __all__ = [
     "resume_session",
     "run_queued",
     "start_session",
+    "thread_runs",
     "threads",
     "validate_metadata",
 ]

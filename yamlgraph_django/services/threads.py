@@ -9,8 +9,10 @@ session with the same compare-and-set status change as the rest of the service, 
 protocol run and an API resume of one session can never both run.
 
     session, created = create_thread(owner=user, metadata={"k": "v"})
-    prepared = prepare_run(session, RunRequest(graph_name="interview", input={}))
-    for mode, chunk in stream_run(prepared): ...   # or wait_run(prepared)
+    thread_state(session); thread_history(session, limit=10)
+    update_thread_state(session, {"goal": "x"}, as_node="ask_goal", checkpoint_id=...)
+
+Runs of a thread are in `thread_runs`.
 """
 
 from __future__ import annotations
@@ -19,17 +21,14 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
-from langgraph.types import Command
 
-from yamlgraph.graph_loader import DEFAULTS_NODE
 from yamlgraph_django import registry, runtime
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import (
@@ -41,7 +40,6 @@ from yamlgraph_django.exceptions import (
 from yamlgraph_django.models import (
     GraphDefinition,
     Run,
-    RunChannel,
     RunKind,
     RunStatus,
     Session,
@@ -50,13 +48,6 @@ from yamlgraph_django.models import (
 from yamlgraph_django.services.maintenance import delete_session
 
 logger = logging.getLogger("yamlgraph_django.services")
-
-#: Each step's checkpoint is saved before the next step starts (as in the rest of the
-#: service: a pending interrupt must never vanish because writes raced a checkpoint).
-DURABILITY = "sync"
-
-#: LangGraph stream modes a run can produce; the others a client asks for stay silent.
-NATIVE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints", "debug")
 
 #: Session statuses from which a new run may claim the thread.
 IDLE_STATUSES = (
@@ -195,20 +186,20 @@ def search_threads(
 # --------------------------------------------------------------------------- threads
 
 
-def _now() -> dt.datetime:
+def now() -> dt.datetime:
     return timezone.now()
 
 
-def _lease(stamp: dt.datetime) -> dt.datetime:
+def lease_until(stamp: dt.datetime) -> dt.datetime:
     return stamp + dt.timedelta(seconds=int(app_settings.LEASE_SECONDS))
 
 
-def _expiry(stamp: dt.datetime) -> dt.datetime | None:
+def expiry(stamp: dt.datetime) -> dt.datetime | None:
     ttl = app_settings.SESSION_TTL_MINUTES
     return stamp + dt.timedelta(minutes=float(ttl)) if ttl else None
 
 
-def _check_object(value: Any, name: str) -> dict[str, Any]:
+def check_object(value: Any, name: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -236,7 +227,7 @@ def create_thread(
     """
     if if_exists not in ("raise", "do_nothing"):
         raise InvalidInput(errors={"if_exists": "must be 'raise' or 'do_nothing'"})
-    meta = _check_object(metadata, "metadata")
+    meta = check_object(metadata, "metadata")
     definition = registry.get_latest(graph_name) if graph_name else None
     if thread_id is not None:
         thread_id = str(thread_id)
@@ -257,7 +248,7 @@ def create_thread(
         status=SessionStatus.PENDING,
         metadata=meta,
         # A thread with no graph has no checkpoints to prune; it never expires.
-        expires_at=_expiry(_now()) if definition is not None else None,
+        expires_at=expiry(now()) if definition is not None else None,
     )
     session.thread_id = thread_id or str(session.id)
     try:
@@ -275,7 +266,7 @@ def create_thread(
 
 def update_thread(session: Session, metadata: Mapping[str, Any] | None) -> Session:
     """Merge `metadata` into the thread's metadata (PATCH semantics)."""
-    meta = _check_object(metadata, "metadata")
+    meta = check_object(metadata, "metadata")
     if meta:
         session.metadata = {**(session.metadata or {}), **meta}
         session.save(update_fields=["metadata", "updated_at"])
@@ -292,7 +283,7 @@ def delete_thread(session: Session) -> None:
 
 def copy_thread(session: Session, *, owner: Any) -> Session:
     """A new thread owned by `owner` with the same graph, rows and checkpoints."""
-    stamp = _now()
+    stamp = now()
     copy = Session(
         graph_id=session.graph_id,
         owner=owner if owner is not None and getattr(owner, "is_authenticated", False) else None,
@@ -303,7 +294,7 @@ def copy_thread(session: Session, *, owner: Any) -> Session:
         error=session.error,
         metadata=dict(session.metadata or {}),
         finished_at=session.finished_at,
-        expires_at=_expiry(stamp) if session.graph_id else None,
+        expires_at=expiry(stamp) if session.graph_id else None,
     )
     copy.thread_id = str(copy.id)
     copy.save(force_insert=True)
@@ -346,14 +337,14 @@ def assistant_id_of(graph_name: str) -> str:
     return str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), graph_name))
 
 
-def _thread_config(session: Session, checkpoint_id: str | None = None) -> dict[str, Any]:
+def thread_config(session: Session, checkpoint_id: str | None = None) -> dict[str, Any]:
     configurable: dict[str, Any] = {"thread_id": session.thread_id, "checkpoint_ns": ""}
     if checkpoint_id:
         configurable["checkpoint_id"] = checkpoint_id
     return {"configurable": configurable}
 
 
-def _checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     configurable = (config or {}).get("configurable") or {}
     if not configurable.get("checkpoint_id"):
         return None
@@ -367,16 +358,16 @@ def _checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return result
 
 
-def _exists(snapshot: Any) -> bool:
+def checkpoint_exists(snapshot: Any) -> bool:
     """False for the empty snapshot LangGraph returns for a missing checkpoint (whose
     config echoes the id asked for)."""
-    return bool(_checkpoint_of(snapshot.config)) and snapshot.created_at is not None
+    return bool(checkpoint_of(snapshot.config)) and snapshot.created_at is not None
 
 
 def snapshot_dict(snapshot: Any) -> dict[str, Any]:
     """A LangGraph StateSnapshot as the protocol's ThreadState (JSON-safe)."""
-    checkpoint = _checkpoint_of(snapshot.config)
-    parent = _checkpoint_of(snapshot.parent_config)
+    checkpoint = checkpoint_of(snapshot.config)
+    parent = checkpoint_of(snapshot.parent_config)
     tasks = [
         {
             "id": task.id,
@@ -428,8 +419,8 @@ def thread_state(
             raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
         return dict(EMPTY_STATE)
     app = runtime.get_app(session.graph)
-    snapshot = app.get_state(_thread_config(session, checkpoint_id), subgraphs=subgraphs)
-    if not _exists(snapshot):
+    snapshot = app.get_state(thread_config(session, checkpoint_id), subgraphs=subgraphs)
+    if not checkpoint_exists(snapshot):
         if checkpoint_id:
             raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
         return dict(EMPTY_STATE)
@@ -452,12 +443,12 @@ def thread_history(
     if session.graph_id is None:
         return []
     app = runtime.get_app(session.graph)
-    config = _thread_config(session)
+    config = thread_config(session)
     if checkpoint:
         for key in ("checkpoint_ns", "checkpoint_id"):
             if checkpoint.get(key):
                 config["configurable"][key] = checkpoint[key]
-    before_config = _thread_config(session, before) if before else None
+    before_config = thread_config(session, before) if before else None
     snapshots = app.get_state_history(
         config, limit=limit, before=before_config, filter=dict(metadata) if metadata else None
     )
@@ -483,23 +474,23 @@ def update_thread_state(
     if values is not None and not isinstance(values, Mapping | list):
         raise InvalidInput(errors={"values": "must be an object, a list of objects or null"})
     app = runtime.get_app(session.graph)
-    stamp = _now()
-    claimed = _claim(session, stamp)
+    stamp = now()
+    claimed = claim_thread(session, stamp)
     try:
         try:
             config = app.update_state(
-                _thread_config(session, checkpoint_id), values, as_node=as_node
+                thread_config(session, checkpoint_id), values, as_node=as_node
             )
         except (ValueError, KeyError) as exc:
             raise InvalidInput(errors={"values": str(exc)}) from None
-        fields = _outcome(app.get_state(_thread_config(session)), breakpoints=True)
+        fields = outcome(app.get_state(thread_config(session)), breakpoints=True)
     except BaseException:
         Session.objects.filter(pk=session.pk, lease_expires_at=claimed).update(
             status=session.status, lease_expires_at=None
         )
         raise
-    _finish(session, claimed, fields)
-    checkpoint = _checkpoint_of(config)
+    finish_thread(session, claimed, fields)
+    checkpoint = checkpoint_of(config)
     return {
         "checkpoint": checkpoint,
         "configurable": json_safe(config.get("configurable", {})),
@@ -542,43 +533,12 @@ def state_json_schema(definition: GraphDefinition) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- runs
+# --------------------------------------------------------------------------- claims
 
 
-@dataclass
-class RunRequest:
-    """What a protocol run asks for (the documented keys the service acts on)."""
-
-    graph_name: str
-    input: Any = None
-    command: Mapping[str, Any] | None = None
-    checkpoint_id: str | None = None
-    metadata: Mapping[str, Any] | None = None
-    config: Mapping[str, Any] | None = None
-    stream_modes: list[str] = field(default_factory=lambda: ["values"])
-    interrupt_before: Any = None
-    interrupt_after: Any = None
-    on_disconnect: str = "cancel"
-    assistant_id: str | None = None
-
-
-@dataclass
-class PreparedRun:
-    """A claimed thread with its Run row, ready to execute (see `stream_run`)."""
-
-    session: Session
-    run: Run
-    request: RunRequest
-    lease: dt.datetime
-    previous: str
-    graph_input: Any
-    config: dict[str, Any]
-    run_id: str = ""
-
-
-def _claim(session: Session, stamp: dt.datetime, **fields: Any) -> dt.datetime:
+def claim_thread(session: Session, stamp: dt.datetime, **fields: Any) -> dt.datetime:
     """CAS an idle thread to running (writing `fields` too); ThreadBusy if a run holds it."""
-    lease = _lease(stamp)
+    lease = lease_until(stamp)
     active = Run.objects.filter(session=session.pk, status__in=ACTIVE_RUN)
     updated = (
         Session.objects.filter(pk=session.pk, status__in=IDLE_STATUSES)
@@ -592,14 +552,14 @@ def _claim(session: Session, stamp: dt.datetime, **fields: Any) -> dt.datetime:
     return lease
 
 
-def _finish(session: Session, lease: dt.datetime, fields: dict[str, Any]) -> None:
-    stamp = _now()
+def finish_thread(session: Session, lease: dt.datetime, fields: dict[str, Any]) -> None:
+    stamp = now()
     status = fields["status"]
     fields = {
         **fields,
         "lease_expires_at": None,
         "updated_at": stamp,
-        "expires_at": _expiry(stamp),
+        "expires_at": expiry(stamp),
         "finished_at": None if status == SessionStatus.INTERRUPTED else stamp,
     }
     updated = Session.objects.filter(
@@ -609,7 +569,7 @@ def _finish(session: Session, lease: dt.datetime, fields: dict[str, Any]) -> Non
         logger.warning("thread %s changed while it ran; outcome not recorded", session.pk)
 
 
-def _outcome(snapshot: Any, *, breakpoints: bool) -> dict[str, Any]:
+def outcome(snapshot: Any, *, breakpoints: bool) -> dict[str, Any]:
     """Session fields for where the graph stopped: waiting, finished, or stuck."""
     pending = [interrupt_dict(i) for i in snapshot.interrupts or ()]
     if pending:
@@ -634,330 +594,3 @@ def _outcome(snapshot: Any, *, breakpoints: bool) -> dict[str, Any]:
         "output": None,
         "error": f"the graph stopped before the end (next: {', '.join(snapshot.next)})",
     }
-
-
-def _check_input(definition: GraphDefinition, data: Any) -> Any:
-    if data is None:
-        return None
-    if not isinstance(data, Mapping):
-        raise InvalidInput(errors={"input": "must be an object or null"})
-    fields = runtime.graph_config(definition).public_state_fields
-    unknown = [str(k) for k in data if k not in fields]
-    if unknown:
-        known = ", ".join(sorted(fields)) or "(none)"
-        raise InvalidInput(
-            errors={"input": f"unknown field(s) {', '.join(unknown)}; known fields: {known}"}
-        )
-    return _check_object(data, "input")
-
-
-def prepare_run(
-    session: Session, request: RunRequest, *, actor: Any = None, background: bool = False
-) -> PreparedRun:
-    """Check the request, claim the thread and write its Run row; nothing runs yet.
-
-    Raises GraphNotFound, InvalidInput (400: the thread stays as it was), ThreadBusy
-    (409: a run holds the thread). The thread's graph is fixed by its first run; a later
-    run with another assistant is InvalidInput.
-    """
-    definition = registry.get_latest(request.graph_name)
-    if session.graph_id is not None and session.graph.name != definition.name:
-        raise InvalidInput(
-            errors={
-                "assistant_id": f"this thread runs graph '{session.graph.name}', "
-                f"not '{definition.name}'"
-            }
-        )
-    if session.graph_id is not None:
-        definition = session.graph
-    app = runtime.get_app(definition)
-    command = _check_object(request.command, "command") if request.command else None
-    graph_input = _check_input(definition, request.input)
-    checkpoint_id = request.checkpoint_id
-    head = None
-    if session.graph_id is not None:
-        head = app.get_state(_thread_config(session))
-        if checkpoint_id and checkpoint_id == (head.config or {}).get("configurable", {}).get(
-            "checkpoint_id"
-        ):
-            checkpoint_id = None  # useStream sends the current head: same as none
-    if checkpoint_id:
-        at = app.get_state(_thread_config(session, checkpoint_id))
-        if not _exists(at):
-            raise InvalidInput(errors={"checkpoint_id": f"no checkpoint '{checkpoint_id}'"})
-        head = at
-    if command:
-        unknown = sorted(set(command) - {"resume", "update", "goto"})
-        if unknown:
-            raise InvalidInput(errors={"command": f"unknown key(s) {', '.join(unknown)}"})
-        if "resume" in command:
-            pending = [i.id for i in (head.interrupts if head is not None else ())]
-            if not pending:
-                raise InvalidInput(
-                    errors={"command": "Cannot resume: the thread is not waiting for input"}
-                )
-            resume = command["resume"]
-            by_id = isinstance(resume, Mapping) and resume and all(k in pending for k in resume)
-            if isinstance(resume, Mapping) and not by_id and len(pending) > 1:
-                raise InvalidInput(errors={"command": "resume ids must be pending interrupt ids"})
-            if not by_id and len(pending) > 1:
-                raise InvalidInput(
-                    errors={
-                        "command": f"{len(pending)} interrupts are pending; resume with "
-                        f"{{interrupt_id: value}} (ids: {', '.join(pending)})"
-                    }
-                )
-        graph_input = Command(
-            resume=command.get("resume"),
-            update=command.get("update"),
-            goto=command.get("goto") or (),
-        )
-    kind = RunKind.RESUME if command and "resume" in command else RunKind.START
-    if session.graph_id is None and kind == RunKind.RESUME:
-        raise InvalidInput(errors={"command": "Cannot resume: the thread has not run yet"})
-    if graph_input is None and session.graph_id is None:
-        graph_input = {}
-
-    stamp = _now()
-    previous = session.status
-    lease = _claim(session, stamp, graph=definition)
-    meta = {
-        **(session.metadata or {}),
-        "graph_id": definition.name,
-        "assistant_id": request.assistant_id or assistant_id_of(definition.name),
-    }
-    try:
-        with transaction.atomic():
-            fields: dict[str, Any] = {"metadata": meta}
-            if session.graph_id is None or (kind == RunKind.START and request.input):
-                fields["input"] = _check_object(request.input, "input")
-            Session.objects.filter(pk=session.pk).update(**fields)
-            run = Run.objects.create(
-                session=session,
-                kind=kind,
-                actor=actor if actor is not None and actor.is_authenticated else None,
-                channel=RunChannel.LANGGRAPH,
-                value=json_safe(command.get("resume") if kind == RunKind.RESUME else request.input),
-                status=RunStatus.QUEUED if background else RunStatus.RUNNING,
-            )
-    except BaseException:
-        Session.objects.filter(pk=session.pk, lease_expires_at=lease).update(
-            status=previous, lease_expires_at=None
-        )
-        raise
-    session.refresh_from_db()
-    run_id = run_uuid(run)
-    user_config = dict(request.config or {})
-    configurable = {
-        **dict(user_config.get("configurable") or {}),
-        **_thread_config(session, checkpoint_id)["configurable"],
-    }
-    config: dict[str, Any] = {"configurable": configurable}
-    for key in ("tags", "recursion_limit"):
-        if user_config.get(key) is not None:
-            config[key] = user_config[key]
-    config["metadata"] = {
-        **_check_object(request.metadata, "metadata"),
-        "graph_id": definition.name,
-        "assistant_id": meta["assistant_id"],
-        "run_id": run_id,
-        "thread_id": session.thread_id,
-    }
-    return PreparedRun(session, run, request, lease, previous, graph_input, config, run_id)
-
-
-def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any]]:
-    """Run the graph and yield (mode, JSON-safe chunk) for the modes asked for.
-
-    Modes: LangGraph's own (`values` with `__interrupt__`, `updates`, `messages` token
-    chunks as [chunk, metadata], `custom`, `tasks`, `checkpoints`, `debug`); a graph error
-    is one ("error", {"error", "message"}) at the end. The outcome is recorded on the rows
-    however the stream ends: closing the generator (a client gone) stops the graph at the
-    next step, unless the request said `on_disconnect: "continue"`.
-    """
-    session, request = prepared.session, prepared.request
-    asked = list(dict.fromkeys(request.stream_modes or ["values"]))
-    modes = [
-        "messages" if m in ("messages-tuple",) else m
-        for m in asked
-        if m in NATIVE_MODES or m == "messages-tuple"
-    ]
-    if "messages" in asked and "messages-tuple" not in asked:
-        modes = [m for m in modes if m != "messages"]  # langgraph-api's message mode: MAY
-    modes = list(dict.fromkeys(modes)) or ["values"]
-    app = runtime.get_app(session.graph)
-    error: BaseException | None = None
-    closed = False
-    breakpoints = bool(request.interrupt_before or request.interrupt_after)
-    stream = app.stream(
-        prepared.graph_input,
-        prepared.config,
-        stream_mode=modes,
-        durability=DURABILITY,
-        interrupt_before=request.interrupt_before,
-        interrupt_after=request.interrupt_after,
-    )
-    try:
-        for mode, chunk in stream:
-            if closed:
-                continue  # on_disconnect "continue": run to the end, nobody listens
-            if mode in ("values", "updates"):
-                data = _shape(mode, chunk)
-            elif mode == "messages":
-                message, metadata = chunk
-                data = [json_safe(message), json_safe(metadata)]
-            else:
-                data = json_safe(chunk)
-            if mode in asked or (mode == "messages" and "messages-tuple" in asked):
-                try:
-                    yield mode, data
-                except GeneratorExit:
-                    if request.on_disconnect != "continue":
-                        raise
-                    closed = True
-    except GeneratorExit:
-        stream.close()
-        _record(prepared, app, None, breakpoints)
-        raise
-    except Exception as exc:
-        logger.info("run %s failed: %s", prepared.run_id, exc, exc_info=True)
-        error = exc
-    _record(prepared, app, error, breakpoints)
-    if error is not None and not closed:
-        yield "error", {"error": type(error).__name__, "message": str(error)}
-
-
-def _shape(mode: str, chunk: Any) -> Any:
-    if mode == "values":
-        return public_values(chunk)
-    if not isinstance(chunk, Mapping):
-        return json_safe(chunk)
-    shaped = {}
-    for node, update in chunk.items():
-        if node == "__interrupt__":
-            shaped[node] = [interrupt_dict(i) for i in update]
-        elif node == DEFAULTS_NODE or update is None:
-            shaped[node] = public_values(update) if update is not None else None
-        else:
-            shaped[node] = public_values(update)
-    return shaped
-
-
-def _record(
-    prepared: PreparedRun, app: Any, error: BaseException | None, breakpoints: bool
-) -> None:
-    session, run = prepared.session, prepared.run
-    stamp = _now()
-    try:
-        snapshot = app.get_state(_thread_config(session))
-        fields = _outcome(snapshot, breakpoints=breakpoints)
-    except Exception as exc:  # the store went away mid-run
-        error = error or exc
-        fields = {"status": SessionStatus.FAILED, "interrupts": [], "output": None}
-    if error is not None:
-        fields.update(
-            status=SessionStatus.FAILED,
-            output=None,
-            error=f"{type(error).__name__}: {error}".rstrip(": "),
-        )
-    with transaction.atomic():
-        _finish(session, prepared.lease, fields)
-        Run.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED if error is not None else RunStatus.SUCCEEDED,
-            error=fields.get("error", "") if error is not None else "",
-            finished_at=stamp,
-        )
-
-
-def wait_run(prepared: PreparedRun) -> dict[str, Any]:
-    """Run to the end or the next interrupt; the final values, with `__interrupt__`
-    when it stopped at one, or `{"__error__": {...}}` when the graph raised."""
-    prepared.request.stream_modes = ["values"]
-    last: Any = {}
-    for mode, chunk in stream_run(prepared):
-        if mode == "error":
-            return {"__error__": chunk}
-        last = chunk
-    return last if isinstance(last, dict) else {"__value__": last}
-
-
-def run_result(session: Session) -> dict[str, Any]:
-    """What `join` answers for a finished run: the thread's values now, with pending
-    interrupts, or the error the session failed with."""
-    session.refresh_from_db()
-    if session.status == SessionStatus.FAILED and session.error:
-        name, _, message = session.error.partition(": ")
-        return {"__error__": {"error": name, "message": message}}
-    state = thread_state(session)
-    values = dict(state["values"])
-    if state["interrupts"]:
-        values["__interrupt__"] = state["interrupts"]
-    return values
-
-
-def cancel_run(session: Session, run: Run) -> Run:
-    """Cancel a queued run (it will not start; the thread is free again). A finished run
-    is left as it is; one executing in another request cannot be stopped mid-step yet
-    (SessionBusy, 409: the run engine's cooperative stop will do that)."""
-    if run.status == RunStatus.RUNNING:
-        raise SessionBusy("The run is executing in another request; it cannot be stopped yet.")
-    if run.status == RunStatus.QUEUED:
-        updated = Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-            status=RunStatus.FAILED, error="cancelled", finished_at=_now()
-        )
-        if updated:
-            Session.objects.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
-                status=prepared_status(session), lease_expires_at=None, updated_at=_now()
-            )
-    run.refresh_from_db()
-    return run
-
-
-def prepared_status(session: Session) -> str:
-    """The status a thread goes back to when its queued run is cancelled."""
-    snapshot = runtime.get_app(session.graph).get_state(_thread_config(session))
-    if not _exists(snapshot):
-        return SessionStatus.PENDING
-    return _outcome(snapshot, breakpoints=True)["status"]
-
-
-def run_prepared_in_background(prepared: PreparedRun) -> None:
-    """Execute a run prepared with `background=True` to its end, nobody listening.
-
-    Today the protocol calls this in the same process once the response is sent; the
-    run engine (workers + event log) will call it on a worker instead.
-    """
-    Run.objects.filter(pk=prepared.run.pk, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING)
-    prepared.request.stream_modes = ["values"]
-    for _mode, _chunk in stream_run(prepared):
-        pass
-
-
-__all__ = [
-    "PreparedRun",
-    "RunRequest",
-    "ThreadBusy",
-    "ThreadExists",
-    "assistant_graph",
-    "assistant_id_of",
-    "cancel_run",
-    "copy_thread",
-    "create_thread",
-    "delete_thread",
-    "find_run",
-    "prepare_run",
-    "run_prepared_in_background",
-    "run_result",
-    "run_uuid",
-    "search_threads",
-    "snapshot_dict",
-    "state_json_schema",
-    "stream_run",
-    "thread_history",
-    "thread_runs",
-    "thread_state",
-    "update_thread",
-    "update_thread_state",
-    "wait_run",
-    "with_activity",
-]

@@ -15,6 +15,7 @@ import pytest
 from langgraph_sdk import get_client, get_sync_client
 from rest_framework.authtoken.models import Token
 
+from tests.django.api import conftest as api_fixtures
 from yamlgraph_django.models import GraphDefinition
 
 
@@ -40,14 +41,9 @@ def token_of() -> Callable[[Any], str]:
     return key
 
 
-@pytest.fixture
-def alice(make_user: Callable[..., Any]) -> Any:
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user: Callable[..., Any]) -> Any:
-    return make_user("bob")
+# The API tests' users, alice and bob (DRF tokens made on demand by `token_of`).
+alice = api_fixtures.alice
+bob = api_fixtures.bob
 
 
 @pytest.fixture
