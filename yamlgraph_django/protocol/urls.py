@@ -38,6 +38,8 @@ urlpatterns = [
         views.AssistantSubgraphsView.as_view(),
         name="assistant-subgraphs",
     ),
+    path("runs/wait", views.StatelessRunWaitView.as_view(), name="stateless-run-wait"),
+    path("runs/stream", views.StatelessRunStreamView.as_view(), name="stateless-run-stream"),
     path("threads", views.ThreadCreateView.as_view(), name="threads"),
     path("threads/search", views.ThreadSearchView.as_view(), name="thread-search"),
     path("threads/count", views.ThreadCountView.as_view(), name="thread-count"),

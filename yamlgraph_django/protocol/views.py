@@ -473,6 +473,46 @@ def event_stream(events: Iterator[bytes], headers: dict[str, str]) -> StreamingH
     return response
 
 
+class StatelessRunMixin(RunStartMixin):
+    """`/runs/wait` and `/runs/stream`: a run on a new thread, deleted afterwards unless
+    `on_completion` is "keep"."""
+
+    def start_stateless(self, view: ProtocolView) -> tuple[thread_runs.PreparedRun, bool]:
+        keep = view.request.data.get("on_completion") == "keep"
+        definition = resolve_assistant(str(view.request.data.get("assistant_id", "")))
+        session, _created = threads.create_thread(owner=view.actor(), graph_name=definition.name)
+        try:
+            return self.start(view, session.thread_id), keep
+        except BaseException:
+            threads.delete_thread(session)
+            raise
+
+
+class StatelessRunWaitView(StatelessRunMixin, ProtocolView):
+    def post(self, request: Request) -> Response:
+        prepared, keep = self.start_stateless(self)
+        try:
+            result = thread_runs.wait_run(prepared)
+        finally:
+            if not keep:
+                threads.delete_thread(prepared.session)
+        return Response(result)
+
+
+class StatelessRunStreamView(StatelessRunMixin, ProtocolView):
+    def post(self, request: Request) -> StreamingHttpResponse:
+        prepared, keep = self.start_stateless(self)
+
+        def events() -> Iterator[bytes]:
+            try:
+                yield from run_events(prepared, bool(request.data.get("stream_resumable")))
+            finally:
+                if not keep:
+                    threads.delete_thread(prepared.session)
+
+        return event_stream(events(), {"Content-Location": f"/runs/{prepared.run_id}"})
+
+
 class RunListView(RunStartMixin, ProtocolView):
     def get(self, request: Request, thread_id: str) -> Response:
         session = self.thread(thread_id)

@@ -269,7 +269,7 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any]]:
                     closed = True
     except GeneratorExit:
         stream.close()
-        _record(prepared, app, None, breakpoints)
+        _record(prepared, app, None, breakpoints, cancelled=True)
         raise
     except Exception as exc:
         logger.info("run %s failed: %s", prepared.run_id, exc, exc_info=True)
@@ -296,8 +296,16 @@ def _shape(mode: str, chunk: Any) -> Any:
 
 
 def _record(
-    prepared: PreparedRun, app: Any, error: BaseException | None, breakpoints: bool
+    prepared: PreparedRun,
+    app: Any,
+    error: BaseException | None,
+    breakpoints: bool,
+    *,
+    cancelled: bool = False,
 ) -> None:
+    """Write where the run stopped on the session and the Run row. A run `cancelled`
+    because its client went away keeps its checkpoints (the thread resumes from them);
+    its row reads "cancelled" (the protocol's `interrupted`)."""
     session, run = prepared.session, prepared.run
     stamp = now()
     try:
@@ -312,13 +320,17 @@ def _record(
             output=None,
             error=f"{type(error).__name__}: {error}".rstrip(": "),
         )
+    elif cancelled and fields["status"] == SessionStatus.FAILED:
+        fields["error"] = "the client disconnected mid-run; run again to continue"
+    if error is not None:
+        run_fields = {"status": RunStatus.FAILED, "error": fields.get("error", "")}
+    elif cancelled:
+        run_fields = {"status": RunStatus.FAILED, "error": "cancelled"}
+    else:
+        run_fields = {"status": RunStatus.SUCCEEDED, "error": ""}
     with transaction.atomic():
         finish_thread(session, prepared.lease, fields)
-        Run.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED if error is not None else RunStatus.SUCCEEDED,
-            error=fields.get("error", "") if error is not None else "",
-            finished_at=stamp,
-        )
+        Run.objects.filter(pk=run.pk).update(finished_at=stamp, **run_fields)
 
 
 def wait_run(prepared: PreparedRun) -> dict[str, Any]:

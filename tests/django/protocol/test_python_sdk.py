@@ -308,3 +308,13 @@ def test_server_info_and_ok(sdk: Any) -> None:
     info = sdk.http.get("/info")
     assert info["flags"]["assistants"] is True and info["flags"]["crons"] is False
     assert sdk.http.get("/ok") == {"ok": True}
+
+
+def test_stateless_runs_leave_no_thread_behind(sdk: Any) -> None:
+    result = sdk.runs.wait(None, "interview", input={"topic": "Django"})
+    assert result["__interrupt__"][0]["value"] == NAME_QUESTION
+    parts = list(sdk.runs.stream(None, "interview", input={}, stream_mode="updates"))
+    assert parts[0].event == "metadata" and parts[-1].data["__interrupt__"]
+    assert not Session.objects.exists()
+    kept = sdk.runs.wait(None, "interview", input={}, on_completion="keep")
+    assert kept["__interrupt__"] and Session.objects.count() == 1
