@@ -36,6 +36,11 @@ RUN_STATUS = {
 }
 
 
+#: The error text of a Run row cancelled before or while it ran (the protocol's
+#: `interrupted` run status); written by the thread-run service.
+CANCELLED = "cancelled"
+
+
 def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -95,7 +100,7 @@ def thread(session: Session, state: dict[str, Any] | None = None) -> dict[str, A
 def run(run: Run, session: Session) -> dict[str, Any]:
     """A Run; a queued run cancelled before it started reads `interrupted`."""
     status = RUN_STATUS.get(run.status, "error")
-    if run.status == RunStatus.FAILED and run.error == "cancelled":
+    if run.status == RunStatus.FAILED and run.error == CANCELLED:
         status = "interrupted"
     finished = run.finished_at or run.started_at
     return {

@@ -523,9 +523,11 @@ class RunListView(RunStartMixin, ProtocolView):
             raise InvalidInput(errors={"limit": "limit and offset are integers"}) from None
         rows = threads.thread_runs(session)
         wanted = request.query_params.get("status")
-        if wanted:
+        if wanted == "interrupted":
+            rows = rows.filter(status=RunStatus.FAILED, error=shaping.CANCELLED)
+        elif wanted:
             statuses = [k for k, v in shaping.RUN_STATUS.items() if v == wanted]
-            rows = rows.filter(status__in=statuses)
+            rows = rows.filter(status__in=statuses).exclude(error=shaping.CANCELLED)
         return Response([shaping.run(r, session) for r in rows[offset : offset + limit]])
 
     def post(self, request: Request, thread_id: str) -> Response:

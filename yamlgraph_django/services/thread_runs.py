@@ -391,7 +391,11 @@ def run_prepared_in_background(prepared: PreparedRun) -> None:
     Today the protocol calls this in the same process once the response is sent; the
     run engine (workers + event log) will call it on a worker instead.
     """
-    Run.objects.filter(pk=prepared.run.pk, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING)
+    started = Run.objects.filter(pk=prepared.run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING
+    )
+    if not started:  # cancelled while it waited: the thread was released then
+        return
     prepared.request.stream_modes = ["values"]
     for _mode, _chunk in stream_run(prepared):
         pass
