@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from yamlgraph_django.models import GraphDefinition, Run, RunStatus, Session, SessionStatus
-from yamlgraph_django.services import threads
+from yamlgraph_django.services import thread_runs, threads
 
 THREAD_STATUS = {
     SessionStatus.RUNNING: "busy",
@@ -36,9 +36,7 @@ RUN_STATUS = {
 }
 
 
-#: The error text of a Run row cancelled before or while it ran (the protocol's
-#: `interrupted` run status); written by the thread-run service.
-CANCELLED = "cancelled"
+CANCELLED = thread_runs.CANCELLED
 
 
 def iso(value: Any) -> str | None:

@@ -420,16 +420,15 @@ class RunStartMixin:
                 prepared = thread_runs.prepare_run(
                     session, request, actor=view.actor(), background=background
                 )
-            except threads.ThreadBusy as exc:
-                if strategy == "enqueue" and time.monotonic() < deadline:
-                    time.sleep(POLL_SECONDS)
-                    continue
+            except threads.ThreadBusy:
+                if strategy == "reject" or time.monotonic() >= deadline:
+                    raise
                 if strategy in ("interrupt", "rollback"):
-                    raise threads.ThreadBusy(
-                        f"{exc.detail} multitask_strategy '{strategy}' cannot stop a run "
-                        "executing in another request yet."
-                    ) from None
-                raise
+                    # Stop the running run at its next step (its checkpoints stay), then
+                    # run this one; `rollback` keeps them too (a MAY we do not do).
+                    thread_runs.request_stop(session)
+                time.sleep(POLL_SECONDS)
+                continue
             prepared.after_seconds = data.get("after_seconds")  # type: ignore[attr-defined]
             return prepared
 

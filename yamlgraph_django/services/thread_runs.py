@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from langgraph.types import Command
 
 from yamlgraph.graph_loader import DEFAULTS_NODE
 from yamlgraph_django import registry, runtime
-from yamlgraph_django.exceptions import InvalidInput, SessionBusy
+from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import (
     GraphDefinition,
     Run,
@@ -52,6 +53,13 @@ logger = logging.getLogger("yamlgraph_django.services")
 #: Each step's checkpoint is saved before the next step starts (as in the rest of the
 #: service: a pending interrupt must never vanish because writes raced a checkpoint).
 DURABILITY = "sync"
+
+#: The error text of a Run row that was cancelled (the protocol's `interrupted` run),
+#: and the one that asks a running run to stop at its next step.
+CANCELLED = "cancelled"
+STOP_REQUESTED = "stop requested"
+#: How often a running run looks for a stop request (one small query).
+STOP_CHECK_SECONDS = 0.2
 
 #: LangGraph stream modes a run can produce; the others a client asks for stay silent.
 NATIVE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints", "debug")
@@ -249,8 +257,16 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any]]:
         interrupt_before=request.interrupt_before,
         interrupt_after=request.interrupt_after,
     )
+    checked = time.monotonic()
+    stopped = False
     try:
         for mode, chunk in stream:
+            if time.monotonic() - checked > STOP_CHECK_SECONDS:
+                checked = time.monotonic()
+                if _stop_requested(prepared.run):
+                    stream.close()  # cooperative stop: the checkpoints so far stay
+                    stopped = True
+                    break
             if closed:
                 continue  # on_disconnect "continue": run to the end, nobody listens
             if mode in ("values", "updates"):
@@ -274,9 +290,22 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any]]:
     except Exception as exc:
         logger.info("run %s failed: %s", prepared.run_id, exc, exc_info=True)
         error = exc
-    _record(prepared, app, error, breakpoints)
+    _record(prepared, app, error, breakpoints, cancelled=stopped)
     if error is not None and not closed:
         yield "error", {"error": type(error).__name__, "message": str(error)}
+
+
+def _stop_requested(run: Run) -> bool:
+    return Run.objects.filter(pk=run.pk, error=STOP_REQUESTED).exists()
+
+
+def request_stop(session: Session) -> int:
+    """Ask the thread's running run(s) to stop at their next step, wherever they run
+    (the flag is on the Run row, read by `stream_run` between steps). Returns how many
+    runs were asked."""
+    return Run.objects.filter(session=session, status=RunStatus.RUNNING).update(
+        error=STOP_REQUESTED
+    )
 
 
 def _shape(mode: str, chunk: Any) -> Any:
@@ -321,11 +350,13 @@ def _record(
             error=f"{type(error).__name__}: {error}".rstrip(": "),
         )
     elif cancelled and fields["status"] == SessionStatus.FAILED:
-        fields["error"] = "the client disconnected mid-run; run again to continue"
+        fields["error"] = (
+            "the run was stopped before the end (cancelled, or its client left); run again to continue"
+        )
     if error is not None:
         run_fields = {"status": RunStatus.FAILED, "error": fields.get("error", "")}
     elif cancelled:
-        run_fields = {"status": RunStatus.FAILED, "error": "cancelled"}
+        run_fields = {"status": RunStatus.FAILED, "error": CANCELLED}
     else:
         run_fields = {"status": RunStatus.SUCCEEDED, "error": ""}
     with transaction.atomic():
@@ -360,14 +391,14 @@ def run_result(session: Session) -> dict[str, Any]:
 
 
 def cancel_run(session: Session, run: Run) -> Run:
-    """Cancel a queued run (it will not start; the thread is free again). A finished run
-    is left as it is; one executing in another request cannot be stopped mid-step yet
-    (SessionBusy, 409: the run engine's cooperative stop will do that)."""
+    """Cancel a run: a queued one never starts (the thread is free again at once); a
+    running one stops at its next step, keeping its checkpoints; a finished one stays
+    as it is."""
     if run.status == RunStatus.RUNNING:
-        raise SessionBusy("The run is executing in another request; it cannot be stopped yet.")
-    if run.status == RunStatus.QUEUED:
+        Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(error=STOP_REQUESTED)
+    elif run.status == RunStatus.QUEUED:
         updated = Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-            status=RunStatus.FAILED, error="cancelled", finished_at=now()
+            status=RunStatus.FAILED, error=CANCELLED, finished_at=now()
         )
         if updated:
             Session.objects.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
