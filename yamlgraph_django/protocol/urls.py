@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from yamlgraph_django.protocol import views
+from yamlgraph_django.protocol import runs, views
 
 app_name = "yamlgraph_protocol"
 
@@ -38,8 +38,8 @@ urlpatterns = [
         views.AssistantSubgraphsView.as_view(),
         name="assistant-subgraphs",
     ),
-    path("runs/wait", views.StatelessRunWaitView.as_view(), name="stateless-run-wait"),
-    path("runs/stream", views.StatelessRunStreamView.as_view(), name="stateless-run-stream"),
+    path("runs/wait", runs.StatelessRunWaitView.as_view(), name="stateless-run-wait"),
+    path("runs/stream", runs.StatelessRunStreamView.as_view(), name="stateless-run-stream"),
     path("threads", views.ThreadCreateView.as_view(), name="threads"),
     path("threads/search", views.ThreadSearchView.as_view(), name="thread-search"),
     path("threads/count", views.ThreadCountView.as_view(), name="thread-count"),
@@ -57,11 +57,11 @@ urlpatterns = [
         name="thread-state-at",
     ),
     path(f"{THREAD}/history", views.ThreadHistoryView.as_view(), name="thread-history"),
-    path(f"{THREAD}/runs", views.RunListView.as_view(), name="runs"),
-    path(f"{THREAD}/runs/wait", views.RunWaitView.as_view(), name="run-wait"),
-    path(f"{THREAD}/runs/stream", views.RunStreamView.as_view(), name="run-stream"),
-    path(RUN, views.RunDetailView.as_view(), name="run"),
-    path(f"{RUN}/join", views.RunJoinView.as_view(), name="run-join"),
-    path(f"{RUN}/stream", views.RunJoinStreamView.as_view(), name="run-join-stream"),
-    path(f"{RUN}/cancel", views.RunCancelView.as_view(), name="run-cancel"),
+    path(f"{THREAD}/runs", runs.RunListView.as_view(), name="runs"),
+    path(f"{THREAD}/runs/wait", runs.RunWaitView.as_view(), name="run-wait"),
+    path(f"{THREAD}/runs/stream", runs.RunStreamView.as_view(), name="run-stream"),
+    path(RUN, runs.RunDetailView.as_view(), name="run"),
+    path(f"{RUN}/join", runs.RunJoinView.as_view(), name="run-join"),
+    path(f"{RUN}/stream", runs.RunJoinStreamView.as_view(), name="run-join-stream"),
+    path(f"{RUN}/cancel", runs.RunCancelView.as_view(), name="run-cancel"),
 ]
