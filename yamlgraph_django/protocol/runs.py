@@ -126,7 +126,6 @@ def run_events(prepared: thread_runs.PreparedRun, with_ids: bool) -> Iterator[by
         counter += 1
         return shaping.sse(event, data, str(counter) if with_ids else None)
 
-    yield frame("metadata", {"run_id": prepared.run_id, "attempt": 1})
     for mode, chunk in thread_runs.stream_run(prepared):
         yield frame(mode, chunk)
 

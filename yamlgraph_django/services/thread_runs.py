@@ -133,6 +133,9 @@ def prepare_run(
     app = runtime.get_app(definition)
     command = check_object(request.command, "command") if request.command else None
     graph_input = _check_input(definition, request.input)
+    run_metadata = check_object(request.metadata, "metadata")
+    user_config = check_object(request.config, "config")
+    user_configurable = check_object(user_config.get("configurable"), "config.configurable")
     checkpoint_id = request.checkpoint_id
     head = None
     if session.graph_id is not None:
@@ -207,9 +210,8 @@ def prepare_run(
         raise
     session.refresh_from_db()
     run_id = run_uuid(run)
-    user_config = dict(request.config or {})
     configurable = {
-        **dict(user_config.get("configurable") or {}),
+        **user_configurable,
         **thread_config(session, checkpoint_id)["configurable"],
     }
     config: dict[str, Any] = {"configurable": configurable}
@@ -217,7 +219,7 @@ def prepare_run(
         if user_config.get(key) is not None:
             config[key] = user_config[key]
     config["metadata"] = {
-        **check_object(request.metadata, "metadata"),
+        **run_metadata,
         "graph_id": definition.name,
         "assistant_id": meta["assistant_id"],
         "run_id": run_id,
@@ -229,7 +231,7 @@ def prepare_run(
 def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any]]:
     """Run the graph and yield (mode, JSON-safe chunk) for the modes asked for.
 
-    Modes: LangGraph's own (`values` with `__interrupt__`, `updates`, `messages` token
+    The first part is ("metadata", {"run_id", "attempt"}). Modes: LangGraph's own (`values` with `__interrupt__`, `updates`, `messages` token
     chunks as [chunk, metadata], `custom`, `tasks`, `checkpoints`, `debug`); a graph error
     is one ("error", {"error", "message"}) at the end. The outcome is recorded on the rows
     however the stream ends: closing the generator (a client gone) stops the graph at the
@@ -260,6 +262,8 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any]]:
     checked = time.monotonic()
     stopped = False
     try:
+        # First, inside the try: a client gone before any graph step still records.
+        yield "metadata", {"run_id": prepared.run_id, "attempt": 1}
         for mode, chunk in stream:
             if time.monotonic() - checked > STOP_CHECK_SECONDS:
                 checked = time.monotonic()
@@ -372,7 +376,8 @@ def wait_run(prepared: PreparedRun) -> dict[str, Any]:
     for mode, chunk in stream_run(prepared):
         if mode == "error":
             return {"__error__": chunk}
-        last = chunk
+        if mode == "values":
+            last = chunk
     return last if isinstance(last, dict) else {"__value__": last}
 
 

@@ -97,3 +97,20 @@ def test_cancel_stops_a_running_run_and_keeps_its_checkpoints(
     # The thread goes on from where it stopped.
     finished = second.runs.wait(thread_id, "slow_steps", input=None)
     assert finished["steps"] == 4
+
+
+def test_a_client_that_goes_away_cancels_its_run(
+    slow: None, alice: Any, sync_client_for: Any
+) -> None:
+    client = sync_client_for(alice)
+    thread_id = client.threads.create()["thread_id"]
+    for part in client.runs.stream(thread_id, "slow_steps", input={}, stream_mode="updates"):
+        run_id = part.data["run_id"]
+        break  # on_disconnect defaults to "cancel"
+    for _ in range(100):
+        run = client.runs.get(thread_id, run_id)
+        if run["status"] != "running":
+            break
+        time.sleep(0.1)
+    assert run["status"] == "interrupted"
+    assert client.threads.get_state(thread_id)["values"].get("steps", 0) < 4
