@@ -159,3 +159,26 @@ def test_sessions_cross_between_the_drf_api_and_the_protocol(
     assert resumed.status_code == 200
     assert session.runs.last().channel == RunChannel.API
     assert sdk.threads.get_state(thread_id)["values"]["name"] == "Ada"
+
+
+def test_a_thread_that_has_not_run_stays_out_of_the_api_and_admin(
+    sdk: Any, alice: Any, token_of: Any, django_user_model: Any
+) -> None:
+    waiting = sdk.threads.create()["thread_id"]  # no graph yet: chosen by its first run
+    ran = sdk.threads.create()["thread_id"]
+    sdk.runs.wait(ran, "interview", input={})
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token_of(alice)}")
+    listed = {s["thread_id"] for s in api.get("/api/sessions/").json()["results"]}
+    assert ran in listed and waiting not in listed
+    admin = APIClient()
+    admin.force_login(django_user_model.objects.create_superuser("root"))
+    page = admin.get("/admin/yamlgraph_django/session/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert str(Session.objects.get(thread_id=ran).pk) in html
+    assert str(Session.objects.get(thread_id=waiting).pk) not in html
+    # Its first run gives it the graph; from then on it is a session like any other.
+    sdk.runs.wait(waiting, "interview", input={})
+    listed = {s["thread_id"] for s in api.get("/api/sessions/").json()["results"]}
+    assert waiting in listed
