@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install redis bench clean
+.PHONY: run test lint format install js redis bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,17 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# The LangGraph JS SDK for tests/django/protocol/test_js_sdk.py, when Node.js is there
+# (without node that test skips with its reason).
+JS_STAMP := tests/js/node_modules/.installed
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
+js:
+	@if command -v node >/dev/null && command -v npm >/dev/null; then $(MAKE) $(JS_STAMP); \
+	else echo "node/npm not found: the JS SDK test will skip"; fi
+
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py yamlgraph sync
@@ -27,7 +38,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint
+test: lint js
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -45,4 +56,4 @@ bench: $(STAMP)
 	$(PY) -m bench.http
 
 clean:
-	rm -rf $(VENV) .venv312 .pytest_cache
+	rm -rf $(VENV) .venv312 .pytest_cache tests/js/node_modules

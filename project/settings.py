@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -44,6 +45,7 @@ else:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,6 +117,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# CORS for browser clients of the LangGraph protocol (useStream, agent-chat-ui without its
+# proxy), on /lg/ only. DJANGO_CORS_ALLOWED_ORIGINS lists origins, comma-separated; the
+# default is agent-chat-ui's dev server.
+CORS_URLS_REGEX = r"^/lg/.*$"
+CORS_ALLOWED_ORIGINS = [
+    origin
+    for origin in os.environ.get(
+        "DJANGO_CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000"
+    ).split(",")
+    if origin
+]
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "last-event-id",
+    "user-agent",
+    "x-api-key",
+    "x-requested-with",
+)
+CORS_EXPOSE_HEADERS = ("content-location", "location", "x-pagination-total", "x-pagination-next")
 
 YAMLGRAPH = {
     "GRAPH_DIRS": [BASE_DIR / "graphs"],

@@ -1,4 +1,5 @@
-"""URLs of the reference project: the admin, the API when the app ships it, `/` -> admin."""
+"""URLs of the reference project: the admin, the API and the LangGraph protocol when the app
+ships them, `/` -> admin."""
 
 from importlib.util import find_spec
 
@@ -22,3 +23,7 @@ urlpatterns = [
 
 if module_exists("yamlgraph_django.api.urls"):
     urlpatterns.append(path("api/", include("yamlgraph_django.api.urls")))
+
+if module_exists("yamlgraph_django.protocol.urls"):
+    # LangGraph clients: get_client(url="http://127.0.0.1:8000/lg")
+    urlpatterns.append(path("lg/", include("yamlgraph_django.protocol.urls")))

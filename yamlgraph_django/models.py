@@ -58,7 +58,15 @@ class Session(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     thread_id = models.CharField(max_length=255, unique=True)
-    graph = models.ForeignKey(GraphDefinition, on_delete=models.PROTECT, related_name="sessions")
+    # Null only for a LangGraph-protocol thread created before its first run: the graph
+    # is chosen by that run's assistant. Every session that has run has a graph.
+    graph = models.ForeignKey(
+        GraphDefinition,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sessions",
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -122,6 +130,7 @@ class RunChannel(models.TextChoices):
     COMMAND = "command", _("Command")
     TASK = "task", _("Task")
     PYTHON = "python", _("Python")
+    LANGGRAPH = "langgraph", _("LangGraph protocol")
 
 
 class RunStatus(models.TextChoices):

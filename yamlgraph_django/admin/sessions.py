@@ -160,8 +160,14 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
     # -- queries -------------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        """Sessions the user may see, with their graph and owner in the same query."""
-        queryset = super().get_queryset(request).select_related("graph", "owner")
+        """Sessions the user may see, with their graph and owner in the same query
+        (LangGraph threads that have not run yet have no graph and are left out)."""
+        queryset = (
+            super()
+            .get_queryset(request)
+            .select_related("graph", "owner")
+            .filter(graph__isnull=False)
+        )
         return app_settings.SESSION_ACCESS(request.user, queryset)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:

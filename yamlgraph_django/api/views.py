@@ -249,7 +249,11 @@ class SessionViewSet(
     queryset = Session.objects.none()  # for schema introspection only
 
     def get_queryset(self) -> QuerySet[Session]:
-        queryset = Session.objects.select_related("graph", "owner").order_by("-created_at", "id")
+        queryset = (
+            Session.objects.select_related("graph", "owner")
+            .filter(graph__isnull=False)  # LangGraph threads that have not run yet
+            .order_by("-created_at", "id")
+        )
         return permissions.visible_sessions(
             self.request.user, queryset, listing=self.action == "list"
         )

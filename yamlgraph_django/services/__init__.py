@@ -21,6 +21,7 @@ background task), `state` (reading), `maintenance` (delete, prune, recover). Row
 changes are `Session.objects` methods (`yamlgraph_django.managers`).
 """
 
+from yamlgraph_django.services import thread_runs, threads
 from yamlgraph_django.services.lifecycle import cancel_session, resume_session, start_session
 from yamlgraph_django.services.maintenance import (
     CRASH_ERROR,
@@ -50,5 +51,7 @@ __all__ = [
     "resume_session",
     "run_queued",
     "start_session",
+    "thread_runs",
+    "threads",
     "validate_metadata",
 ]

@@ -62,8 +62,9 @@ def delete_session(session: Session | Any) -> None:
     previous = session.status
     lease = Session.objects.claim(session, action="delete")
     try:
-        with store_errors():
-            delete_thread(saver_for(session.graph), session.thread_id)
+        if session.graph_id is not None:  # a LangGraph thread that never ran has none
+            with store_errors():
+                delete_thread(saver_for(session.graph), session.thread_id)
     except BaseException:
         Session.objects.release(session, lease, previous)
         raise

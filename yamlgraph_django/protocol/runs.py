@@ -1,0 +1,277 @@
+"""Run views of the LangGraph server protocol: wait, stream, create + join, list, get,
+cancel, and stateless runs. Runs execute in the request (`wait` answers when the run
+stops, `stream` sends its events as it runs); `runs.create` answers at once and runs the
+graph right after the response is sent (`RunAfterResponse`), until the run engine moves
+it to a worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from yamlgraph_django import services
+from yamlgraph_django.exceptions import InvalidInput, SessionNotFound
+from yamlgraph_django.models import RunStatus, Session
+from yamlgraph_django.protocol import serializers, shaping
+from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
+
+threads = services.threads
+thread_runs = services.thread_runs
+
+#: How long a run asked to `enqueue` (or `interrupt`) behind a busy thread waits for it.
+ENQUEUE_WAIT_SECONDS = 30.0
+#: How long `join` and a joined stream wait for a run to finish.
+JOIN_WAIT_SECONDS = 300.0
+POLL_SECONDS = 0.1
+HEARTBEAT_SECONDS = 5.0
+
+
+class RunAfterResponse(Response):
+    """A response that runs `after` once it has been sent (WSGI/ASGI call `close()`
+    after the last byte): how `runs.create` runs in the background today."""
+
+    def __init__(self, data: Any, *, after: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.after = after
+
+    def close(self) -> None:
+        try:
+            self.after()
+        finally:
+            super().close()
+
+
+def run_headers(session: Session, run_id: str, tail: str) -> dict[str, str]:
+    base = f"/threads/{session.thread_id}/runs/{run_id}"
+    return {"Content-Location": base, "Location": f"{base}/{tail}"}
+
+
+class RunStartMixin:
+    """Check a run body, find or create the thread, and claim it for the run."""
+
+    def start(
+        self, view: ProtocolView, thread_id: str, *, background: bool = False
+    ) -> thread_runs.PreparedRun:
+        data = view.body(serializers.RunCreateSerializer)
+        definition = resolve_assistant(data["assistant_id"])
+        session = view.visible().filter(thread_id=thread_id).first()
+        if session is None:
+            if data.get("if_not_exists") != "create":
+                raise SessionNotFound(f"Thread with ID {thread_id} not found")
+            session, _created = threads.create_thread(
+                owner=view.actor(), thread_id=thread_id, graph_name=definition.name
+            )
+        request = thread_runs.RunRequest(
+            graph_name=definition.name,
+            input=data.get("input"),
+            command=data.get("command"),
+            checkpoint_id=data.get("checkpoint_id"),
+            metadata=data.get("metadata"),
+            config=data.get("config"),
+            stream_modes=data.get("stream_mode") or ["values"],
+            interrupt_before=data.get("interrupt_before"),
+            interrupt_after=data.get("interrupt_after"),
+            on_disconnect=data.get("on_disconnect") or "cancel",
+            assistant_id=threads.assistant_id_of(definition.name),
+        )
+        strategy = data.get("multitask_strategy") or "enqueue"
+        deadline = time.monotonic() + ENQUEUE_WAIT_SECONDS
+        while True:
+            try:
+                prepared = thread_runs.prepare_run(
+                    session, request, actor=view.actor(), background=background
+                )
+            except threads.ThreadBusy:
+                if strategy == "reject" or time.monotonic() >= deadline:
+                    raise
+                if strategy in ("interrupt", "rollback"):
+                    # Stop the running run at its next step (its checkpoints stay), then
+                    # run this one; `rollback` keeps them too (a MAY we do not do).
+                    thread_runs.request_stop(session)
+                time.sleep(POLL_SECONDS)
+                continue
+            prepared.after_seconds = data.get("after_seconds")  # type: ignore[attr-defined]
+            return prepared
+
+
+class RunWaitView(RunStartMixin, ProtocolView):
+    def post(self, request: Request, thread_id: str) -> Response:
+        prepared = self.start(self, thread_id)
+        result = thread_runs.wait_run(prepared)
+        return Response(result, headers=run_headers(prepared.session, prepared.run_id, "join"))
+
+
+class RunStreamView(RunStartMixin, ProtocolView):
+    def post(self, request: Request, thread_id: str) -> StreamingHttpResponse:
+        prepared = self.start(self, thread_id)
+        stream_resumable = bool(request.data.get("stream_resumable"))
+        return event_stream(
+            run_events(prepared, stream_resumable),
+            run_headers(prepared.session, prepared.run_id, "stream"),
+        )
+
+
+def run_events(prepared: thread_runs.PreparedRun, with_ids: bool) -> Iterator[bytes]:
+    counter = 0
+
+    def frame(event: str, data: Any) -> bytes:
+        nonlocal counter
+        counter += 1
+        return shaping.sse(event, data, str(counter) if with_ids else None)
+
+    for mode, chunk in thread_runs.stream_run(prepared):
+        yield frame(mode, chunk)
+
+
+def event_stream(events: Iterator[bytes], headers: dict[str, str]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+class StatelessRunMixin(RunStartMixin):
+    """`/runs/wait` and `/runs/stream`: a run on a new thread, deleted afterwards unless
+    `on_completion` is "keep"."""
+
+    def start_stateless(self, view: ProtocolView) -> tuple[thread_runs.PreparedRun, bool]:
+        keep = view.request.data.get("on_completion") == "keep"
+        definition = resolve_assistant(str(view.request.data.get("assistant_id", "")))
+        session, _created = threads.create_thread(owner=view.actor(), graph_name=definition.name)
+        try:
+            return self.start(view, session.thread_id), keep
+        except BaseException:
+            threads.delete_thread(session)
+            raise
+
+
+class StatelessRunWaitView(StatelessRunMixin, ProtocolView):
+    def post(self, request: Request) -> Response:
+        prepared, keep = self.start_stateless(self)
+        try:
+            result = thread_runs.wait_run(prepared)
+        finally:
+            if not keep:
+                threads.delete_thread(prepared.session)
+        return Response(result)
+
+
+class StatelessRunStreamView(StatelessRunMixin, ProtocolView):
+    def post(self, request: Request) -> StreamingHttpResponse:
+        prepared, keep = self.start_stateless(self)
+
+        def events() -> Iterator[bytes]:
+            try:
+                yield from run_events(prepared, bool(request.data.get("stream_resumable")))
+            finally:
+                if not keep:
+                    threads.delete_thread(prepared.session)
+
+        return event_stream(events(), {"Content-Location": f"/runs/{prepared.run_id}"})
+
+
+class RunListView(RunStartMixin, ProtocolView):
+    def get(self, request: Request, thread_id: str) -> Response:
+        session = self.thread(thread_id)
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", 10)), 1000))
+            offset = max(0, int(request.query_params.get("offset", 0)))
+        except ValueError:
+            raise InvalidInput(errors={"limit": "limit and offset are integers"}) from None
+        rows = threads.thread_runs(session)
+        wanted = request.query_params.get("status")
+        if wanted == "interrupted":
+            rows = rows.filter(status=RunStatus.FAILED, error=shaping.CANCELLED)
+        elif wanted:
+            statuses = [k for k, v in shaping.RUN_STATUS.items() if v == wanted]
+            rows = rows.filter(status__in=statuses).exclude(error=shaping.CANCELLED)
+        return Response([shaping.run(r, session) for r in rows[offset : offset + limit]])
+
+    def post(self, request: Request, thread_id: str) -> Response:
+        """`runs.create`: answer the pending Run now, execute it once the answer is sent."""
+        prepared = self.start(self, thread_id, background=True)
+        delay = min(float(getattr(prepared, "after_seconds", None) or 0), 60.0)
+
+        def execute() -> None:
+            if delay:
+                time.sleep(delay)
+            thread_runs.run_prepared_in_background(prepared)
+
+        body = shaping.run(prepared.run, prepared.session)
+        return RunAfterResponse(
+            body, after=execute, headers=run_headers(prepared.session, prepared.run_id, "stream")
+        )
+
+
+class RunDetailView(ProtocolView):
+    def get(self, request: Request, thread_id: str, run_id: str) -> Response:
+        session = self.thread(thread_id)
+        return Response(shaping.run(threads.find_run(session, run_id), session))
+
+
+def wait_for_run(run: Any) -> None:
+    """Poll until `run` has finished (its row says so) or JOIN_WAIT_SECONDS pass."""
+    deadline = time.monotonic() + JOIN_WAIT_SECONDS
+    while run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        run.refresh_from_db()
+
+
+class RunJoinView(ProtocolView):
+    def get(self, request: Request, thread_id: str, run_id: str) -> Response:
+        session = self.thread(thread_id)
+        run = threads.find_run(session, run_id)
+        wait_for_run(run)
+        return Response(thread_runs.run_result(session))
+
+
+class RunJoinStreamView(ProtocolView):
+    """Join a run's stream. Without the run engine's event log there is nothing to
+    replay: the joined stream waits for the run (with heartbeats) and then sends the
+    thread's final `values`, so `joinStream` and reconnects still see the result."""
+
+    def get(self, request: Request, thread_id: str, run_id: str) -> StreamingHttpResponse:
+        session = self.thread(thread_id)
+        run = threads.find_run(session, run_id)
+        public_id = threads.run_uuid(run)
+
+        def events() -> Iterator[bytes]:
+            yield shaping.sse("metadata", {"run_id": public_id, "attempt": 1})
+            deadline = time.monotonic() + JOIN_WAIT_SECONDS
+            last = time.monotonic()
+            while run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(POLL_SECONDS)
+                run.refresh_from_db()
+                if time.monotonic() - last > HEARTBEAT_SECONDS:
+                    last = time.monotonic()
+                    yield b": heartbeat\r\n\r\n"
+            result = thread_runs.run_result(session)
+            if "__error__" in result:
+                yield shaping.sse("error", result["__error__"])
+            else:
+                yield shaping.sse("values", result)
+
+        return event_stream(
+            events(), {"Content-Location": f"/threads/{thread_id}/runs/{public_id}"}
+        )
+
+
+class RunCancelView(ProtocolView):
+    def post(self, request: Request, thread_id: str, run_id: str) -> Response:
+        session = self.thread(thread_id)
+        run = threads.find_run(session, run_id)
+        thread_runs.cancel_run(session, run)
+        if request.query_params.get("wait", "").lower() in ("1", "true"):
+            wait_for_run(run)
+        return Response(status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,438 @@
+"""Runs of LangGraph-protocol threads: check a run request, claim the thread, stream the
+graph's LangGraph parts while it runs in the caller's process, record the outcome.
+
+    prepared = prepare_run(session, RunRequest(graph_name="interview", input={}))
+    for mode, chunk in stream_run(prepared): ...   # or wait_run(prepared)
+
+`run_prepared_in_background` is where the run engine (workers + an event log) plugs in:
+today the protocol calls it right after sending the `runs.create` response.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from langgraph.types import Command
+
+from yamlgraph.graph_loader import DEFAULTS_NODE
+from yamlgraph_django import registry
+from yamlgraph_django.exceptions import InvalidInput
+from yamlgraph_django.models import (
+    GraphDefinition,
+    Run,
+    RunChannel,
+    RunKind,
+    RunStatus,
+    Session,
+    SessionStatus,
+)
+from yamlgraph_django.services import stores
+from yamlgraph_django.services.threads import (
+    assistant_id_of,
+    check_object,
+    checkpoint_exists,
+    claim_thread,
+    finish_thread,
+    interrupt_dict,
+    json_safe,
+    now,
+    outcome,
+    public_values,
+    run_uuid,
+    thread_config,
+    thread_state,
+)
+
+logger = logging.getLogger("yamlgraph_django.services")
+
+#: Each step's checkpoint is saved before the next step starts (as in the rest of the
+#: service: a pending interrupt must never vanish because writes raced a checkpoint).
+DURABILITY = "sync"
+
+#: The error text of a Run row that was cancelled (the protocol's `interrupted` run),
+#: and the one that asks a running run to stop at its next step.
+CANCELLED = "cancelled"
+STOP_REQUESTED = "stop requested"
+#: How often a running run looks for a stop request (one small query).
+STOP_CHECK_SECONDS = 0.2
+
+#: LangGraph stream modes a run can produce; the others a client asks for stay silent.
+NATIVE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints", "debug")
+
+
+@dataclass
+class RunRequest:
+    """What a protocol run asks for (the documented keys the service acts on)."""
+
+    graph_name: str
+    input: Any = None
+    command: Mapping[str, Any] | None = None
+    checkpoint_id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    config: Mapping[str, Any] | None = None
+    stream_modes: list[str] = field(default_factory=lambda: ["values"])
+    interrupt_before: Any = None
+    interrupt_after: Any = None
+    on_disconnect: str = "cancel"
+    assistant_id: str | None = None
+
+
+@dataclass
+class PreparedRun:
+    """A claimed thread with its Run row, ready to execute (see `stream_run`)."""
+
+    session: Session
+    run: Run
+    request: RunRequest
+    lease: dt.datetime
+    previous: str
+    graph_input: Any
+    config: dict[str, Any]
+    run_id: str = ""
+
+
+def _check_input(definition: GraphDefinition, data: Any) -> Any:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise InvalidInput(errors={"input": "must be an object or null"})
+    fields = stores.graph_config(definition).public_state_fields
+    unknown = [str(k) for k in data if k not in fields]
+    if unknown:
+        known = ", ".join(sorted(fields)) or "(none)"
+        raise InvalidInput(
+            errors={"input": f"unknown field(s) {', '.join(unknown)}; known fields: {known}"}
+        )
+    return check_object(data, "input")
+
+
+def prepare_run(
+    session: Session, request: RunRequest, *, actor: Any = None, background: bool = False
+) -> PreparedRun:
+    """Check the request, claim the thread and write its Run row; nothing runs yet.
+
+    Raises GraphNotFound, InvalidInput (400: the thread stays as it was), ThreadBusy
+    (409: a run holds the thread). The thread's graph is fixed by its first run; a later
+    run with another assistant is InvalidInput.
+    """
+    definition = registry.get_latest(request.graph_name)
+    if session.graph_id is not None and session.graph.name != definition.name:
+        raise InvalidInput(
+            errors={
+                "assistant_id": f"this thread runs graph '{session.graph.name}', "
+                f"not '{definition.name}'"
+            }
+        )
+    if session.graph_id is not None:
+        definition = session.graph
+    app = stores.get_app(definition)
+    command = check_object(request.command, "command") if request.command else None
+    graph_input = _check_input(definition, request.input)
+    run_metadata = check_object(request.metadata, "metadata")
+    user_config = check_object(request.config, "config")
+    user_configurable = check_object(user_config.get("configurable"), "config.configurable")
+    checkpoint_id = request.checkpoint_id
+    head = None
+    if session.graph_id is not None:
+        head = app.get_state(thread_config(session))
+        if checkpoint_id and checkpoint_id == (head.config or {}).get("configurable", {}).get(
+            "checkpoint_id"
+        ):
+            checkpoint_id = None  # useStream sends the current head: same as none
+    if checkpoint_id:
+        at = app.get_state(thread_config(session, checkpoint_id))
+        if not checkpoint_exists(at):
+            raise InvalidInput(errors={"checkpoint_id": f"no checkpoint '{checkpoint_id}'"})
+        head = at
+    if command:
+        unknown = sorted(set(command) - {"resume", "update", "goto"})
+        if unknown:
+            raise InvalidInput(errors={"command": f"unknown key(s) {', '.join(unknown)}"})
+        if "resume" in command:
+            pending = [i.id for i in (head.interrupts if head is not None else ())]
+            if not pending:
+                raise InvalidInput(
+                    errors={"command": "Cannot resume: the thread is not waiting for input"}
+                )
+            resume = command["resume"]
+            by_id = isinstance(resume, Mapping) and resume and all(k in pending for k in resume)
+            if isinstance(resume, Mapping) and not by_id and len(pending) > 1:
+                raise InvalidInput(errors={"command": "resume ids must be pending interrupt ids"})
+            if not by_id and len(pending) > 1:
+                raise InvalidInput(
+                    errors={
+                        "command": f"{len(pending)} interrupts are pending; resume with "
+                        f"{{interrupt_id: value}} (ids: {', '.join(pending)})"
+                    }
+                )
+        graph_input = Command(
+            resume=command.get("resume"),
+            update=command.get("update"),
+            goto=command.get("goto") or (),
+        )
+    kind = RunKind.RESUME if command and "resume" in command else RunKind.START
+    if session.graph_id is None and kind == RunKind.RESUME:
+        raise InvalidInput(errors={"command": "Cannot resume: the thread has not run yet"})
+    if graph_input is None and session.graph_id is None:
+        graph_input = {}
+
+    stamp = now()
+    previous = session.status
+    lease = claim_thread(session, stamp, graph=definition)
+    meta = {
+        **(session.metadata or {}),
+        "graph_id": definition.name,
+        "assistant_id": request.assistant_id or assistant_id_of(definition.name),
+    }
+    try:
+        with transaction.atomic():
+            fields: dict[str, Any] = {"metadata": meta}
+            if session.graph_id is None or (kind == RunKind.START and request.input):
+                fields["input"] = check_object(request.input, "input")
+            Session.objects.filter(pk=session.pk).update(**fields)
+            run = Run.objects.create(
+                session=session,
+                kind=kind,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                channel=RunChannel.LANGGRAPH,
+                value=json_safe(command.get("resume") if kind == RunKind.RESUME else request.input),
+                status=RunStatus.QUEUED if background else RunStatus.RUNNING,
+            )
+    except BaseException:
+        Session.objects.filter(pk=session.pk, lease_expires_at=lease).update(
+            status=previous, lease_expires_at=None
+        )
+        raise
+    session.refresh_from_db()
+    run_id = run_uuid(run)
+    configurable = {
+        **user_configurable,
+        **thread_config(session, checkpoint_id)["configurable"],
+    }
+    config: dict[str, Any] = {"configurable": configurable}
+    for key in ("tags", "recursion_limit"):
+        if user_config.get(key) is not None:
+            config[key] = user_config[key]
+    config["metadata"] = {
+        **run_metadata,
+        "graph_id": definition.name,
+        "assistant_id": meta["assistant_id"],
+        "run_id": run_id,
+        "thread_id": session.thread_id,
+    }
+    return PreparedRun(session, run, request, lease, previous, graph_input, config, run_id)
+
+
+def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any]]:
+    """Run the graph and yield (mode, JSON-safe chunk) for the modes asked for.
+
+    The first part is ("metadata", {"run_id", "attempt"}). Modes: LangGraph's own (`values` with `__interrupt__`, `updates`, `messages` token
+    chunks as [chunk, metadata], `custom`, `tasks`, `checkpoints`, `debug`); a graph error
+    is one ("error", {"error", "message"}) at the end. The outcome is recorded on the rows
+    however the stream ends: closing the generator (a client gone) stops the graph at the
+    next step, unless the request said `on_disconnect: "continue"`.
+    """
+    session, request = prepared.session, prepared.request
+    asked = list(dict.fromkeys(request.stream_modes or ["values"]))
+    modes = [
+        "messages" if m in ("messages-tuple",) else m
+        for m in asked
+        if m in NATIVE_MODES or m == "messages-tuple"
+    ]
+    if "messages" in asked and "messages-tuple" not in asked:
+        modes = [m for m in modes if m != "messages"]  # langgraph-api's message mode: MAY
+    modes = list(dict.fromkeys(modes)) or ["values"]
+    app = stores.get_app(session.graph)
+    error: BaseException | None = None
+    closed = False
+    breakpoints = bool(request.interrupt_before or request.interrupt_after)
+    stream = app.stream(
+        prepared.graph_input,
+        prepared.config,
+        stream_mode=modes,
+        durability=DURABILITY,
+        interrupt_before=request.interrupt_before,
+        interrupt_after=request.interrupt_after,
+    )
+    checked = time.monotonic()
+    stopped = False
+    try:
+        # First, inside the try: a client gone before any graph step still records.
+        yield "metadata", {"run_id": prepared.run_id, "attempt": 1}
+        for mode, chunk in stream:
+            if time.monotonic() - checked > STOP_CHECK_SECONDS:
+                checked = time.monotonic()
+                if _stop_requested(prepared.run):
+                    stream.close()  # cooperative stop: the checkpoints so far stay
+                    stopped = True
+                    break
+            if closed:
+                continue  # on_disconnect "continue": run to the end, nobody listens
+            if mode in ("values", "updates"):
+                data = _shape(mode, chunk)
+            elif mode == "messages":
+                message, metadata = chunk
+                data = [json_safe(message), json_safe(metadata)]
+            else:
+                data = json_safe(chunk)
+            if mode in asked or (mode == "messages" and "messages-tuple" in asked):
+                try:
+                    yield mode, data
+                except GeneratorExit:
+                    if request.on_disconnect != "continue":
+                        raise
+                    closed = True
+    except GeneratorExit:
+        stream.close()
+        _record(prepared, app, None, breakpoints, cancelled=True)
+        raise
+    except Exception as exc:
+        logger.info("run %s failed: %s", prepared.run_id, exc, exc_info=True)
+        error = exc
+    _record(prepared, app, error, breakpoints, cancelled=stopped)
+    if error is not None and not closed:
+        yield "error", {"error": type(error).__name__, "message": str(error)}
+
+
+def _stop_requested(run: Run) -> bool:
+    return Run.objects.filter(pk=run.pk, error=STOP_REQUESTED).exists()
+
+
+def request_stop(session: Session) -> int:
+    """Ask the thread's running run(s) to stop at their next step, wherever they run
+    (the flag is on the Run row, read by `stream_run` between steps). Returns how many
+    runs were asked."""
+    return Run.objects.filter(session=session, status=RunStatus.RUNNING).update(
+        error=STOP_REQUESTED
+    )
+
+
+def _shape(mode: str, chunk: Any) -> Any:
+    if mode == "values":
+        return public_values(chunk)
+    if not isinstance(chunk, Mapping):
+        return json_safe(chunk)
+    shaped = {}
+    for node, update in chunk.items():
+        if node == "__interrupt__":
+            shaped[node] = [interrupt_dict(i) for i in update]
+        elif node == DEFAULTS_NODE or update is None:
+            shaped[node] = public_values(update) if update is not None else None
+        else:
+            shaped[node] = public_values(update)
+    return shaped
+
+
+def _record(
+    prepared: PreparedRun,
+    app: Any,
+    error: BaseException | None,
+    breakpoints: bool,
+    *,
+    cancelled: bool = False,
+) -> None:
+    """Write where the run stopped on the session and the Run row. A run `cancelled`
+    because its client went away keeps its checkpoints (the thread resumes from them);
+    its row reads "cancelled" (the protocol's `interrupted`)."""
+    session, run = prepared.session, prepared.run
+    stamp = now()
+    try:
+        snapshot = app.get_state(thread_config(session))
+        fields = outcome(snapshot, breakpoints=breakpoints)
+    except Exception as exc:  # the store went away mid-run
+        error = error or exc
+        fields = {"status": SessionStatus.FAILED, "interrupts": [], "output": None}
+    if error is not None:
+        fields.update(
+            status=SessionStatus.FAILED,
+            output=None,
+            error=f"{type(error).__name__}: {error}".rstrip(": "),
+        )
+    elif cancelled and fields["status"] == SessionStatus.FAILED:
+        fields["error"] = (
+            "the run was stopped before the end (cancelled, or its client left); run again to continue"
+        )
+    if error is not None:
+        run_fields = {"status": RunStatus.FAILED, "error": fields.get("error", "")}
+    elif cancelled:
+        run_fields = {"status": RunStatus.FAILED, "error": CANCELLED}
+    else:
+        run_fields = {"status": RunStatus.SUCCEEDED, "error": ""}
+    with transaction.atomic():
+        finish_thread(session, prepared.lease, fields)
+        Run.objects.filter(pk=run.pk).update(finished_at=stamp, **run_fields)
+
+
+def wait_run(prepared: PreparedRun) -> dict[str, Any]:
+    """Run to the end or the next interrupt; the final values, with `__interrupt__`
+    when it stopped at one, or `{"__error__": {...}}` when the graph raised."""
+    prepared.request.stream_modes = ["values"]
+    last: Any = {}
+    for mode, chunk in stream_run(prepared):
+        if mode == "error":
+            return {"__error__": chunk}
+        if mode == "values":
+            last = chunk
+    return last if isinstance(last, dict) else {"__value__": last}
+
+
+def run_result(session: Session) -> dict[str, Any]:
+    """What `join` answers for a finished run: the thread's values now, with pending
+    interrupts, or the error the session failed with."""
+    session.refresh_from_db()
+    if session.status == SessionStatus.FAILED and session.error:
+        name, _, message = session.error.partition(": ")
+        return {"__error__": {"error": name, "message": message}}
+    state = thread_state(session)
+    values = dict(state["values"])
+    if state["interrupts"]:
+        values["__interrupt__"] = state["interrupts"]
+    return values
+
+
+def cancel_run(session: Session, run: Run) -> Run:
+    """Cancel a run: a queued one never starts (the thread is free again at once); a
+    running one stops at its next step, keeping its checkpoints; a finished one stays
+    as it is."""
+    if run.status == RunStatus.RUNNING:
+        Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(error=STOP_REQUESTED)
+    elif run.status == RunStatus.QUEUED:
+        updated = Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.FAILED, error=CANCELLED, finished_at=now()
+        )
+        if updated:
+            Session.objects.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
+                status=prepared_status(session), lease_expires_at=None, updated_at=now()
+            )
+    run.refresh_from_db()
+    return run
+
+
+def prepared_status(session: Session) -> str:
+    """The status a thread goes back to when its queued run is cancelled."""
+    snapshot = stores.get_app(session.graph).get_state(thread_config(session))
+    if not checkpoint_exists(snapshot):
+        return SessionStatus.PENDING
+    return outcome(snapshot, breakpoints=True)["status"]
+
+
+def run_prepared_in_background(prepared: PreparedRun) -> None:
+    """Execute a run prepared with `background=True` to its end, nobody listening.
+
+    Today the protocol calls this in the same process once the response is sent; the
+    run engine (workers + event log) will call it on a worker instead.
+    """
+    started = Run.objects.filter(pk=prepared.run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING
+    )
+    if not started:  # cancelled while it waited: the thread was released then
+        return
+    prepared.request.stream_modes = ["values"]
+    for _mode, _chunk in stream_run(prepared):
+        pass

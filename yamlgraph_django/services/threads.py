@@ -1,0 +1,597 @@
+"""Thread operations the LangGraph server protocol needs beyond start/resume/cancel.
+
+A LangGraph *thread* is a `Session`: it may exist before its first run (status `pending`,
+maybe no graph yet: the graph is chosen by the first run's assistant), it may run many
+times (a new input after it completed, a resume, a fork from an old checkpoint), and its
+state and history are LangGraph's own snapshots. Everything here is synchronous, raises
+the typed errors of `yamlgraph_django.exceptions` (plus `ThreadExists`), and claims a
+session with the same compare-and-set status change as the rest of the service, so a
+protocol run and an API resume of one session can never both run.
+
+    session, created = create_thread(owner=user, metadata={"k": "v"})
+    thread_state(session); thread_history(session, limit=10)
+    update_thread_state(session, {"goal": "x"}, as_node="ask_goal", checkpoint_id=...)
+
+Runs of a thread are in `thread_runs`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from yamlgraph_django import registry
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import (
+    InvalidInput,
+    SessionBusy,
+    SessionNotFound,
+    YamlgraphError,
+)
+from yamlgraph_django.models import (
+    GraphDefinition,
+    Run,
+    RunKind,
+    RunStatus,
+    Session,
+    SessionStatus,
+)
+from yamlgraph_django.services import stores
+from yamlgraph_django.services.maintenance import delete_session
+
+logger = logging.getLogger("yamlgraph_django.services")
+
+#: Session statuses from which a new run may claim the thread.
+IDLE_STATUSES = (
+    SessionStatus.PENDING,
+    SessionStatus.INTERRUPTED,
+    SessionStatus.COMPLETED,
+    SessionStatus.FAILED,
+    SessionStatus.CANCELLED,
+)
+
+ACTIVE_RUN = (RunStatus.RUNNING, RunStatus.QUEUED)
+
+
+class ThreadExists(YamlgraphError):
+    """A thread with that id exists already (`if_exists: raise`)."""
+
+    status_code = 409
+    code = "thread_exists"
+    default_detail = "A thread with that id exists already."
+
+
+class ThreadBusy(SessionBusy):
+    """The thread has a run in progress and the request asked to reject (409)."""
+
+    default_detail = (
+        "Thread is already running a task. Wait for it to finish or choose a different "
+        "multitask strategy."
+    )
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+class _LenientEncoder(DjangoJSONEncoder):
+    """JSON for state shown to clients: LangChain messages as their dicts, tuples as
+    lists, anything else as its str(), so an odd value never breaks a stream."""
+
+    def default(self, o: Any) -> Any:
+        if hasattr(o, "model_dump") and callable(o.model_dump):
+            return o.model_dump()
+        if isinstance(o, set | frozenset):
+            return list(o)
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as plain JSON data."""
+    return json.loads(json.dumps(value, cls=_LenientEncoder))
+
+
+def interrupt_dict(interrupt: Any) -> dict[str, Any]:
+    return {"id": interrupt.id, "value": json_safe(interrupt.value)}
+
+
+def public_values(values: Any) -> Any:
+    """State values without the engine's private keys (a leading underscore)."""
+    if not isinstance(values, Mapping):
+        return json_safe(values)
+    return json_safe(
+        {
+            k: ([interrupt_dict(i) for i in v] if k == "__interrupt__" else v)
+            for k, v in values.items()
+            if not str(k).startswith("_") or k == "__interrupt__"
+        }
+    )
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+def run_uuid(run: Run) -> str:
+    """The protocol's run id: the session id's first 20 hex digits + the row's pk.
+
+    Stable, unique, and maps back to the row without a column of its own.
+    """
+    return str(uuid.UUID(f"{run.session_id.hex[:20]}{run.pk:012x}"))
+
+
+def find_run(session: Session, run_id: str) -> Run:
+    """The run row of `session` with protocol id `run_id`, else SessionNotFound (404)."""
+    try:
+        parsed = uuid.UUID(str(run_id))
+    except ValueError:
+        raise SessionNotFound(f"No run with id '{run_id}' on this thread.") from None
+    if parsed.hex[:20] != session.pk.hex[:20]:
+        raise SessionNotFound(f"No run with id '{run_id}' on this thread.")
+    run = (
+        Run.objects.filter(session=session, pk=int(parsed.hex[20:], 16))
+        .exclude(kind=RunKind.CANCEL)
+        .first()
+    )
+    if run is None:
+        raise SessionNotFound(f"No run with id '{run_id}' on this thread.")
+    return run
+
+
+def thread_runs(session: Session) -> QuerySet[Run]:
+    """The thread's runs (starts, resumes, recoveries), newest first."""
+    return Run.objects.filter(session=session).exclude(kind=RunKind.CANCEL).order_by("-pk")
+
+
+def with_activity(queryset: QuerySet[Session]) -> QuerySet[Session]:
+    """Sessions annotated with `has_active_run` (queued or running), in one query."""
+    active = Run.objects.filter(session=OuterRef("pk"), status__in=ACTIVE_RUN)
+    return queryset.annotate(has_active_run=Exists(active))
+
+
+def search_threads(
+    queryset: QuerySet[Session],
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    ids: list[str] | None = None,
+    statuses: list[str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> QuerySet[Session]:
+    """Narrow `queryset` by metadata containment, thread ids, session statuses and
+    (cached) values containment; works on SQLite and Postgres alike."""
+    if metadata:
+        for key, value in metadata.items():
+            queryset = queryset.filter(**{f"metadata__{key}": value})
+    if ids:
+        queryset = queryset.filter(thread_id__in=[str(i) for i in ids])
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+    if values:
+        for key, value in values.items():
+            queryset = queryset.filter(
+                Q(**{f"output__{key}": value}) | Q(**{f"input__{key}": value})
+            )
+    return queryset
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def now() -> dt.datetime:
+    return timezone.now()
+
+
+def lease_until(stamp: dt.datetime) -> dt.datetime:
+    return stamp + dt.timedelta(seconds=int(app_settings.LEASE_SECONDS))
+
+
+def expiry(stamp: dt.datetime) -> dt.datetime | None:
+    ttl = app_settings.SESSION_TTL_MINUTES
+    return stamp + dt.timedelta(minutes=float(ttl)) if ttl else None
+
+
+def check_object(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(errors={name: "must be an object"})
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(errors={name: f"not JSON-serializable: {exc}"}) from None
+    return dict(value)
+
+
+def create_thread(
+    *,
+    owner: Any,
+    thread_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    graph_name: str | None = None,
+    if_exists: str = "raise",
+) -> tuple[Session, bool]:
+    """A new thread (a `pending` session with no run yet), or the existing one.
+
+    The graph is `graph_name` when given, else chosen by the first run. With
+    `if_exists="do_nothing"` an existing id returns that session (the caller checks it
+    may see it); with "raise" it is ThreadExists (409). Returns (session, created).
+    """
+    if if_exists not in ("raise", "do_nothing"):
+        raise InvalidInput(errors={"if_exists": "must be 'raise' or 'do_nothing'"})
+    meta = check_object(metadata, "metadata")
+    definition = registry.get_latest(graph_name) if graph_name else None
+    if thread_id is not None:
+        thread_id = str(thread_id)
+        if not thread_id.strip() or len(thread_id) > 255:
+            raise InvalidInput(errors={"thread_id": "must be a non-empty string of 255 or less"})
+        existing = Session.objects.select_related("graph").filter(thread_id=thread_id).first()
+        if existing is not None:
+            if if_exists == "do_nothing":
+                return existing, False
+            raise ThreadExists(f"Thread {thread_id} exists already.")
+    if definition is not None:
+        meta.setdefault("graph_id", definition.name)
+        meta.setdefault("assistant_id", assistant_id_of(definition.name))
+    user = owner if owner is not None and getattr(owner, "is_authenticated", False) else None
+    session = Session(
+        graph=definition,
+        owner=user,
+        status=SessionStatus.PENDING,
+        metadata=meta,
+        # A thread with no graph has no checkpoints to prune; it never expires.
+        expires_at=expiry(now()) if definition is not None else None,
+    )
+    session.thread_id = thread_id or str(session.id)
+    try:
+        with transaction.atomic():
+            session.save(force_insert=True)
+    except IntegrityError:
+        existing = Session.objects.filter(thread_id=session.thread_id).first()
+        if existing is None:
+            raise
+        if if_exists == "do_nothing":
+            return existing, False
+        raise ThreadExists(f"Thread {session.thread_id} exists already.") from None
+    return session, True
+
+
+def update_thread(session: Session, metadata: Mapping[str, Any] | None) -> Session:
+    """Merge `metadata` into the thread's metadata (PATCH semantics)."""
+    meta = check_object(metadata, "metadata")
+    if meta:
+        session.metadata = {**(session.metadata or {}), **meta}
+        session.save(update_fields=["metadata", "updated_at"])
+    return session
+
+
+def delete_thread(session: Session) -> None:
+    """Delete the thread, its runs and its checkpoints."""
+    if session.graph_id is None:
+        session.delete()
+        return
+    delete_session(session)
+
+
+def copy_thread(session: Session, *, owner: Any) -> Session:
+    """A new thread owned by `owner` with the same graph, rows and checkpoints."""
+    stamp = now()
+    copy = Session(
+        graph_id=session.graph_id,
+        owner=owner if owner is not None and getattr(owner, "is_authenticated", False) else None,
+        status=SessionStatus.PENDING if session.status == SessionStatus.RUNNING else session.status,
+        input=session.input,
+        interrupts=session.interrupts,
+        output=session.output,
+        error=session.error,
+        metadata=dict(session.metadata or {}),
+        finished_at=session.finished_at,
+        expires_at=expiry(stamp) if session.graph_id else None,
+    )
+    copy.thread_id = str(copy.id)
+    copy.save(force_insert=True)
+    if session.graph_id is not None:
+        saver = stores.saver_for(session.graph)
+        try:
+            saver.copy_thread(session.thread_id, copy.thread_id)
+        except NotImplementedError:
+            _copy_checkpoints(saver, session.thread_id, copy.thread_id)
+    return Session.objects.select_related("graph").get(pk=copy.pk)
+
+
+def _copy_checkpoints(saver: Any, source: str, target: str) -> None:
+    """Copy every checkpoint (oldest first) and its pending writes to another thread,
+    through the saver's public API, for savers without `copy_thread`."""
+    items = list(saver.list({"configurable": {"thread_id": source}}))
+    for item in reversed(items):
+        configurable = item.config["configurable"]
+        ns = configurable.get("checkpoint_ns", "")
+        parent_id = (item.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+        put_config = {"configurable": {"thread_id": target, "checkpoint_ns": ns}}
+        if parent_id:
+            put_config["configurable"]["checkpoint_id"] = parent_id
+        checkpoint = item.checkpoint
+        saved = saver.put(
+            put_config, checkpoint, item.metadata, dict(checkpoint.get("channel_versions", {}))
+        )
+        by_task: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+        for task_id, channel, value in item.pending_writes or ():
+            by_task.setdefault((task_id, ""), []).append((channel, value))
+        for (task_id, _path), writes in by_task.items():
+            saver.put_writes(saved, writes, task_id)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def assistant_id_of(graph_name: str) -> str:
+    """langgraph-api's system assistant id for a graph (stable across servers)."""
+    return str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), graph_name))
+
+
+def thread_config(session: Session, checkpoint_id: str | None = None) -> dict[str, Any]:
+    configurable: dict[str, Any] = {"thread_id": session.thread_id, "checkpoint_ns": ""}
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+def checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    configurable = (config or {}).get("configurable") or {}
+    if not configurable.get("checkpoint_id"):
+        return None
+    result = {
+        "thread_id": configurable.get("thread_id"),
+        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+        "checkpoint_id": configurable["checkpoint_id"],
+    }
+    if configurable.get("checkpoint_map"):
+        result["checkpoint_map"] = json_safe(configurable["checkpoint_map"])
+    return result
+
+
+def checkpoint_exists(snapshot: Any) -> bool:
+    """False for the empty snapshot LangGraph returns for a missing checkpoint (whose
+    config echoes the id asked for)."""
+    return bool(checkpoint_of(snapshot.config)) and snapshot.created_at is not None
+
+
+def snapshot_dict(snapshot: Any) -> dict[str, Any]:
+    """A LangGraph StateSnapshot as the protocol's ThreadState (JSON-safe)."""
+    checkpoint = checkpoint_of(snapshot.config)
+    parent = checkpoint_of(snapshot.parent_config)
+    tasks = [
+        {
+            "id": task.id,
+            "name": task.name,
+            "path": json_safe(list(task.path or ())),
+            "error": None if task.error is None else f"{type(task.error).__name__}: {task.error}",
+            "interrupts": [interrupt_dict(i) for i in task.interrupts or ()],
+            "checkpoint": None,
+            "state": None,
+            "result": json_safe(task.result) if getattr(task, "result", None) else None,
+        }
+        for task in snapshot.tasks or ()
+    ]
+    created = snapshot.created_at
+    return {
+        "values": public_values(snapshot.values),
+        "next": list(snapshot.next or ()),
+        "tasks": tasks,
+        "interrupts": [interrupt_dict(i) for i in snapshot.interrupts or ()],
+        "checkpoint": checkpoint,
+        "parent_checkpoint": parent,
+        "metadata": json_safe(snapshot.metadata or {}),
+        "created_at": created if created is None else str(created),
+        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
+        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
+    }
+
+
+EMPTY_STATE: dict[str, Any] = {
+    "values": {},
+    "next": [],
+    "tasks": [],
+    "interrupts": [],
+    "checkpoint": None,
+    "parent_checkpoint": None,
+    "metadata": {},
+    "created_at": None,
+    "checkpoint_id": None,
+    "parent_checkpoint_id": None,
+}
+
+
+def thread_state(
+    session: Session, checkpoint_id: str | None = None, *, subgraphs: bool = False
+) -> dict[str, Any]:
+    """The thread's state now, or at `checkpoint_id` (404 if the thread has no such one)."""
+    if session.graph_id is None:
+        if checkpoint_id:
+            raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
+        return dict(EMPTY_STATE)
+    app = stores.get_app(session.graph)
+    snapshot = app.get_state(thread_config(session, checkpoint_id), subgraphs=subgraphs)
+    if not checkpoint_exists(snapshot):
+        if checkpoint_id:
+            raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
+        return dict(EMPTY_STATE)
+    if checkpoint_id and snapshot.config["configurable"].get("checkpoint_id") != checkpoint_id:
+        raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
+    return snapshot_dict(snapshot)
+
+
+def thread_history(
+    session: Session,
+    *,
+    limit: int = 10,
+    before: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    checkpoint: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The thread's checkpoints, newest first, as ThreadStates."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise InvalidInput(errors={"limit": "must be an integer from 1 to 1000"})
+    if session.graph_id is None:
+        return []
+    app = stores.get_app(session.graph)
+    config = thread_config(session)
+    if checkpoint:
+        for key in ("checkpoint_ns", "checkpoint_id"):
+            if checkpoint.get(key):
+                config["configurable"][key] = checkpoint[key]
+    before_config = thread_config(session, before) if before else None
+    snapshots = app.get_state_history(
+        config, limit=limit, before=before_config, filter=dict(metadata) if metadata else None
+    )
+    return [snapshot_dict(s) for s in snapshots]
+
+
+def update_thread_state(
+    session: Session,
+    values: Any,
+    *,
+    as_node: str | None = None,
+    checkpoint_id: str | None = None,
+) -> dict[str, Any]:
+    """Write `values` as if `as_node` had (LangGraph's update_state), at the head or at
+    `checkpoint_id` (a fork: the old branch stays in history). Returns the new checkpoint.
+
+    The session row is refreshed from the new head (its pending questions, status).
+    """
+    if session.graph_id is None:
+        raise InvalidInput(
+            errors={"thread_id": "this thread has not run a graph yet; start a run first"}
+        )
+    if values is not None and not isinstance(values, Mapping | list):
+        raise InvalidInput(errors={"values": "must be an object, a list of objects or null"})
+    app = stores.get_app(session.graph)
+    stamp = now()
+    claimed = claim_thread(session, stamp)
+    try:
+        try:
+            config = app.update_state(
+                thread_config(session, checkpoint_id), values, as_node=as_node
+            )
+        except (ValueError, KeyError) as exc:
+            raise InvalidInput(errors={"values": str(exc)}) from None
+        fields = outcome(app.get_state(thread_config(session)), breakpoints=True)
+    except BaseException:
+        Session.objects.filter(pk=session.pk, lease_expires_at=claimed).update(
+            status=session.status, lease_expires_at=None
+        )
+        raise
+    finish_thread(session, claimed, fields)
+    checkpoint = checkpoint_of(config)
+    return {
+        "checkpoint": checkpoint,
+        "configurable": json_safe(config.get("configurable", {})),
+        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
+    }
+
+
+def assistant_graph(definition: GraphDefinition, *, xray: bool | int = False) -> dict[str, Any]:
+    """The compiled graph as drawable JSON (LangGraph's Graph.to_json())."""
+    app = stores.get_app(definition)
+    return json_safe(app.get_graph(xray=xray).to_json())
+
+
+_JSON_TYPES = {
+    "str": {"type": "string"},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "list": {"type": "array"},
+    "dict": {"type": "object"},
+    "any": {},
+}
+
+
+def state_json_schema(definition: GraphDefinition) -> dict[str, Any]:
+    """JSON Schema of the graph's public state (what input and values may contain)."""
+    config = stores.graph_config(definition)
+    properties = {}
+    for name, state_field in config.public_state_fields.items():
+        schema = dict(_JSON_TYPES.get(state_field.type, {}))
+        schema["title"] = name.replace("_", " ").title()
+        if state_field.has_default:
+            schema["default"] = json_safe(state_field.default)
+        properties[name] = schema
+    return {
+        "title": config.name,
+        "type": "object",
+        "properties": properties,
+        "description": definition.description or "",
+    }
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def claim_thread(session: Session, stamp: dt.datetime, **fields: Any) -> dt.datetime:
+    """CAS an idle thread to running (writing `fields` too); ThreadBusy if a run holds it."""
+    lease = lease_until(stamp)
+    active = Run.objects.filter(session=session.pk, status__in=ACTIVE_RUN)
+    updated = (
+        Session.objects.filter(pk=session.pk, status__in=IDLE_STATUSES)
+        .exclude(Exists(active))
+        .update(status=SessionStatus.RUNNING, lease_expires_at=lease, updated_at=stamp, **fields)
+    )
+    if updated != 1:
+        if not Session.objects.filter(pk=session.pk).exists():
+            raise SessionNotFound(f"Thread {session.thread_id} no longer exists.")
+        raise ThreadBusy()
+    return lease
+
+
+def finish_thread(session: Session, lease: dt.datetime, fields: dict[str, Any]) -> None:
+    stamp = now()
+    status = fields["status"]
+    fields = {
+        **fields,
+        "lease_expires_at": None,
+        "updated_at": stamp,
+        "expires_at": expiry(stamp),
+        "finished_at": None if status == SessionStatus.INTERRUPTED else stamp,
+    }
+    updated = Session.objects.filter(
+        pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
+    ).update(**fields)
+    if updated != 1:
+        logger.warning("thread %s changed while it ran; outcome not recorded", session.pk)
+
+
+def outcome(snapshot: Any, *, breakpoints: bool) -> dict[str, Any]:
+    """Session fields for where the graph stopped: waiting, finished, or stuck."""
+    pending = [interrupt_dict(i) for i in snapshot.interrupts or ()]
+    if pending:
+        return {
+            "status": SessionStatus.INTERRUPTED,
+            "interrupts": pending,
+            "output": None,
+            "error": "",
+        }
+    if not snapshot.tasks and not snapshot.next:
+        return {
+            "status": SessionStatus.COMPLETED,
+            "interrupts": [],
+            "output": public_values(snapshot.values),
+            "error": "",
+        }
+    if breakpoints:  # stopped at an interrupt_before/after breakpoint: waits to go on
+        return {"status": SessionStatus.INTERRUPTED, "interrupts": [], "output": None, "error": ""}
+    return {
+        "status": SessionStatus.FAILED,
+        "interrupts": [],
+        "output": None,
+        "error": f"the graph stopped before the end (next: {', '.join(snapshot.next)})",
+    }
