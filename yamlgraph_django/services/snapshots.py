@@ -35,10 +35,14 @@ EMPTY_STATE: dict[str, Any] = {
 
 
 class _LenientEncoder(DjangoJSONEncoder):
-    """DjangoJSONEncoder that writes anything else as its str(): state values are shown
-    to people, so an odd object must not break the page."""
+    """JSON for state shown to people and clients: LangChain messages as their dicts,
+    sets as lists, anything else as its str(), so an odd value never breaks a page."""
 
     def default(self, o: Any) -> Any:
+        if hasattr(o, "model_dump") and callable(o.model_dump):
+            return o.model_dump()
+        if isinstance(o, set | frozenset):
+            return list(o)
         try:
             return super().default(o)
         except TypeError:

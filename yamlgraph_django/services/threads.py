@@ -24,19 +24,18 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from yamlgraph_django import registry
-from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import (
     InvalidInput,
     SessionBusy,
     SessionNotFound,
     YamlgraphError,
 )
+from yamlgraph_django.managers import expiry, lease_until
 from yamlgraph_django.models import (
     GraphDefinition,
     Run,
@@ -47,6 +46,7 @@ from yamlgraph_django.models import (
 )
 from yamlgraph_django.services import stores
 from yamlgraph_django.services.maintenance import delete_session
+from yamlgraph_django.services.snapshots import json_safe, thread_config
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -80,26 +80,6 @@ class ThreadBusy(SessionBusy):
 
 
 # --------------------------------------------------------------------------- JSON
-
-
-class _LenientEncoder(DjangoJSONEncoder):
-    """JSON for state shown to clients: LangChain messages as their dicts, tuples as
-    lists, anything else as its str(), so an odd value never breaks a stream."""
-
-    def default(self, o: Any) -> Any:
-        if hasattr(o, "model_dump") and callable(o.model_dump):
-            return o.model_dump()
-        if isinstance(o, set | frozenset):
-            return list(o)
-        try:
-            return super().default(o)
-        except TypeError:
-            return str(o)
-
-
-def json_safe(value: Any) -> Any:
-    """`value` as plain JSON data."""
-    return json.loads(json.dumps(value, cls=_LenientEncoder))
 
 
 def interrupt_dict(interrupt: Any) -> dict[str, Any]:
@@ -187,19 +167,6 @@ def search_threads(
 # --------------------------------------------------------------------------- threads
 
 
-def now() -> dt.datetime:
-    return timezone.now()
-
-
-def lease_until(stamp: dt.datetime) -> dt.datetime:
-    return stamp + dt.timedelta(seconds=int(app_settings.LEASE_SECONDS))
-
-
-def expiry(stamp: dt.datetime) -> dt.datetime | None:
-    ttl = app_settings.SESSION_TTL_MINUTES
-    return stamp + dt.timedelta(minutes=float(ttl)) if ttl else None
-
-
 def check_object(value: Any, name: str) -> dict[str, Any]:
     if value is None:
         return {}
@@ -249,7 +216,7 @@ def create_thread(
         status=SessionStatus.PENDING,
         metadata=meta,
         # A thread with no graph has no checkpoints to prune; it never expires.
-        expires_at=expiry(now()) if definition is not None else None,
+        expires_at=expiry(timezone.now()) if definition is not None else None,
     )
     session.thread_id = thread_id or str(session.id)
     try:
@@ -284,7 +251,7 @@ def delete_thread(session: Session) -> None:
 
 def copy_thread(session: Session, *, owner: Any) -> Session:
     """A new thread owned by `owner` with the same graph, rows and checkpoints."""
-    stamp = now()
+    stamp = timezone.now()
     copy = Session(
         graph_id=session.graph_id,
         owner=owner if owner is not None and getattr(owner, "is_authenticated", False) else None,
@@ -336,13 +303,6 @@ def _copy_checkpoints(saver: Any, source: str, target: str) -> None:
 def assistant_id_of(graph_name: str) -> str:
     """langgraph-api's system assistant id for a graph (stable across servers)."""
     return str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), graph_name))
-
-
-def thread_config(session: Session, checkpoint_id: str | None = None) -> dict[str, Any]:
-    configurable: dict[str, Any] = {"thread_id": session.thread_id, "checkpoint_ns": ""}
-    if checkpoint_id:
-        configurable["checkpoint_id"] = checkpoint_id
-    return {"configurable": configurable}
 
 
 def checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -475,7 +435,7 @@ def update_thread_state(
     if values is not None and not isinstance(values, Mapping | list):
         raise InvalidInput(errors={"values": "must be an object, a list of objects or null"})
     app = stores.get_app(session.graph)
-    stamp = now()
+    stamp = timezone.now()
     claimed = claim_thread(session, stamp)
     try:
         try:
@@ -544,7 +504,13 @@ def claim_thread(session: Session, stamp: dt.datetime, **fields: Any) -> dt.date
     updated = (
         Session.objects.filter(pk=session.pk, status__in=IDLE_STATUSES)
         .exclude(Exists(active))
-        .update(status=SessionStatus.RUNNING, lease_expires_at=lease, updated_at=stamp, **fields)
+        .update(
+            status=SessionStatus.RUNNING,
+            lease_expires_at=lease,
+            updated_at=stamp,
+            revision=F("revision") + 1,
+            **fields,
+        )
     )
     if updated != 1:
         if not Session.objects.filter(pk=session.pk).exists():
@@ -554,20 +520,8 @@ def claim_thread(session: Session, stamp: dt.datetime, **fields: Any) -> dt.date
 
 
 def finish_thread(session: Session, lease: dt.datetime, fields: dict[str, Any]) -> None:
-    stamp = now()
-    status = fields["status"]
-    fields = {
-        **fields,
-        "lease_expires_at": None,
-        "updated_at": stamp,
-        "expires_at": expiry(stamp),
-        "finished_at": None if status == SessionStatus.INTERRUPTED else stamp,
-    }
-    updated = Session.objects.filter(
-        pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
-    ).update(**fields)
-    if updated != 1:
-        logger.warning("thread %s changed while it ran; outcome not recorded", session.pk)
+    """Record a run's outcome on the thread if its claim still stands."""
+    Session.objects.finish(session, lease, **fields)
 
 
 def outcome(snapshot: Any, *, breakpoints: bool) -> dict[str, Any]:
