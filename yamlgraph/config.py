@@ -41,7 +41,7 @@ TOP_LEVEL_KEYS = {
 DEFAULTS_KEYS = {"provider", "model", "temperature", "prompts_dir", "prompts_relative", "responses"}
 STATE_TYPES = {"str", "int", "float", "bool", "list", "dict", "any"}
 REDUCERS = {"add", "replace"}
-STATE_FIELD_KEYS = {"type", "reducer", "default", "description"}
+STATE_FIELD_KEYS = {"type", "reducer", "default", "description", "required"}
 TOOL_KEYS = {"type", "module", "path", "function", "description"}
 EDGE_KEYS = {"from", "to", "condition", "type", "description"}
 
@@ -71,6 +71,8 @@ NODE_KEYS: dict[str, set[str]] = {
         "model",
         "temperature",
         "responses",
+        "choices",
+        "response",
     },
     "subgraph": {"graph", "input_mapping", "output_mapping"},
     "map": {"over", "as", "node", "collect"},
@@ -95,6 +97,7 @@ class StateField:
     reducer: str | None = None
     default: Any = None
     has_default: bool = False
+    required: bool = False  # `required: true`: a session cannot start without it
     declared: bool = True  # False when the engine declared it because a node writes it
 
 
@@ -286,6 +289,11 @@ def _parse_state(state: Any, config: GraphConfig, issues: _Collector) -> None:
             if "default" in spec:
                 field_.default = spec["default"]
                 field_.has_default = True
+            field_.required = spec.get("required", False)
+            if not isinstance(field_.required, bool):
+                issues.add((*path, "required"), "must be true or false")
+            elif field_.required and field_.has_default:
+                issues.add((*path, "required"), "a required field cannot also have a default")
             if field_.reducer is not None and field_.reducer not in REDUCERS:
                 issues.add(
                     (*path, "reducer"),
@@ -432,8 +440,12 @@ def _parse_node(
                 _check_writable_key(key, (*path, "output", key), issues)
                 _check_templates(template, (*path, "output", key), issues)
     elif node_type == "interrupt":
+        from yamlgraph.answers import schema_problems
+
         if "message" not in spec and "prompt" not in spec:
             issues.add(path, "an interrupt node needs 'message' (or 'prompt')")
+        for subpath, problem in schema_problems(spec):
+            issues.add((*path, *subpath), problem)
         _check_templates(spec.get("message"), (*path, "message"), issues)
         if "prompt" in spec:
             _check_prompt(spec, path, config, issues, required=True)

@@ -22,6 +22,7 @@ from yamlgraph_django.exceptions import (
     SessionNotFound,
 )
 from yamlgraph_django.models import Session, SessionStatus
+from yamlgraph_django.services.answers import with_response_schemas
 
 if TYPE_CHECKING:
     from yamlgraph.config import GraphConfig
@@ -127,9 +128,11 @@ def public_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
     return json_safe({k: v for k, v in (values or {}).items() if not str(k).startswith("_")})
 
 
-def interrupts_of(snapshot: Any) -> list[dict[str, Any]]:
-    """Pending interrupts of a snapshot as [{id, value}]."""
-    return [{"id": i.id, "value": json_safe(i.value)} for i in (snapshot.interrupts or ())]
+def interrupts_of(snapshot: Any, config: GraphConfig | None = None) -> list[dict[str, Any]]:
+    """Pending interrupts of a snapshot as [{id, value}], plus each one's
+    `response_schema` (what answer it takes) when the graph's config is given."""
+    items = [{"id": i.id, "value": json_safe(i.value)} for i in (snapshot.interrupts or ())]
+    return items if config is None else with_response_schemas(config, snapshot, items)
 
 
 def has_checkpoint(snapshot: Any) -> bool:

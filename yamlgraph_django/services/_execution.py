@@ -17,6 +17,7 @@ from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
 from yamlgraph_django.services._claims import finish, finish_run, release
 from yamlgraph_django.services._common import (
     describe_error,
+    graph_config,
     interrupts_of,
     is_finished,
     is_outage,
@@ -163,7 +164,7 @@ def outcome(
     A stuck session fails with `stuck_error`, by default a message naming the nodes it
     stopped before; its last question stays answerable.
     """
-    pending = interrupts_of(snapshot)
+    pending = interrupts_of(snapshot, graph_config(session.graph))
     if pending:
         return {
             "status": SessionStatus.INTERRUPTED,
@@ -198,4 +199,4 @@ def answerable(app: Any, session: Session) -> list[dict[str, Any]]:
     except Exception:
         logger.warning("cannot read the history of session %s", session.pk, exc_info=True)
         return []
-    return interrupts_of(snapshot) if snapshot is not None else []
+    return interrupts_of(snapshot, graph_config(session.graph)) if snapshot is not None else []

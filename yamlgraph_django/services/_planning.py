@@ -13,12 +13,14 @@ from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import Session, SessionStatus
 from yamlgraph_django.services._common import (
     MISSING,
+    graph_config,
     has_checkpoint,
     interrupts_of,
     read_state,
     require_json,
 )
 from yamlgraph_django.services._execution import Plan, last_question
+from yamlgraph_django.services.answers import check_answers
 
 
 def plan_resume(
@@ -40,11 +42,13 @@ def plan_resume(
         return {"kind": "input", "input": session.input}, None
 
     pending = pending_of(snapshot)
+    asked = snapshot  # the checkpoint whose questions are answered
     rewind_from: str | None = None
     if not pending and answering and previous == SessionStatus.FAILED:
         earlier = last_question(app, session)
         if earlier is not None:
             pending = pending_of(earlier)
+            asked = earlier
             rewind_from = earlier.config["configurable"]["checkpoint_id"]
     if not pending:
         if answering:
@@ -69,7 +73,7 @@ def plan_resume(
         # The row shows other questions than the checkpoint waits for (a run that advanced
         # the checkpoint but could not record it). Never route an answer to a question
         # its author has not seen: refresh the row and ask again.
-        current = interrupts_of(snapshot)
+        current = interrupts_of(snapshot, graph_config(session.graph))
         questions = "; ".join(f"{i['id']}: {i['value']!r}" for i in current)
         raise StaleQuestion(
             current,
@@ -103,6 +107,7 @@ def plan_resume(
             )
         answers, given, field = {ids[0]: value}, value, "value"
     require_json(answers, field)
+    check_answers(graph_config(session.graph), asked, answers, field)  # issue 14
     if rewind_from is not None:
         return {"kind": "rewind", "checkpoint_id": rewind_from, "answers": answers}, given
     return {"kind": "resume", "resume": answers}, given

@@ -46,6 +46,7 @@ from yamlgraph_django.services._common import (
 )
 from yamlgraph_django.services._execution import Plan, execute
 from yamlgraph_django.services._planning import StaleQuestion, plan_resume
+from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services._validation import (
     check_channel,
     validate_input,
@@ -81,6 +82,7 @@ def start_session(
     definition = registry.get_latest(graph_name)
     config = graph_config(definition)
     data = validate_input(config, input)
+    check_start_input(config, data)  # issue 14: required state fields
     meta = validate_metadata(metadata)
     thread = validate_thread_id(thread_id)
     channel = check_channel(channel)

@@ -53,7 +53,7 @@ def get_state(session: SessionRef) -> dict[str, Any]:
     return {
         "values": public_values(snapshot.values),
         "next": node_names(config, snapshot.next),
-        "interrupts": interrupts_of(snapshot),
+        "interrupts": interrupts_of(snapshot, config),
         "checkpoint_id": _checkpoint_id(snapshot.config),
         "created_at": _parse_time(snapshot.created_at),
     }
@@ -105,7 +105,7 @@ def get_history(
                 "nodes": writers,
                 "created_at": _parse_time(snapshot.created_at),
                 "next": node_names(config, snapshot.next),
-                "interrupts": interrupts_of(snapshot),
+                "interrupts": interrupts_of(snapshot, config),
             }
         )
     return entries

@@ -203,12 +203,12 @@ def test_run_gives_json_answers_as_json_and_other_answers_as_text(synced_graphs)
         '{"amount": 500}',
         "--var",
         "requester=007",
-        stdin=io.StringIO("true\n"),
+        stdin=io.StringIO("yes\n"),
     )
 
     session = only_session()
     assert session.input == {"amount": 500, "requester": "007"}  # str field keeps the text
-    assert session.runs.last().value is True
+    assert session.runs.last().value == "yes"
     assert session.output["approved"] is True
 
     yamlgraph("run", "interview", stdin=io.StringIO('{"first": "Ada"}\nnot json: {\n'))
