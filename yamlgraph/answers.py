@@ -96,11 +96,15 @@ def schema_problems(options: Mapping[str, Any]) -> list[Problem]:
     for key in response:
         if key not in RESPONSE_KEYS:
             known = ", ".join(sorted(RESPONSE_KEYS))
-            problems.append((("response", str(key)), f"unknown response key '{key}'; known: {known}"))
+            problems.append(
+                (("response", str(key)), f"unknown response key '{key}'; known: {known}")
+            )
     expected = response.get("type", "any")
     if expected not in RESPONSE_TYPES:
         known = ", ".join(sorted(RESPONSE_TYPES))
-        problems.append((("response", "type"), f"unknown response type '{expected}'; known: {known}"))
+        problems.append(
+            (("response", "type"), f"unknown response type '{expected}'; known: {known}")
+        )
     if not isinstance(response.get("required", True), bool):
         problems.append((("response", "required"), "must be true or false"))
     enum = response.get("enum")
@@ -116,7 +120,9 @@ def schema_problems(options: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
-def response_schema(options: Mapping[str, Any] | None = None, payload: Any = None) -> dict[str, Any]:
+def response_schema(
+    options: Mapping[str, Any] | None = None, payload: Any = None
+) -> dict[str, Any]:
     """The answer an interrupt takes: {type, required, enum?, description?}.
 
     `options` are the node's YAML keys; `payload` is the rendered question, whose own
@@ -175,6 +181,51 @@ def _json_word(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+#: Keys of a dict question that hold its sentence, in the order they are looked for.
+QUESTION_KEYS = ("question", "message", "prompt", "text")
+
+
+def question_sentence(value: Any) -> str:
+    """The sentence of a question: the text itself, or a dict's `question` (or
+    `message`, `prompt`, `text`) key; anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in QUESTION_KEYS:
+            if isinstance(value.get(key), str):
+                return value[key]
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def question_as_text(value: Any, schema: Mapping[str, Any] | None = None) -> str:
+    """A question as a person reads it at a terminal: its sentence, the other facts of
+    a dict question as `key: value` lines, and its choices numbered from 1."""
+    lines = [question_sentence(value)]
+    if isinstance(value, dict):
+        sentence_key = next((k for k in QUESTION_KEYS if isinstance(value.get(k), str)), None)
+        for key, item in value.items():
+            if key in (sentence_key, "choices"):
+                continue
+            shown = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+            lines.append(f"  {key}: {shown}")
+    choices = (schema or {}).get("enum") or response_schema(None, value).get("enum") or []
+    for number, choice in enumerate(choices, start=1):
+        shown = choice if isinstance(choice, str) else json.dumps(choice)
+        lines.append(f"  {number}) {shown}")
+    return "\n".join(lines)
+
+
+def pick_choice(text: str, schema: Mapping[str, Any] | None) -> Any:
+    """The choice a typed number names ("2" -> the second choice), else None."""
+    choices = (schema or {}).get("enum") or []
+    stripped = text.strip()
+    if stripped.isdigit() and not any(str(c) == stripped for c in choices):
+        index = int(stripped)
+        if 1 <= index <= len(choices):
+            return choices[index - 1]
+    return None
 
 
 # --------------------------------------------------------------------------- start input

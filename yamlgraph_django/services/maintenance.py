@@ -69,14 +69,16 @@ def prune_expired(
     status: str | Iterable[str] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    listed: Callable[[Session], Any] | None = None,
 ) -> int:
     """Delete sessions (and their checkpoints) past `expires_at`, or idle for `older_than`.
 
     Without `older_than`, a session is due when its `expires_at` (last activity +
     SESSION_TTL_MINUTES) has passed; with it, when it was last updated longer ago than
     that. `status` narrows to one status or several. Running sessions are never pruned
-    (recover them first). `progress(done, total)` is called after each deletion. With
-    `dry_run` nothing is deleted. Returns how many sessions were (or would be) deleted.
+    (recover them first). `progress(done, total)` is called after each deletion, and
+    `listed(session)` once per due session before any is deleted. With `dry_run` nothing
+    is deleted. Returns how many sessions were (or would be) deleted.
     Raises InvalidInput, CheckpointerUnavailable (sessions deleted so far stay deleted).
     """
     stamp = now()
@@ -99,6 +101,8 @@ def prune_expired(
             )
         due = due.filter(status__in=statuses)
     sessions = list(due.select_related("graph").order_by("created_at"))
+    for session in sessions if listed is not None else ():
+        listed(session)
     if dry_run:
         return len(sessions)
     savers: dict[int, Any] = {}
@@ -116,6 +120,7 @@ def recover_stale_sessions(
     *,
     actor: Any = None,
     channel: str = RunChannel.PYTHON,
+    progress: Progress | None = None,
 ) -> list[Session]:
     """Settle `running` sessions whose lease expired: the process running them died.
 
@@ -124,16 +129,21 @@ def recover_stale_sessions(
     checkpoint at all) -> `failed` with CRASH_ERROR, which a resume retries. Each
     recovery is recorded as a Run of kind `recover`, and the crashed run is marked
     failed. Sessions whose store is unreachable are skipped (logged) and stay running,
-    to be recovered on a later call. Returns the recovered sessions.
+    to be recovered on a later call. `progress(done, total)` is called as each stale
+    session is taken up. Returns the recovered sessions.
     """
     stamp = now or _now()
     channel = check_channel(channel)
     actor = user_or_none(actor)
-    stale = Session.objects.select_related("graph").filter(
-        status=SessionStatus.RUNNING, lease_expires_at__lt=stamp
+    stale = list(
+        Session.objects.select_related("graph").filter(
+            status=SessionStatus.RUNNING, lease_expires_at__lt=stamp
+        )
     )
     recovered = []
-    for session in stale:
+    for index, session in enumerate(stale, start=1):
+        if progress is not None:
+            progress(index, len(stale))
         try:
             fields = _recovered_fields(session)
         except CheckpointerUnavailable as exc:
