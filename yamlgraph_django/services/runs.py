@@ -46,13 +46,13 @@ from yamlgraph_django.services._common import (
 )
 from yamlgraph_django.services._execution import Plan, execute
 from yamlgraph_django.services._planning import StaleQuestion, plan_resume
-from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services._validation import (
     check_channel,
     validate_input,
     validate_metadata,
     validate_thread_id,
 )
+from yamlgraph_django.services.answers import check_start_input
 
 logger = logging.getLogger("yamlgraph_django.services")
 
