@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from yamlgraph.answers import question_as_text
 from yamlgraph_django import registry, services
 from yamlgraph_django.admin.actions import SessionActionsMixin
 from yamlgraph_django.admin.diagram import graph_svg, legend
@@ -39,7 +40,7 @@ from yamlgraph_django.admin.display import (
 from yamlgraph_django.admin.views import SessionViewsMixin
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import YamlgraphError
-from yamlgraph_django.forms import question_text
+from yamlgraph_django.forms import question_text, schema_of
 from yamlgraph_django.models import GraphDefinition, Run, RunKind, Session, SessionStatus
 
 
@@ -297,17 +298,23 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("pending interrupts"))
     def pending_interrupts(self, obj: Session) -> SafeString:
+        """Each question as text: its sentence, its other facts, the answers it takes."""
         parts = []
         for interrupt in obj.interrupts or []:
-            value = interrupt.get("value") if isinstance(interrupt, dict) else interrupt
+            if not isinstance(interrupt, dict):
+                interrupt = {"value": interrupt}
+            value = interrupt.get("value")
+            # The sentence, then "  key: value" facts and "  1) choice" lines.
+            details = question_as_text(value, schema_of(interrupt)).splitlines()[1:]
             parts.append(
                 format_html(
                     '<div style="margin-bottom:10px"><p class="yamlgraph-question" '
-                    'style="white-space:pre-wrap;font-weight:600;margin:0 0 4px 0">{}</p>{}'
+                    'style="white-space:pre-wrap;font-weight:600;margin:0 0 4px 0">{}</p>'
+                    '<pre style="margin:0;white-space:pre-wrap">{}</pre>'
                     '<p class="quiet" style="margin:4px 0 0 0">id {}</p></div>',
                     question_text(value),
-                    pretty_json(value) if not isinstance(value, str) else "",
-                    interrupt.get("id") if isinstance(interrupt, dict) else "",
+                    "\n".join(line.strip() for line in details),
+                    interrupt.get("id", ""),
                 )
             )
         return mark_safe("".join(parts)) if parts else EMPTY  # each part built by format_html
