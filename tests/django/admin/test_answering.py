@@ -38,7 +38,14 @@ def test_the_graph_page_draws_every_node_coloured_by_type(admin_client, graphs):
 
     assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="yamlgraph-diagram"') == 1
     nodes = drawn_nodes(page)
-    assert set(nodes) == {"START", "assess", "ask_approver", "record_approved", "auto_approve", "END"}
+    assert set(nodes) == {
+        "START",
+        "assess",
+        "ask_approver",
+        "record_approved",
+        "auto_approve",
+        "END",
+    }
     assert "node-interrupt" in nodes["ask_approver"] and "node-python" in nodes["assess"]
     assert "<script" not in page.split("yamlgraph-diagram")[1].split("</svg>")[0]  # offline
     assert "state.risk == &#x27;low&#x27;" in page  # the condition on its arrow
@@ -56,9 +63,7 @@ def test_the_session_page_marks_where_the_session_waits_then_ends(admin_client, 
     assert 'class="node node-interrupt current waiting"' in page
 
     services.resume_session(session, "win")
-    assert current(admin_client.get(url("session_change", session.pk)).content.decode()) == [
-        "END"
-    ]
+    assert current(admin_client.get(url("session_change", session.pk)).content.decode()) == ["END"]
 
 
 def test_a_failed_session_marks_the_node_it_failed_at_and_offers_retry(
