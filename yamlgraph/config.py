@@ -53,7 +53,7 @@ TOP_LEVEL_KEYS = {
 DEFAULTS_KEYS = {"provider", "model", "temperature", "prompts_dir", "prompts_relative", "responses"}
 STATE_TYPES = {"str", "int", "float", "bool", "list", "dict", "any"}
 REDUCERS = {"add", "replace"}
-STATE_FIELD_KEYS = {"type", "reducer", "default", "description"}
+STATE_FIELD_KEYS = {"type", "reducer", "default", "description", "required"}
 TOOL_KEYS = {"type", "module", "path", "function", "description"}
 SHELL_TOOL_KEYS = {
     "type",
@@ -87,7 +87,8 @@ NODE_KEYS: dict[str, set[str]] = {
     "python": {"tool", "state_key", "variables", "requires", "on_error"},
     "passthrough": {"output"},
     "interrupt": _MODEL_KEYS
-    | {"message", "prompt", "variables", "state_key", "resume_key", "idempotent"},
+    | {"message", "prompt", "variables", "state_key", "resume_key", "idempotent"}
+    | {"choices", "response"},
     "subgraph": {"graph", "mode", "input_mapping", "output_mapping", "interrupt_output_mapping"},
     "map": {"over", "as", "node", "collect", "requires"} | ERROR_KEYS,
     "tool_call": {"tool", "args", "state_key", "requires", "on_error"},
@@ -116,6 +117,7 @@ class StateField:
     reducer: str | None = None
     default: Any = None
     has_default: bool = False
+    required: bool = False  # `required: true`: a session cannot start without it
     declared: bool = True  # False when the engine declared it because a node writes it
 
 
@@ -340,6 +342,11 @@ def _parse_state(state: Any, config: GraphConfig, issues: _Collector) -> None:
             if "default" in spec:
                 field_.default = spec["default"]
                 field_.has_default = True
+            field_.required = spec.get("required", False)
+            if not isinstance(field_.required, bool):
+                issues.add((*path, "required"), "must be true or false")
+            elif field_.required and field_.has_default:
+                issues.add((*path, "required"), "a required field cannot also have a default")
             if field_.reducer is not None and field_.reducer not in REDUCERS:
                 issues.add(
                     (*path, "reducer"),
@@ -537,8 +544,12 @@ def _parse_node(
                     _check_writable_key(key, (*path, "output", key), issues)
                 _check_templates(template, (*path, "output", key), issues)
     elif node_type == "interrupt":
+        from yamlgraph.answers import schema_problems
+
         if "message" not in spec and "prompt" not in spec:
             issues.add(path, "an interrupt node needs 'message' (or 'prompt')")
+        for subpath, problem in schema_problems(spec):
+            issues.add((*path, *subpath), problem)
         _check_templates(spec.get("message"), (*path, "message"), issues)
         if "prompt" in spec:
             _check_prompt(spec, path, config, issues, required=True)

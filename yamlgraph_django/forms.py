@@ -8,29 +8,22 @@ typo never reaches the service and nothing changes.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from yamlgraph.answers import answer_errors, input_schema, question_sentence, response_schema
 from yamlgraph_django.models import GraphDefinition
+
+if TYPE_CHECKING:
+    from yamlgraph.config import GraphConfig
 
 
 def question_text(value: Any) -> str:
-    """The human question of an interrupt value.
-
-    An interrupt's value is the rendered `message` of the node: a string, or a dict such
-    as `{question: ..., choices: [...]}`. People want the sentence, not the JSON, so a
-    dict's `question`/`message`/`prompt` key is used when present; anything else is shown
-    as compact JSON.
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        for key in ("question", "message", "prompt", "text"):
-            if isinstance(value.get(key), str):
-                return value[key]
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """The human question of an interrupt value: a string, or a dict's `question`
+    (`message`, `prompt`, `text`) key; anything else as compact JSON."""
+    return question_sentence(value)
 
 
 def parse_json(text: str, *, what: str = "value") -> Any:
@@ -62,29 +55,47 @@ class ResumeForm(forms.Form):
         kwargs["initial"].setdefault("interrupt_ids", json.dumps([i.get("id") for i in interrupts]))
         super().__init__(*args, **kwargs)
         self.interrupts = interrupts
-        for index, interrupt in enumerate(interrupts):
+        self.schemas = [schema_of(interrupt) for interrupt in interrupts]
+        for index, (interrupt, schema) in enumerate(zip(interrupts, self.schemas, strict=True)):
             value = interrupt.get("value")
             help_text = ""
-            if not isinstance(value, str):
+            if isinstance(value, dict):
+                help_text = "\n".join(
+                    f"{key}: {item if isinstance(item, str) else json.dumps(item)}"
+                    for key, item in value.items()
+                    if key not in ("question", "message", "prompt", "text", "choices")
+                )
+            elif not isinstance(value, str):
                 help_text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-            self.fields[f"answer_{index}"] = forms.CharField(
-                label=question_text(value),
-                help_text=help_text,
-                strip=False,
-                widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-            )
-            self.fields[f"as_json_{index}"] = forms.BooleanField(
-                label=_("Parse the answer as JSON"),
-                required=False,
-                help_text=_('Send 42, true, ["a"] or {"k": "v"} as that value, not as text.'),
-            )
+            self.fields[f"answer_{index}"] = answer_field(schema, question_text(value), help_text)
+            if free_json(schema):
+                self.fields[f"as_json_{index}"] = forms.BooleanField(
+                    label=_("Parse the answer as JSON"),
+                    required=False,
+                    help_text=_('Send 42, true, ["a"] or {"k": "v"} as that value, not as text.'),
+                )
 
-    def answer_fields(self) -> list[tuple[dict[str, Any], forms.BoundField, forms.BoundField]]:
-        """(interrupt, answer field, JSON checkbox) per interrupt, for the template."""
+    def answer_fields(self) -> list[dict[str, Any]]:
+        """Per interrupt, for the template: the interrupt, its answer field, its JSON
+        checkbox (None when the answer is typed), and its choices (buttons) if any."""
         return [
-            (interrupt, self[f"answer_{index}"], self[f"as_json_{index}"])
+            {
+                "interrupt": interrupt,
+                "answer": self[f"answer_{index}"],
+                "as_json": self[f"as_json_{index}"] if f"as_json_{index}" in self.fields else None,
+                "choices": [
+                    (str(key), label) for key, label in self.fields[f"answer_{index}"].choices
+                ]
+                if isinstance(self.fields[f"answer_{index}"], forms.ChoiceField)
+                else [],
+            }
             for index, interrupt in enumerate(self.interrupts)
         ]
+
+    @property
+    def single_choice(self) -> bool:
+        """One question with choices: each choice is a button that answers it."""
+        return len(self.interrupts) == 1 and "enum" in self.schemas[0]
 
     def clean_interrupt_ids(self) -> list[Any]:
         try:
@@ -103,7 +114,7 @@ class ResumeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        for index in range(len(self.interrupts)):
+        for index, schema in enumerate(self.schemas):
             name = f"answer_{index}"
             if name not in cleaned:
                 continue
@@ -112,6 +123,9 @@ class ResumeForm(forms.Form):
                     cleaned[name] = parse_json(cleaned[name], what=str(_("answer")))
                 except forms.ValidationError as error:
                     self.add_error(name, error)
+                    continue
+            for problem in answer_errors(schema, cleaned[name]):
+                self.add_error(name, problem)
         return cleaned
 
     def answers(self) -> dict[str, Any]:
@@ -120,6 +134,93 @@ class ResumeForm(forms.Form):
             interrupt.get("id"): self.cleaned_data[f"answer_{index}"]
             for index, interrupt in enumerate(self.interrupts)
         }
+
+
+def schema_of(interrupt: dict[str, Any]) -> dict[str, Any]:
+    """The stored response schema of a pending interrupt (rows written before schemas
+    were stored: the one its question implies)."""
+    schema = interrupt.get("response_schema")
+    return schema if isinstance(schema, dict) else response_schema(None, interrupt.get("value"))
+
+
+def free_json(schema: dict[str, Any]) -> bool:
+    """May the answer be any JSON value (so the person can tick "parse as JSON")?"""
+    return "enum" not in schema and schema.get("type", "any") in ("any", "object", "array")
+
+
+def answer_field(schema: dict[str, Any], label: str, help_text: str) -> forms.Field:
+    """The form field for an answer of `schema`: choices, a number, yes/no, or text."""
+    required = bool(schema.get("required"))
+    common: dict[str, Any] = {"label": label, "help_text": help_text, "required": required}
+    if "enum" in schema:
+        return forms.TypedChoiceField(
+            choices=[(json.dumps(item), str(item)) for item in schema["enum"]],
+            coerce=json.loads,
+            widget=forms.RadioSelect,
+            **common,
+        )
+    kind = schema.get("type", "any")
+    if kind == "integer":
+        return forms.IntegerField(**common)
+    if kind == "number":
+        return forms.FloatField(**common)
+    if kind == "boolean":
+        return forms.TypedChoiceField(
+            choices=[("true", _("Yes")), ("false", _("No"))],
+            coerce=json.loads,
+            widget=forms.RadioSelect,
+            **common,
+        )
+    rows = 3 if kind in ("string", "any") else 5
+    return forms.CharField(
+        strip=False, widget=forms.Textarea(attrs={"rows": rows, "cols": 60}), **common
+    )
+
+
+#: Form fields per state field type, for the start form.
+STATE_PREFIX = "state_"
+
+
+def state_field(name: str, prop: dict[str, Any]) -> forms.Field:
+    """A start-form field for one declared state field: typed, with its default."""
+    required = bool(prop.get("required"))
+    kind = prop.get("type", "any")
+    default = prop.get("default")
+    help_text = _("Required: the graph cannot start without it.") if required else ""
+    if "default" in prop:
+        help_text = _("Leave empty for the default, %(default)s.") % {
+            "default": json.dumps(default, ensure_ascii=False)
+        }
+    common: dict[str, Any] = {"label": name, "required": required, "help_text": help_text}
+    if kind == "integer":
+        return forms.IntegerField(initial=default, **common)
+    if kind == "number":
+        return forms.FloatField(initial=default, **common)
+    if kind == "boolean":
+        return forms.TypedChoiceField(
+            choices=[("", "-"), ("true", _("Yes")), ("false", _("No"))],
+            coerce=json.loads,
+            empty_value=None,
+            initial="" if default is None else json.dumps(default),
+            **common,
+        )
+    if kind == "string":
+        return forms.CharField(initial=default, strip=False, **common)
+    return JSONValueField(
+        initial=None if default is None else json.dumps(default),
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        **{**common, "help_text": f"{help_text} JSON ({kind}).".strip()},
+    )
+
+
+class JSONValueField(forms.CharField):
+    """A JSON value typed as text; empty means not given."""
+
+    def clean(self, value: Any) -> Any:
+        text = super().clean(value)
+        if text in (None, ""):
+            return None
+        return parse_json(text, what=str(self.label))
 
 
 class StartSessionForm(forms.Form):
@@ -147,8 +248,28 @@ class StartSessionForm(forms.Form):
         help_text=_("Leave empty to generate one."),
     )
 
-    def __init__(self, *args: Any, graphs: list[GraphDefinition], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        graphs: list[GraphDefinition],
+        config: GraphConfig | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.state_names: list[str] = []
+        if config is not None:
+            self.fields["graph"].widget = forms.HiddenInput()
+            self.fields["input"].label = _("Other input")
+            self.fields["input"].help_text = _(
+                "A JSON object of further state values (the typed fields above win). "
+                "Empty means none."
+            )
+            typed = {}
+            for name, prop in input_schema(config)["properties"].items():
+                typed[f"{STATE_PREFIX}{name}"] = state_field(name, prop)
+                self.state_names.append(name)
+            # The graph's fields first, then the JSON box and the rest.
+            self.fields = {"graph": self.fields.pop("graph"), **typed, **self.fields}
         self.fields["graph"].choices = [
             (
                 graph.name,
@@ -173,6 +294,23 @@ class StartSessionForm(forms.Form):
 
     def clean_input(self) -> dict[str, Any]:
         return self._json_object("input")
+
+    def start_input(self) -> dict[str, Any]:
+        """The input to start with: the JSON box, then each typed field that was filled in
+        (an empty one is left out, so the graph's default applies)."""
+        data = dict(self.cleaned_data.get("input") or {})
+        for name in self.state_names:
+            value = self.cleaned_data.get(f"{STATE_PREFIX}{name}")
+            if value is not None and value != "":
+                data[name] = value
+        return data
+
+    def add_input_error(self, key: str, message: str) -> None:
+        """A service error about state field `key`, next to its field if it has one."""
+        if f"{STATE_PREFIX}{key}" in self.fields:
+            self.add_error(f"{STATE_PREFIX}{key}", message)
+        else:
+            self.add_error("input", f"{key}: {message}")
 
     def clean_metadata(self) -> dict[str, Any]:
         return self._json_object("metadata")

@@ -90,7 +90,22 @@ class SessionActionsMixin(_Base):
     # -- cancel ------------------------------------------------------------------------------
 
     @admin.action(description=gettext_lazy("Cancel selected sessions"), permissions=["cancel"])
-    def cancel_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def cancel_sessions(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Asks first (like Delete), then cancels each through the service."""
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Cancel sessions?"),
+                "opts": self.opts,
+                "sessions": list(queryset),
+                "action_name": "cancel_sessions",
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(
+                request, "admin/yamlgraph_django/session/cancel_confirmation.html", context
+            )
         done, skipped = 0, Counter()
         for session in queryset:
             if session.status in (SessionStatus.COMPLETED, SessionStatus.CANCELLED):
@@ -104,6 +119,7 @@ class SessionActionsMixin(_Base):
             self.log_change(request, session, _("Cancelled from the admin."))
             done += 1
         self.report(request, _("Cancelled %(sessions)s."), done, skipped)
+        return None
 
     # -- delete with checkpoints -----------------------------------------------------------
 

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from yamlgraph.mermaid import to_mermaid
 from yamlgraph_django import registry
+from yamlgraph_django.admin.diagram import graph_svg, legend
 from yamlgraph_django.admin.display import EMPTY, pre, table
 from yamlgraph_django.models import GraphDefinition
 
@@ -93,8 +94,9 @@ class GraphDefinitionAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (_("Picture"), {"fields": ("picture",)}),
         (_("Nodes and edges"), {"fields": ("nodes_table", "edges_table")}),
-        (_("Mermaid"), {"fields": ("mermaid",)}),
+        (_("Mermaid"), {"classes": ("collapse",), "fields": ("mermaid",)}),
         (_("YAML source"), {"fields": ("yaml_source",)}),
     )
     readonly_fields = tuple(flatten_fieldsets(fieldsets))  # every field shown is read-only
@@ -192,6 +194,13 @@ class GraphDefinitionAdmin(admin.ModelAdmin):
             rows.append((", ".join(edge.sources), ", ".join(edge.targets), how))
         return table([_("from"), _("to"), _("condition")], rows)
 
+    @admin.display(description=_("graph"))
+    def picture(self, obj: GraphDefinition) -> SafeString:
+        config = self._config(obj)
+        if isinstance(config, Exception):
+            return EMPTY
+        return format_html("{}{}", graph_svg(config), legend())
+
     @admin.display(description=_("Mermaid"))
     def mermaid(self, obj: GraphDefinition) -> SafeString:
         config = self._config(obj)
@@ -242,41 +251,34 @@ class GraphDefinitionAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def reload_view(self, request: HttpRequest) -> HttpResponseRedirect:
-        """Sync the graph directories and report what changed, one message per change."""
+        """Sync the graph directories and report what changed, in one message."""
         if not self.has_reload_permission(request):
             raise PermissionDenied
         report = registry.sync_graphs()
-        for entry in report.invalid:
-            self.message_user(request, linebreaksbr(entry.describe()), messages.ERROR)
-        for name, paths in report.duplicates.items():
-            self.message_user(
-                request,
-                _(
-                    "Graph name '%(name)s' is declared by %(count)d files; none was registered: %(paths)s"
-                )
-                % {"name": name, "count": len(paths), "paths": ", ".join(map(str, paths))},
-                messages.ERROR,
-            )
-        for missing in report.missing_dirs:
-            self.message_user(
-                request, _("Graph directory does not exist: %s") % missing, messages.WARNING
-            )
-        for entry in report.added + report.updated:
-            self.message_user(request, entry.describe(), messages.SUCCESS)
-        if not report.changed:
-            self.message_user(
-                request,
-                ngettext(
-                    "No changes: %(count)d graph is up to date.",
-                    "No changes: %(count)d graphs are up to date.",
-                    len(report.unchanged),
-                )
-                % {"count": len(report.unchanged)},
-                messages.INFO,
-            )
-        self.message_user(
-            request,
-            _("Reloaded from disk: %s") % report.summary(),
-            messages.SUCCESS if report.ok else messages.WARNING,
+        if report.changed or not report.ok:
+            headline = _("Reloaded from disk: %s.") % report.summary()
+        else:
+            headline = ngettext(
+                "No changes: %(count)d graph is up to date.",
+                "No changes: %(count)d graphs are up to date.",
+                len(report.unchanged),
+            ) % {"count": len(report.unchanged)}
+        unchanged = {entry.describe() for entry in report.unchanged}
+        details = [
+            line
+            for line in report.lines()[:-1]  # the last line is the summary, shown above
+            if line not in unchanged
+        ]
+        if not report.ok:
+            level = messages.ERROR
+        elif report.missing_dirs:
+            level = messages.WARNING
+        else:
+            level = messages.SUCCESS if report.changed else messages.INFO
+        text = format_html(
+            "{}{}",
+            headline,
+            format_html_join("", "<br>{}", ((linebreaksbr(line),) for line in details)),
         )
+        self.message_user(request, text, level)
         return HttpResponseRedirect(reverse("admin:yamlgraph_django_graphdefinition_changelist"))

@@ -10,6 +10,7 @@ service with channel "admin" so every change is recorded as a Run with its actor
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from typing import Any
 
@@ -19,14 +20,18 @@ from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from yamlgraph_django import services
+from yamlgraph.answers import question_as_text
+from yamlgraph_django import registry, services
 from yamlgraph_django.admin.actions import SessionActionsMixin
+from yamlgraph_django.admin.diagram import graph_svg, legend
 from yamlgraph_django.admin.display import (
     EMPTY,
+    duration,
     pre,
     pretty_json,
     short_question,
@@ -37,8 +42,8 @@ from yamlgraph_django.admin.display import (
 from yamlgraph_django.admin.views import SessionViewsMixin
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import YamlgraphError
-from yamlgraph_django.forms import question_text
-from yamlgraph_django.models import GraphDefinition, Run, Session, SessionStatus
+from yamlgraph_django.forms import question_text, schema_of
+from yamlgraph_django.models import GraphDefinition, Run, RunKind, Session, SessionStatus
 
 
 class GraphNameFilter(admin.SimpleListFilter):
@@ -92,7 +97,7 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
         "graph_version",
         "owner",
         "pending_question",
-        "updated_at",
+        "updated",
         "run_count",
     )
     list_display_links = ("session_id",)
@@ -118,11 +123,13 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
         "graph_version",
         "owner",
         "status_badge",
-        "created_at",
-        "updated_at",
-        "finished_at",
-        "expires_at",
-        "lease_expires_at",
+        "created",
+        "updated",
+        "finished",
+        "run_time",
+        "expires",
+        "lease_expires",
+        "picture",
         "pending_interrupts",
         "error_text",
         "state_values",
@@ -212,6 +219,33 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
             return ""
         return short_question(obj.interrupts)
 
+    @admin.display(description=_("updated"), ordering="updated_at")
+    def updated(self, obj: Session) -> str:
+        return when(obj.updated_at)
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj: Session) -> str:
+        return when(obj.created_at)
+
+    @admin.display(description=_("finished"))
+    def finished(self, obj: Session) -> str:
+        return when(obj.finished_at) or "-"
+
+    @admin.display(description=_("run time"))
+    def run_time(self, obj: Session) -> str:
+        """From start to end, or to now while it is not finished."""
+        if obj.finished_at is not None:
+            return duration(obj.created_at, obj.finished_at)
+        return _("%s so far") % duration(obj.created_at, timezone.now())
+
+    @admin.display(description=_("expires"))
+    def expires(self, obj: Session) -> str:
+        return when(obj.expires_at) or "-"
+
+    @admin.display(description=_("lease expires"))
+    def lease_expires(self, obj: Session) -> str:
+        return when(obj.lease_expires_at) or "-"
+
     @admin.display(description=_("runs"))
     def run_count(self, obj: Session) -> int:
         count = getattr(obj, "run_count_on_page", None)
@@ -229,12 +263,13 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
                         "thread_id",
                         "graph_version",
                         "owner",
-                        ("created_at", "updated_at"),
-                        ("finished_at", "expires_at"),
-                        "lease_expires_at",
+                        ("created", "updated"),
+                        ("finished", "run_time"),
+                        ("expires", "lease_expires"),
                     )
                 },
-            )
+            ),
+            (_("Where it is"), {"fields": ("picture",)}),
         ]
         if obj is not None and obj.status == SessionStatus.INTERRUPTED and obj.interrupts:
             fieldsets.append((_("Waiting for an answer"), {"fields": ("pending_interrupts",)}))
@@ -269,19 +304,49 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
         detail = exc.detail if isinstance(exc, YamlgraphError) else f"{type(exc).__name__}: {exc}"
         return format_html('<p class="errornote" style="margin:0">{}</p>', detail)
 
+    @admin.display(description=_("graph"))
+    def picture(self, obj: Session) -> SafeString:
+        """The graph with the node the session waits at, failed at, or ended at marked."""
+        try:
+            config = registry.config_for(obj.graph)
+        except Exception as exc:  # a version that no longer loads: the rest still renders
+            return self._unavailable(exc)
+        state = self._state(obj)
+        current = [] if isinstance(state, Exception) else list(state.get("next") or ())
+        if obj.status == SessionStatus.COMPLETED:
+            current, mode = ["END"], "done"
+        elif obj.status == SessionStatus.FAILED:
+            mode = "failed"
+        else:
+            mode = "waiting"
+        # A live-updating page (issue 12's event stream) can re-mark nodes by data-node.
+        return format_html(
+            '<div class="yamlgraph-picture" data-session="{}" data-status="{}">{}{}</div>',
+            obj.pk,
+            obj.status,
+            graph_svg(config, current, state=mode),
+            legend(),
+        )
+
     @admin.display(description=_("pending interrupts"))
     def pending_interrupts(self, obj: Session) -> SafeString:
+        """Each question as text: its sentence, its other facts, the answers it takes."""
         parts = []
         for interrupt in obj.interrupts or []:
-            value = interrupt.get("value") if isinstance(interrupt, dict) else interrupt
+            if not isinstance(interrupt, dict):
+                interrupt = {"value": interrupt}
+            value = interrupt.get("value")
+            # The sentence, then "  key: value" facts and "  1) choice" lines.
+            details = question_as_text(value, schema_of(interrupt)).splitlines()[1:]
             parts.append(
                 format_html(
                     '<div style="margin-bottom:10px"><p class="yamlgraph-question" '
-                    'style="white-space:pre-wrap;font-weight:600;margin:0 0 4px 0">{}</p>{}'
+                    'style="white-space:pre-wrap;font-weight:600;margin:0 0 4px 0">{}</p>'
+                    '<pre style="margin:0;white-space:pre-wrap">{}</pre>'
                     '<p class="quiet" style="margin:4px 0 0 0">id {}</p></div>',
                     question_text(value),
-                    pretty_json(value) if not isinstance(value, str) else "",
-                    interrupt.get("id") if isinstance(interrupt, dict) else "",
+                    "\n".join(line.strip() for line in details),
+                    interrupt.get("id", ""),
                 )
             )
         return mark_safe("".join(parts)) if parts else EMPTY  # each part built by format_html
@@ -318,10 +383,9 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("checkpoints (newest first)"))
     def checkpoint_history(self, obj: Session) -> SafeString:
-        try:
-            history = services.get_history(obj, limit=50)
-        except Exception as exc:  # shown on the page; the rest of it still renders
-            return self._unavailable(exc)
+        history = self._history(obj)
+        if isinstance(history, Exception):
+            return self._unavailable(history)
         if not history:
             return EMPTY
         rows = []
@@ -350,15 +414,17 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
         runs = list(obj.runs.select_related("actor").order_by("started_at", "pk"))
         if not runs:
             return EMPTY
+        questions = self._questions(obj)
         rows = [
             (
                 when(run.started_at),
                 run.get_kind_display(),
                 str(run.actor) if run.actor_id else "-",
                 run.get_channel_display(),
-                pretty_json(run.value) if run.value is not None else "",
+                self._run_value(run, questions),
                 run.get_status_display(),
                 when(run.finished_at),
+                duration(run.started_at, run.finished_at),
                 run.error,
             )
             for run in runs
@@ -372,7 +438,49 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
                 _("value"),
                 _("outcome"),
                 _("finished"),
+                _("took"),
                 _("error"),
             ],
             rows,
         )
+
+    def _questions(self, obj: Session) -> dict[str, str]:
+        """Interrupt id -> its question, from the checkpoints (and the pending ones)."""
+        found: dict[str, str] = {}
+        history = self._history(obj)
+        for item in history if not isinstance(history, Exception) else []:
+            for interrupt in item.get("interrupts") or ():
+                found.setdefault(interrupt["id"], question_text(interrupt["value"]))
+        for interrupt in obj.interrupts or ():
+            if isinstance(interrupt, dict):
+                found.setdefault(interrupt.get("id"), question_text(interrupt.get("value")))
+        return found
+
+    @staticmethod
+    def _run_value(run: Run, questions: dict[str, str]) -> SafeString | str:
+        """An answer with its question; an answer map as one line per question."""
+        if run.value is None:
+            return ""
+        if (
+            run.kind == RunKind.RESUME
+            and isinstance(run.value, dict)
+            and run.value.keys() <= set(questions)
+        ):
+            return format_html_join(
+                "",
+                '<div class="yamlgraph-answer"><span class="quiet">{}</span> &rarr; <strong>{}</strong></div>',
+                (
+                    (questions[key], answer if isinstance(answer, str) else json.dumps(answer))
+                    for key, answer in run.value.items()
+                ),
+            )
+        return pretty_json(run.value)
+
+    def _history(self, obj: Session) -> list[dict[str, Any]] | Exception:
+        """`get_history` once per page, shared by the history and the runs."""
+        if not hasattr(obj, "_admin_history"):
+            try:
+                obj._admin_history = services.get_history(obj, limit=50)
+            except Exception as exc:  # shown on the page; the rest of it still renders
+                obj._admin_history = exc
+        return obj._admin_history

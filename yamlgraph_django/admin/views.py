@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from yamlgraph_django import registry, services
+from yamlgraph_django.admin.diagram import graph_svg
 from yamlgraph_django.admin.display import short_question
 from yamlgraph_django.exceptions import (
     CheckpointerUnavailable,
@@ -68,6 +69,7 @@ class SessionViewsMixin(_Base):
     """Custom views of SessionAdmin (mixed into the ModelAdmin)."""
 
     resume_template = "admin/yamlgraph_django/session/resume.html"
+    cancel_confirmation_template = "admin/yamlgraph_django/session/cancel_confirmation.html"
     start_template = "admin/yamlgraph_django/session/start.html"
 
     # -- urls ------------------------------------------------------------------------------
@@ -84,8 +86,13 @@ class SessionViewsMixin(_Base):
             ),
             path(
                 "<path:object_id>/cancel/",
-                wrap(require_POST(self.cancel_view)),
+                wrap(self.cancel_view),
                 name="{}_{}_cancel".format(*info),
+            ),
+            path(
+                "<path:object_id>/retry/",
+                wrap(require_POST(self.retry_view)),
+                name="{}_{}_retry".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -125,9 +132,12 @@ class SessionViewsMixin(_Base):
                 show_resume=obj.status == SessionStatus.INTERRUPTED
                 and self.has_resume_permission(request, obj),
                 show_cancel=obj.status in CANCELLABLE and self.has_cancel_permission(request, obj),
+                show_retry=obj.status == SessionStatus.FAILED
+                and self.has_resume_permission(request, obj),
                 show_delete_with_checkpoints=self.has_delete_permission(request, obj),
                 resume_url=self._url("resume", obj.pk),
                 cancel_url=self._url("cancel", obj.pk),
+                retry_url=self._url("retry", obj.pk),
                 delete_url=self._url("delete", obj.pk),
                 show_delete=False,  # our own "Delete with checkpoints" replaces the link
             )
@@ -208,7 +218,7 @@ class SessionViewsMixin(_Base):
                     )
                     return HttpResponseRedirect(self._change_url(session))
                 except InvalidInput as exc:
-                    form.add_error(None, exc.detail)
+                    self._answer_errors(form, exc)
                 except CheckpointerUnavailable as exc:
                     form.add_error(None, _("Nothing was changed: %s") % exc.detail)
                 else:
@@ -232,6 +242,20 @@ class SessionViewsMixin(_Base):
         return TemplateResponse(request, self.resume_template, context)
 
     @staticmethod
+    def _answer_errors(form: ResumeForm, exc: InvalidInput) -> None:
+        """The service's refusal next to the answer it concerns (else above the form)."""
+        per_interrupt = exc.errors.get("values")
+        ids = [interrupt.get("id") for interrupt in form.interrupts]
+        if isinstance(per_interrupt, dict):
+            for interrupt_id, message in per_interrupt.items():
+                if interrupt_id in ids:
+                    form.add_error(f"answer_{ids.index(interrupt_id)}", str(message))
+                else:
+                    form.add_error(None, f"{interrupt_id}: {message}")
+            return
+        form.add_error(None, exc.detail)
+
+    @staticmethod
     def _not_waiting(session: Session) -> str:
         if session.status in (SessionStatus.RUNNING, SessionStatus.PENDING):
             return _(
@@ -245,12 +269,27 @@ class SessionViewsMixin(_Base):
     # -- cancel ----------------------------------------------------------------------------
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """POST only (the URL is wrapped in require_POST); answers with a message."""
+        """GET asks for confirmation (like Delete); POST cancels through the service."""
         session = self._get_session(request, object_id)
         if session is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not self.has_cancel_permission(request, session):
             raise PermissionDenied
+        if request.method != "POST":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Cancel this session?"),
+                "subtitle": str(session),
+                "opts": self.opts,
+                "original": session,
+                "session": session,
+                "sessions": [session],
+                "question": short_question(session.interrupts, 200),
+                "change_url": self._change_url(session),
+                "action_name": None,
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(request, self.cancel_confirmation_template, context)
         try:
             services.cancel_session(session, actor=request.user, channel=CHANNEL)
         except YamlgraphError as exc:
@@ -264,24 +303,54 @@ class SessionViewsMixin(_Base):
             self.message_user(request, _("The session was cancelled."), messages.SUCCESS)
         return HttpResponseRedirect(self._change_url(session))
 
+    # -- retry -----------------------------------------------------------------------------
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST only: run a failed session again from its last checkpoint."""
+        session = self._get_session(request, object_id)
+        if session is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_resume_permission(request, session):
+            raise PermissionDenied
+        try:
+            session = services.resume_session(session, actor=request.user, channel=CHANNEL)
+        except YamlgraphError as exc:
+            self.message_user(
+                request,
+                _("Nothing was changed: %(reason)s") % {"reason": exc.detail},
+                messages.WARNING,
+            )
+        else:
+            self.log_change(request, session, _("Retried from the admin."))
+            text, level = outcome(session)
+            self.message_user(request, _("Retried. %s") % text, level)
+        return HttpResponseRedirect(self._change_url(session))
+
     # -- start -----------------------------------------------------------------------------
 
     def start_view(self, request: HttpRequest) -> HttpResponse:
-        """Choose a graph, give its input as JSON, start, and land on the new session."""
+        """Choose a graph, fill in its state fields (typed, from the YAML's `state:`),
+        start, and land on the new session."""
         if not self.has_start_permission(request):
             raise PermissionDenied
         graphs = list(registry.latest_definitions())
+        chosen = request.POST.get("graph") or request.GET.get("graph")
+        definition = next((g for g in graphs if g.name == chosen), None)
+        if definition is None and len(graphs) == 1:
+            definition = graphs[0]
+        config = registry.config_for(definition) if definition is not None else None
         form = StartSessionForm(
             request.POST if request.method == "POST" else None,
             graphs=graphs,
-            initial={"graph": request.GET.get("graph")},
+            config=config,
+            initial={"graph": definition.name if definition else chosen},
         )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
                 session = services.start_session(
                     data["graph"],
-                    data["input"],
+                    form.start_input(),
                     owner=request.user,
                     metadata=data["metadata"],
                     thread_id=data["thread_id"],
@@ -305,10 +374,15 @@ class SessionViewsMixin(_Base):
 
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Start a session"),
+            "title": _("Start a session of %s") % definition.name
+            if definition
+            else _("Start a session"),
             "opts": self.opts,
             "form": form,
             "graphs": graphs,
+            "chosen": definition,
+            "start_url": self._url("start"),
+            "picture": graph_svg(config) if config is not None else None,
             "media": self.media + form.media,
             "graphs_url": reverse(
                 "admin:yamlgraph_django_graphdefinition_changelist",
@@ -328,5 +402,5 @@ class SessionViewsMixin(_Base):
             text = message[0] if isinstance(message, list | tuple) and message else message
             if key in ("metadata", "thread_id", "input"):
                 form.add_error(key, str(text))
-            else:  # a state field inside the input object
-                form.add_error("input", f"{key}: {text}")
+            else:  # a state field: next to its typed field, or under the JSON box
+                form.add_input_error(str(key), str(text))

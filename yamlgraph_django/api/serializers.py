@@ -204,6 +204,10 @@ class InterruptSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The question: the interrupt node's rendered message (string or object).",
     )
+    response_schema = serializers.JSONField(
+        required=False,
+        help_text="The answer it takes: {type, required, enum?, description?} (JSON-schema-like).",
+    )
 
 
 class SessionSummarySerializer(serializers.ModelSerializer):

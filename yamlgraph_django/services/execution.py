@@ -229,7 +229,7 @@ def outcome(
     A stuck session fails with `stuck_error`, by default a message naming the nodes it
     stopped before; its last question stays answerable.
     """
-    pending = interrupts_of(snapshot)
+    pending = interrupts_of(snapshot, graph_config(session.graph))
     if pending:
         return {
             "status": SessionStatus.INTERRUPTED,
@@ -264,4 +264,4 @@ def answerable(app: Any, session: Session) -> list[dict[str, Any]]:
     except Exception:
         logger.warning("cannot read the history of session %s", session.pk, exc_info=True)
         return []
-    return interrupts_of(snapshot) if snapshot is not None else []
+    return interrupts_of(snapshot, graph_config(session.graph)) if snapshot is not None else []

@@ -27,6 +27,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
+from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.execution import Plan, execute
 from yamlgraph_django.services.planning import plan_resume
 from yamlgraph_django.services.stores import get_app, graph_config
@@ -68,6 +69,7 @@ def start_session(
     definition = graph if isinstance(graph, GraphDefinition) else registry.get_latest(graph)
     config = graph_config(definition)
     data = validate_input(config, input)
+    check_start_input(config, data)  # required state fields
     meta = validate_metadata(metadata)
     thread = validate_thread_id(thread_id)
     channel = check_channel(channel)

@@ -77,6 +77,7 @@ def prune_expired(
     status: str | Iterable[str] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    listed: Callable[[Session], Any] | None = None,
     batch_size: int = PRUNE_BATCH,
 ) -> int:
     """Delete sessions (and their checkpoints) past `expires_at`, or idle for `older_than`.
@@ -85,11 +86,15 @@ def prune_expired(
     SESSION_TTL_MINUTES) has passed; with it, when it was last updated longer ago than
     that. `status` narrows to one status or several. Running sessions are never pruned,
     nor is one that a run claimed after the batch was read. `progress(done, total)` is
-    called after each batch. With `dry_run` nothing is deleted. Returns how many
+    called after each batch, `listed(session)` once per due session before any is
+    deleted. With `dry_run` nothing is deleted. Returns how many
     sessions were (or would be) deleted.
     Raises InvalidInput, CheckpointerUnavailable (sessions deleted so far stay deleted).
     """
     due = due_sessions(older_than=older_than, status=status)
+    if listed is not None:
+        for session in due.select_related("graph").order_by("created_at").iterator():
+            listed(session)
     if dry_run:
         return due.count()
     total = due.count() if progress is not None else 0
@@ -184,6 +189,7 @@ def recover_stale_sessions(
     *,
     actor: Any = None,
     channel: str = RunChannel.PYTHON,
+    progress: Progress | None = None,
 ) -> list[Session]:
     """Settle `running` sessions whose lease expired: the process running them died.
 
@@ -192,13 +198,17 @@ def recover_stale_sessions(
     checkpoint at all) -> `failed` with CRASH_ERROR, which a resume retries. Each
     recovery is recorded as a Run of kind `recover`, and the crashed run is marked
     failed. Sessions whose store is unreachable are skipped (logged) and stay running,
-    to be recovered on a later call. Returns the recovered sessions.
+    to be recovered on a later call. `progress(done, total)` is called as each stale
+    session is taken up. Returns the recovered sessions.
     """
     stamp = now or timezone.now()
     channel = check_channel(channel)
     actor = user_or_none(actor)
     recovered = []
-    for session in Session.objects.stale(stamp).select_related("graph"):
+    stale = list(Session.objects.stale(stamp).select_related("graph"))
+    for index, session in enumerate(stale, start=1):
+        if progress is not None:
+            progress(index, len(stale))
         try:
             fields = _recovered_fields(session)
         except CheckpointerUnavailable as exc:

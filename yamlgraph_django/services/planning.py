@@ -13,9 +13,10 @@ from typing import Any
 
 from yamlgraph_django.exceptions import InvalidInput, StaleQuestion
 from yamlgraph_django.models import Session, SessionStatus
+from yamlgraph_django.services.answers import check_answers, schemas_by_interrupt
 from yamlgraph_django.services.execution import Plan, last_question
 from yamlgraph_django.services.snapshots import has_checkpoint, interrupts_of, thread_config
-from yamlgraph_django.services.stores import store_errors
+from yamlgraph_django.services.stores import graph_config, store_errors
 from yamlgraph_django.services.validation import MISSING, require_json
 
 NOT_WAITING = "the session is not waiting for an answer; resume without a value to retry it"
@@ -31,7 +32,9 @@ def plan_resume(
     if session.status == SessionStatus.INTERRUPTED:
         pending = [i for i in session.interrupts or [] if isinstance(i, dict) and "id" in i]
         if pending:
-            return _answer(pending, value, values, answering, rewind_from=None)
+            # The row's questions carry the schema of the node that asked each one.
+            schemas = {str(i["id"]): i.get("response_schema") for i in pending}
+            return _answer(pending, value, values, answering, schemas, rewind_from=None)
     # Failed (or a row without questions): the checkpoints say what a retry means.
     with store_errors():
         snapshot = app.get_state(thread_config(session))
@@ -41,17 +44,20 @@ def plan_resume(
                 raise InvalidInput(errors={"value": NOT_WAITING})
             return {"kind": "input", "input": session.input}, None
         pending = interrupts_of(snapshot)
+        asked = snapshot  # the checkpoint whose questions are answered
         rewind_from: str | None = None
         if not pending and answering:
             earlier = last_question(app, session)
             if earlier is not None:
                 pending = interrupts_of(earlier)
+                asked = earlier
                 rewind_from = earlier.config["configurable"]["checkpoint_id"]
     if not pending:
         if answering:
             raise InvalidInput(errors={"value": NOT_WAITING})
         return {"kind": "continue"}, None
-    return _answer(pending, value, values, answering, rewind_from=rewind_from)
+    schemas = schemas_by_interrupt(graph_config(session.graph), asked)
+    return _answer(pending, value, values, answering, schemas, rewind_from=rewind_from)
 
 
 def _answer(
@@ -59,6 +65,7 @@ def _answer(
     value: Any,
     values: dict[str, Any] | None,
     answering: bool,
+    schemas: dict[str, Any],
     *,
     rewind_from: str | None,
 ) -> tuple[Plan, Any]:
@@ -88,6 +95,7 @@ def _answer(
             )
         answers, given, field = {ids[0]: value}, value, "value"
     require_json(given, field)
+    check_answers(schemas, answers, field)
     if rewind_from is not None:
         return {"kind": "rewind", "checkpoint_id": rewind_from, "answers": answers}, given
     return {"kind": "resume", "resume": answers}, given

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.serializers.json import DjangoJSONEncoder
 
 from yamlgraph.graph_loader import DEFAULTS_NODE
+from yamlgraph_django.services.answers import with_response_schemas
 
 if TYPE_CHECKING:
     from yamlgraph.config import GraphConfig
@@ -72,9 +73,11 @@ def public_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
     return json_safe({k: v for k, v in (values or {}).items() if not str(k).startswith("_")})
 
 
-def interrupts_of(snapshot: Any) -> list[dict[str, Any]]:
-    """Pending interrupts of a snapshot as [{id, value}]."""
-    return [{"id": i.id, "value": json_safe(i.value)} for i in (snapshot.interrupts or ())]
+def interrupts_of(snapshot: Any, config: GraphConfig | None = None) -> list[dict[str, Any]]:
+    """Pending interrupts of a snapshot as [{id, value}], plus each one's
+    `response_schema` (what answer it takes) when the graph's config is given."""
+    items = [{"id": i.id, "value": json_safe(i.value)} for i in (snapshot.interrupts or ())]
+    return items if config is None else with_response_schemas(config, snapshot, items)
 
 
 def has_checkpoint(snapshot: Any) -> bool:
@@ -126,7 +129,7 @@ def state_of(config: GraphConfig, snapshot: Any) -> dict[str, Any]:
     return {
         "values": public_values(snapshot.values),
         "next": node_names(config, snapshot.next),
-        "interrupts": interrupts_of(snapshot),
+        "interrupts": interrupts_of(snapshot, config),
         "checkpoint_id": checkpoint_id_of(snapshot.config),
         "created_at": parse_time(snapshot.created_at),
     }
@@ -143,5 +146,5 @@ def history_entry(config: GraphConfig, snapshot: Any, writers: list[str]) -> dic
         "nodes": writers,
         "created_at": parse_time(snapshot.created_at),
         "next": node_names(config, snapshot.next),
-        "interrupts": interrupts_of(snapshot),
+        "interrupts": interrupts_of(snapshot, config),
     }

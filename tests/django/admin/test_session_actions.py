@@ -31,13 +31,26 @@ def make_running(session: Session, *, lease_in: dt.timedelta) -> None:
     )
 
 
+def test_cancel_selected_asks_first(admin_client, start):
+    waiting = [start("interview"), start("interview")]
+
+    confirm = act(admin_client, "cancel_sessions", waiting)
+
+    page = confirm.content.decode()
+    assert "Cancel these 2 sessions? They stop for good" in page
+    assert all(str(s.pk) in page for s in waiting)
+    assert "Yes, cancel them" in page and "No, take me back" in page
+    assert [status(s) for s in waiting] == [SessionStatus.INTERRUPTED] * 2  # asking changed nothing
+    assert not Run.objects.filter(kind=RunKind.CANCEL).exists()
+
+
 def test_cancel_selected(admin_client, admin_user, start):
     waiting = [start("interview"), start("interview")]
     done = start("approval", {"amount": 5.0, "requester": "Amy"})
     busy = start("interview")
     make_running(busy, lease_in=dt.timedelta(minutes=5))
 
-    response = act(admin_client, "cancel_sessions", [*waiting, done, busy])
+    response = act(admin_client, "cancel_sessions", [*waiting, done, busy], post="yes")
 
     assert messages_of(response) == [
         "Cancelled 2 sessions. Skipped 2: 1 already completed, 1 running right now."
@@ -116,7 +129,7 @@ def test_prune_expired(admin_client, start, stored_threads):
 
 def test_actions_that_change_nothing_say_why(admin_client, start):
     done = start("approval", {"amount": 5.0, "requester": "Amy"})
-    response = act(admin_client, "cancel_sessions", [done])
+    response = act(admin_client, "cancel_sessions", [done], post="yes")
     assert messages_of(response) == ["Cancelled 0 sessions. Skipped 1: 1 already completed."]
 
 
@@ -136,5 +149,5 @@ def test_actions_follow_permissions(operator_client, viewer_client, start):
     listing = viewer_client.get(url("session_changelist"))
     assert listing.status_code == 200
     assert listing.context.get("action_form") is None
-    act(viewer_client, "cancel_sessions", [session])
+    act(viewer_client, "cancel_sessions", [session], post="yes")
     assert status(session) == SessionStatus.INTERRUPTED

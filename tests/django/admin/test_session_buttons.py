@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pytest
@@ -59,26 +58,23 @@ def test_resume_through_the_form_completes_the_interview(admin_client, admin_use
 
 
 def test_json_answer_when_ticked_text_otherwise(admin_client, start):
-    session = start("approval", {"amount": 5000.0, "requester": "Bob"})
+    """The interview's questions take any JSON value (`response: {required: true}`)."""
+    session = start("interview")
 
-    answer(admin_client, session, "true", as_json_0="on")
+    answer(admin_client, session, '{"first": "Ada"}', as_json_0="on")
 
     session.refresh_from_db()
-    assert session.status == SessionStatus.COMPLETED
-    assert session.output["decision"] is True
-    assert session.output["approved"] is True
+    assert session.status == SessionStatus.INTERRUPTED
     run = session.runs.get(kind=RunKind.RESUME)
-    assert list(run.value.values()) == [True]
+    assert list(run.value.values()) == [{"first": "Ada"}]
 
-    other = start("approval", {"amount": 5000.0, "requester": "Eve"})
+    other = start("interview")
     answer(admin_client, other, "true")  # not ticked: the text "true"
-    other.refresh_from_db()
-    assert other.output["decision"] == "true"
-    assert other.output["approved"] is False
+    assert list(other.runs.get(kind=RunKind.RESUME).value.values()) == ["true"]
 
 
 def test_bad_json_is_a_form_error_and_nothing_changes(admin_client, start):
-    session = start("approval", {"amount": 5000.0, "requester": "Bob"})
+    session = start("interview")
 
     response = answer(admin_client, session, "{yes", as_json_0="on")
 
@@ -201,10 +197,22 @@ def test_cancel_of_a_running_session_is_a_message(admin_client, start):
     assert Session.objects.get(pk=session.pk).status == SessionStatus.RUNNING
 
 
-def test_cancel_is_post_only(admin_client, start):
+def test_cancel_asks_for_confirmation_first(admin_client, start):
     session = start("interview")
-    assert admin_client.get(url("session_cancel", session.pk)).status_code == 405
+    page = admin_client.get(url("session_change", session.pk)).content.decode()
+    assert f'href="{url("session_cancel", session.pk)}"' in page  # a link to the question
+
+    confirm = admin_client.get(url("session_cancel", session.pk))
+
+    assert confirm.status_code == 200
+    text = confirm.content.decode()
+    assert "Cancel this session? It stops for good" in text
+    assert "Hi! What is your name?" in text  # what it is waiting for
+    assert "Yes, cancel it" in text and "No, take me back" in text
     assert Session.objects.get(pk=session.pk).status == SessionStatus.INTERRUPTED
+
+    admin_client.post(url("session_cancel", session.pk))
+    assert Session.objects.get(pk=session.pk).status == SessionStatus.CANCELLED
 
 
 # -- delete with checkpoints ---------------------------------------------------------------
@@ -250,10 +258,12 @@ def test_delete_of_a_running_session_is_a_message(admin_client, start, stored_th
 
 
 def test_start_session_lands_on_the_new_session(admin_client, admin_user, graphs):
+    choose = admin_client.get(url("session_start")).content.decode()
+    for name in ("interview", "approval", "support-router"):
+        assert f'href="{url("session_start")}?graph={name}"' in choose
     page = admin_client.get(url("session_start") + "?graph=interview")
     assert page.status_code == 200
     assert page.context["form"]["graph"].value() == "interview"
-    assert "support-router" in page.content.decode()
 
     response = admin_client.post(
         url("session_start"),
@@ -284,7 +294,7 @@ def test_start_session_lands_on_the_new_session(admin_client, admin_user, graphs
         ({"input": '{"topic": '}, "input", "not valid JSON"),
         ({"input": "[1, 2]"}, "input", "must be a JSON object"),
         ({"input": '{"topc": "x"}'}, "input", "topc: unknown field"),
-        ({"input": '{"topic": 3}'}, "input", "expected a string"),
+        ({"input": '{"topic": 3}'}, "state_topic", "expected a string"),
         ({"metadata": "{bad"}, "metadata", "not valid JSON"),
         ({"metadata": '{"nested": {"a": 1}}'}, "metadata", "flat object"),
         ({"graph": "nope"}, "graph", "Select a valid choice"),
@@ -328,12 +338,16 @@ def test_start_page_without_graphs_explains(admin_client, db, yamlgraph_settings
 def test_start_of_an_approval_shows_the_dict_question(admin_client, graphs):
     admin_client.post(
         url("session_start"),
-        {"graph": "approval", "input": json.dumps({"amount": 900.0, "requester": "Zoe"})},
+        {"graph": "approval", "state_amount": "900", "state_requester": "Zoe", "input": ""},
     )
     session = Session.objects.get()
     form_page = admin_client.get(url("session_resume", session.pk)).content.decode()
     assert "Approve Zoe&#x27;s expense of 900.0?" in form_page
-    assert "&quot;choices&quot;" in form_page  # the whole payload, as indented JSON
+    assert "risk: high" in form_page  # the payload's other facts, as text
+    assert "&quot;question&quot;" not in form_page  # no JSON of the payload
+    assert "&quot;risk&quot;" not in form_page
+    for choice in ("yes", "no"):  # each choice a button that answers
+        assert f'name="answer_0" value="&quot;{choice}&quot;">{choice}</button>' in form_page
 
 
 PAIR = """

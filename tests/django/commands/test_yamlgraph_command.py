@@ -203,12 +203,12 @@ def test_run_gives_json_answers_as_json_and_other_answers_as_text(synced_graphs)
         '{"amount": 500}',
         "--var",
         "requester=007",
-        stdin=io.StringIO("true\n"),
+        stdin=io.StringIO("yes\n"),
     )
 
     session = only_session()
     assert session.input == {"amount": 500, "requester": "007"}  # str field keeps the text
-    assert session.runs.last().value is True
+    assert session.runs.last().value == "yes"
     assert session.output["approved"] is True
 
     yamlgraph("run", "interview", stdin=io.StringIO('{"first": "Ada"}\nnot json: {\n'))
@@ -388,12 +388,19 @@ def test_prune_older_than_with_dry_run_and_status(synced_graphs, stored_thread_i
     )
 
     out, _ = yamlgraph("prune", "--older-than", "30d", "--dry-run")
-    assert out.strip() == "Would delete 2 sessions."
+    lines = out.strip().splitlines()
+    assert lines[-1] == "Would delete 2 sessions."
+    listed = [line.split()[:4] for line in lines[:-1]]  # oldest first, as they would go
+    assert listed == [
+        ["would", "delete", str(old.pk), "interview"],
+        ["would", "delete", str(old_done.pk), "approval"],
+    ]
+    assert "interrupted" in lines[0] and "completed" in lines[1]
     assert Session.objects.count() == 3
 
     out, err = yamlgraph("prune", "--older-than", "30d", "--status", "completed")
     assert out.strip() == "Deleted 1 session."
-    assert "deleted 1/1" in err
+    assert "deleting 1/1" in err  # progress on stderr (a bar at a terminal)
 
     out, _ = yamlgraph("prune", "--older-than", "720h")
     assert out.strip() == "Deleted 1 session."

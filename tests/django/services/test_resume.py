@@ -61,11 +61,11 @@ def test_answers_lead_to_the_next_question_and_then_the_end(graphs):
     assert (first_resume.actor, first_resume.channel) == (user, "admin")
 
 
-def test_any_json_value_is_an_answer(graphs):
+def test_an_answer_among_the_choices_completes_the_session(graphs):
     session = start_session("approval", {"amount": 500, "requester": "Bob"})
     assert session.interrupts[0]["value"]["question"] == "Approve Bob's expense of 500?"
 
-    resume_session(session, True)
+    resume_session(session, "yes")  # one of the question's choices
 
     assert session.status == SessionStatus.COMPLETED
     assert session.output["approved"] is True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 
+from yamlgraph.answers import pick_choice, question_as_text
 from yamlgraph_django import registry, services
 from yamlgraph_django.exceptions import InvalidInput, YamlgraphError
 from yamlgraph_django.models import GraphDefinition, RunChannel, Session, SessionStatus
@@ -97,7 +99,9 @@ class Command(BaseCommand):
             help="Delete sessions idle longer than AGE (30d, 12h, 90m) instead of expired ones.",
         )
         prune.add_argument("--status", choices=SessionStatus.values)
-        prune.add_argument("--dry-run", action="store_true", help="Only count.")
+        prune.add_argument(
+            "--dry-run", action="store_true", help="List the sessions it would delete; delete none."
+        )
 
         sub.add_parser("recover", help="Settle running sessions whose process died.")
 
@@ -107,6 +111,16 @@ class Command(BaseCommand):
         handler = getattr(self, f"do_{name}")
         try:
             handler(options)
+            self.stdout.flush()
+        except BrokenPipeError:
+            _silence_closed_stdout()  # `yamlgraph sessions | head -3`: the reader has enough
+        except KeyboardInterrupt:
+            self.stdout.write("")
+            raise CommandError(
+                "interrupted (Ctrl-C); a session that was running is settled by "
+                "`manage.py yamlgraph recover` once its lease expires",
+                returncode=130,
+            ) from None
         except CommandError:
             raise
         except YamlgraphError as exc:
@@ -206,18 +220,32 @@ class Command(BaseCommand):
         self._drive(session)
 
     def _drive(self, session: Session) -> None:
-        """Ask the pending questions until the session ends or the input runs out."""
+        """Ask the pending questions until the session ends or the input runs out.
+
+        Ctrl-C while a question waits leaves the session waiting and says how to go on.
+        """
+        try:
+            self._ask_until_done(session)
+        except KeyboardInterrupt:
+            self.stdout.write("")
+            session.refresh_from_db()
+            if session.status != SessionStatus.INTERRUPTED:
+                raise  # stopped mid-run: the handler's message says what to do
+            self._report_waiting(session)
+            raise CommandError("interrupted (Ctrl-C)", returncode=130) from None
+
+    def _ask_until_done(self, session: Session) -> None:
         interactive = _isatty(self.stdin)
         while session.status == SessionStatus.INTERRUPTED:
             pending = list(session.interrupts)
             answers: dict[str, Any] = {}
             for interrupt in pending:
-                self.stdout.write(_question(interrupt["value"]))
+                self.stdout.write(_question(interrupt))
                 line = self._read_answer(interactive)
                 if line is None:
                     self._report_waiting(session)
                     return
-                answers[interrupt["id"]] = _parse_value(line)
+                answers[interrupt["id"]] = _answer_value(line, interrupt)
             try:
                 if len(answers) == 1:
                     session = services.resume_session(
@@ -248,7 +276,7 @@ class Command(BaseCommand):
         session.refresh_from_db()
         self.stdout.write(f"Session {session.pk} is waiting for an answer:")
         for interrupt in session.interrupts:
-            self.stdout.write("  " + _question(interrupt["value"]).replace("\n", "\n  "))
+            self.stdout.write("  " + _question(interrupt).replace("\n", "\n  "))
         self.stdout.write(f"Continue with: manage.py yamlgraph resume {session.pk} --value ANSWER")
 
     def _report_end(self, session: Session) -> None:
@@ -307,7 +335,7 @@ class Command(BaseCommand):
                 s.status,
                 str(s.owner or "-"),
                 s.updated_at.strftime("%Y-%m-%d %H:%M"),
-                _short(_question(s.interrupts[0]["value"])) if s.interrupts else "",
+                _short(_question(s.interrupts[0])) if s.interrupts else "",
             ]
             for s in queryset[:limit]
         ]
@@ -320,25 +348,32 @@ class Command(BaseCommand):
 
     def do_prune(self, options: dict[str, Any]) -> None:
         older_than = _parse_duration(options["older_than"]) if options["older_than"] else None
+        dry_run = options["dry_run"]
 
-        def progress(done: int, total: int) -> None:
-            step = max(1, total // 10)
-            if options["verbosity"] >= 1 and (done % step == 0 or done == total):
-                self.stderr.write(f"deleted {done}/{total}")
+        def listed(session: Session) -> None:
+            if dry_run or options["verbosity"] >= 2:
+                updated = session.updated_at.strftime("%Y-%m-%d %H:%M:%S")
+                self.stdout.write(
+                    f"{'would delete' if dry_run else 'deleting'} {session.pk}  {session.graph}"
+                    f"  {session.status}  updated {updated}"
+                )
 
         count = services.prune_expired(
             older_than=older_than,
             status=options["status"],
-            dry_run=options["dry_run"],
-            progress=progress,
+            dry_run=dry_run,
+            progress=self._progress_bar("deleting", options),
+            listed=listed,
         )
-        verb = "Would delete" if options["dry_run"] else "Deleted"
+        verb = "Would delete" if dry_run else "Deleted"
         self.stdout.write(f"{verb} {count} session{'s' if count != 1 else ''}.")
 
     # ----------------------------------------------------------------------- recover
 
     def do_recover(self, options: dict[str, Any]) -> None:
-        recovered = services.recover_stale_sessions(channel=CHANNEL)
+        recovered = services.recover_stale_sessions(
+            channel=CHANNEL, progress=self._progress_bar("recovering", options)
+        )
         for session in recovered:
             detail = f": {session.error}" if session.error else ""
             self.stdout.write(f"session {session.pk} -> {session.status}{detail}")
@@ -346,6 +381,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Recovered {count} session{'s' if count != 1 else ''}.")
 
     # ----------------------------------------------------------------------- output
+
+    def _progress_bar(self, what: str, options: dict[str, Any]) -> ProgressBar | None:
+        return ProgressBar(self.stderr, what) if options["verbosity"] >= 1 else None
 
     def _table(self, header: list[str], rows: list[list[str]]) -> None:
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
@@ -402,11 +440,54 @@ def _parse_duration(text: str) -> dt.timedelta:
     return dt.timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
 
 
-def _question(value: Any) -> str:
-    """A question as a person reads it: text as is, structured payloads as JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, indent=2, ensure_ascii=False)
+def _question(interrupt: dict[str, Any]) -> str:
+    """A pending question as text: its sentence, its facts, its choices numbered."""
+    return question_as_text(interrupt.get("value"), interrupt.get("response_schema"))
+
+
+def _answer_value(text: str, interrupt: dict[str, Any]) -> Any:
+    """A typed answer: a choice's number names that choice; a text answer stays text;
+    otherwise the JSON value it spells, else the text."""
+    schema = interrupt.get("response_schema") or {}
+    choice = pick_choice(text, schema)
+    if choice is not None:
+        return choice
+    if schema.get("type") == "string":
+        return text
+    return _parse_value(text)
+
+
+class ProgressBar:
+    """`progress(done, total)` for the services, drawn on stderr: a bar redrawn in place
+    at a terminal, else a line at each tenth (logs stay short)."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: Any, what: str) -> None:
+        self.stream = stream
+        self.what = what
+        self.live = _isatty(stream)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.live:
+            filled = self.WIDTH * done // max(total, 1)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            end = "\n" if done >= total else ""
+            # style_func=str: not in the error colour Django gives stderr at a terminal
+            self.stream.write(f"\r{self.what} [{bar}] {done}/{total}", str, ending=end)
+            self.stream.flush()
+        elif done == total or done % max(1, total // 10) == 0:
+            self.stream.write(f"{self.what} {done}/{total}")
+
+
+def _silence_closed_stdout() -> None:
+    """After the reader of stdout went away, point stdout at /dev/null so the final
+    flush at exit does not fail too (Python's advice for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test's StringIO)
+        pass
 
 
 def _short(text: str, width: int = 60) -> str:

@@ -1,0 +1,271 @@
+"""What a graph expects from people: the answer an interrupt takes, and the start input.
+
+Pure functions, shared by the engine's validation, the Django service and every client
+(admin, API, commands), so a refused answer reads the same everywhere and nothing has
+to guess from the question's JSON.
+
+An interrupt node may declare its answer with yamlgraph's `choices` list, or with a
+JSON-schema-like `response` mapping:
+
+    ask:
+      type: interrupt
+      message: "Approve?"
+      choices: ["yes", "no"]                 # or:
+      response: {type: string, required: true, enum: ["yes", "no"]}
+
+Without a declaration the answer may be any JSON value, empty included. `required: true`
+refuses an empty answer (null, or text that is only whitespace); choices imply it. A
+rendered message that is a mapping with a literal `choices` list offers those choices.
+
+A state field declared `{type: ..., required: true}` must be given when a session starts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from yamlgraph.config import GraphConfig
+
+RESPONSE_KEYS = {"type", "required", "enum", "description"}
+RESPONSE_TYPES = {"string", "integer", "number", "boolean", "object", "array", "any"}
+#: State field types (the YAML's words) as response types (JSON schema's words).
+STATE_TYPE_SCHEMA = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+    "any": "any",
+}
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+}
+
+Problem = tuple[tuple[str, ...], str]
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and value is not None
+
+
+def _fits(expected: str, value: Any) -> bool:
+    if expected == "string":
+        return isinstance(value, str)
+    if expected == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected == "boolean":
+        return isinstance(value, bool)
+    if expected == "object":
+        return isinstance(value, dict)
+    if expected == "array":
+        return isinstance(value, list)
+    return True
+
+
+def is_empty(value: Any) -> bool:
+    """No answer at all: null, or text that is empty or only whitespace."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def schema_problems(options: Mapping[str, Any]) -> list[Problem]:
+    """What is wrong with an interrupt node's `choices` / `response` keys, as
+    (YAML sub-path, message) pairs for the config validator."""
+    problems: list[Problem] = []
+    choices = options.get("choices")
+    if choices is not None and (
+        not isinstance(choices, list) or not choices or not all(map(_is_scalar, choices))
+    ):
+        problems.append((("choices",), "must be a non-empty list of strings, numbers or booleans"))
+    response = options.get("response")
+    if response is None:
+        return problems
+    if not isinstance(response, dict):
+        problems.append((("response",), "must be a mapping with 'type', 'required' or 'enum'"))
+        return problems
+    for key in response:
+        if key not in RESPONSE_KEYS:
+            known = ", ".join(sorted(RESPONSE_KEYS))
+            problems.append(
+                (("response", str(key)), f"unknown response key '{key}'; known: {known}")
+            )
+    expected = response.get("type", "any")
+    if expected not in RESPONSE_TYPES:
+        known = ", ".join(sorted(RESPONSE_TYPES))
+        problems.append(
+            (("response", "type"), f"unknown response type '{expected}'; known: {known}")
+        )
+    if not isinstance(response.get("required", True), bool):
+        problems.append((("response", "required"), "must be true or false"))
+    enum = response.get("enum")
+    if enum is not None:
+        if not isinstance(enum, list) or not enum or not all(map(_is_scalar, enum)):
+            problems.append(
+                (("response", "enum"), "must be a non-empty list of strings, numbers or booleans")
+            )
+        elif expected in RESPONSE_TYPES and not all(_fits(expected, item) for item in enum):
+            problems.append((("response", "enum"), f"every choice must be of type '{expected}'"))
+        if choices is not None:
+            problems.append((("choices",), "give 'choices' or 'response.enum', not both"))
+    return problems
+
+
+def response_schema(
+    options: Mapping[str, Any] | None = None, payload: Any = None
+) -> dict[str, Any]:
+    """The answer an interrupt takes: {type, required, enum?, description?}.
+
+    `options` are the node's YAML keys; `payload` is the rendered question, whose own
+    literal `choices` list counts when the node declares none.
+    """
+    options = options or {}
+    response = options.get("response") if isinstance(options.get("response"), dict) else {}
+    enum = response.get("enum", options.get("choices"))
+    if enum is None and isinstance(payload, dict):
+        offered = payload.get("choices")
+        if isinstance(offered, list) and offered and all(map(_is_scalar, offered)):
+            enum = offered
+    has_choices = isinstance(enum, list) and bool(enum)
+    schema: dict[str, Any] = {
+        "type": response.get("type", "any"),
+        "required": bool(response.get("required", has_choices)),
+    }
+    if has_choices:
+        schema["enum"] = list(enum)
+        if schema["type"] == "any" and all(isinstance(item, str) for item in enum):
+            schema["type"] = "string"
+    if isinstance(response.get("description"), str):
+        schema["description"] = response["description"]
+    return schema
+
+
+def answer_errors(schema: Mapping[str, Any] | None, value: Any) -> list[str]:
+    """Why `value` is not an answer `schema` takes; [] when it is."""
+    schema = schema or {}
+    if is_empty(value):
+        return ["an answer is required"] if schema.get("required") else []
+    expected = schema.get("type", "any")
+    if not _fits(expected, value):
+        return [f"must be {_TYPE_WORDS.get(expected, expected)}, not {_json_word(value)}"]
+    enum = schema.get("enum")
+    if enum and not any(_same(value, item) for item in enum):
+        shown = ", ".join(item if isinstance(item, str) else json.dumps(item) for item in enum)
+        return [f"must be one of: {shown}"]
+    return []
+
+
+def _same(value: Any, item: Any) -> bool:
+    """Equal and of the same JSON kind (True is not 1)."""
+    return value == item and isinstance(value, bool) == isinstance(item, bool)
+
+
+def _json_word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+#: Keys of a dict question that hold its sentence, in the order they are looked for.
+QUESTION_KEYS = ("question", "message", "prompt", "text")
+
+
+def question_sentence(value: Any) -> str:
+    """The sentence of a question: the text itself, or a dict's `question` (or
+    `message`, `prompt`, `text`) key; anything else as compact JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in QUESTION_KEYS:
+            if isinstance(value.get(key), str):
+                return value[key]
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def question_as_text(value: Any, schema: Mapping[str, Any] | None = None) -> str:
+    """A question as a person reads it at a terminal: its sentence, the other facts of
+    a dict question as `key: value` lines, and its choices numbered from 1."""
+    lines = [question_sentence(value)]
+    if isinstance(value, dict):
+        sentence_key = next((k for k in QUESTION_KEYS if isinstance(value.get(k), str)), None)
+        for key, item in value.items():
+            if key in (sentence_key, "choices"):
+                continue
+            shown = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+            lines.append(f"  {key}: {shown}")
+    choices = (schema or {}).get("enum") or response_schema(None, value).get("enum") or []
+    for number, choice in enumerate(choices, start=1):
+        shown = choice if isinstance(choice, str) else json.dumps(choice)
+        lines.append(f"  {number}) {shown}")
+    return "\n".join(lines)
+
+
+def pick_choice(text: str, schema: Mapping[str, Any] | None) -> Any:
+    """The choice a typed number names ("2" -> the second choice), else None."""
+    choices = (schema or {}).get("enum") or []
+    stripped = text.strip()
+    if stripped.isdigit() and not any(str(c) == stripped for c in choices):
+        index = int(stripped)
+        if 1 <= index <= len(choices):
+            return choices[index - 1]
+    return None
+
+
+# --------------------------------------------------------------------------- start input
+
+
+def required_inputs(config: GraphConfig) -> list[str]:
+    """State fields a session must be started with: those declared `required: true`.
+
+    Required-ness is declared, never guessed: a field without a default may well be
+    filled in by a python tool, which the YAML cannot show.
+    """
+    return [name for name, field in config.public_state_fields.items() if field.required]
+
+
+def input_schema(config: GraphConfig) -> dict[str, Any]:
+    """The start input as a JSON-schema-like object: the fields the YAML declares, typed,
+    with their defaults and whether each is required (see `required_inputs`)."""
+    required = set(required_inputs(config))
+    properties: dict[str, Any] = {}
+    for name, state_field in config.public_state_fields.items():
+        if not state_field.declared:
+            continue  # written by a node: not something to give at the start
+        prop: dict[str, Any] = {
+            "type": STATE_TYPE_SCHEMA.get(state_field.type, "any"),
+            "required": name in required,
+        }
+        if state_field.has_default:
+            prop["default"] = state_field.default
+        properties[name] = prop
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name in required],
+    }
+
+
+def input_errors(config: GraphConfig, data: Mapping[str, Any]) -> dict[str, str]:
+    """Required start fields that are missing or empty, {field: message}."""
+    return {
+        name: "required: the graph cannot start without it"
+        for name in required_inputs(config)
+        if is_empty(data.get(name))
+    }
