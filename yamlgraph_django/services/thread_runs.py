@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from langgraph.types import Command
 
 from yamlgraph.graph_loader import DEFAULTS_NODE
@@ -33,6 +34,8 @@ from yamlgraph_django.models import (
     SessionStatus,
 )
 from yamlgraph_django.services import stores
+from yamlgraph_django.services.execution import DURABILITY
+from yamlgraph_django.services.snapshots import json_safe, thread_config
 from yamlgraph_django.services.threads import (
     assistant_id_of,
     check_object,
@@ -40,20 +43,13 @@ from yamlgraph_django.services.threads import (
     claim_thread,
     finish_thread,
     interrupt_dict,
-    json_safe,
-    now,
     outcome,
     public_values,
     run_uuid,
-    thread_config,
     thread_state,
 )
 
 logger = logging.getLogger("yamlgraph_django.services")
-
-#: Each step's checkpoint is saved before the next step starts (as in the rest of the
-#: service: a pending interrupt must never vanish because writes raced a checkpoint).
-DURABILITY = "sync"
 
 #: The error text of a Run row that was cancelled (the protocol's `interrupted` run),
 #: and the one that asks a running run to stop at its next step.
@@ -182,7 +178,7 @@ def prepare_run(
     if graph_input is None and session.graph_id is None:
         graph_input = {}
 
-    stamp = now()
+    stamp = timezone.now()
     previous = session.status
     lease = claim_thread(session, stamp, graph=definition)
     meta = {
@@ -341,7 +337,7 @@ def _record(
     because its client went away keeps its checkpoints (the thread resumes from them);
     its row reads "cancelled" (the protocol's `interrupted`)."""
     session, run = prepared.session, prepared.run
-    stamp = now()
+    stamp = timezone.now()
     try:
         snapshot = app.get_state(thread_config(session))
         fields = outcome(snapshot, breakpoints=breakpoints)
@@ -404,11 +400,11 @@ def cancel_run(session: Session, run: Run) -> Run:
         Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(error=STOP_REQUESTED)
     elif run.status == RunStatus.QUEUED:
         updated = Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-            status=RunStatus.FAILED, error=CANCELLED, finished_at=now()
+            status=RunStatus.FAILED, error=CANCELLED, finished_at=timezone.now()
         )
         if updated:
             Session.objects.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
-                status=prepared_status(session), lease_expires_at=None, updated_at=now()
+                status=prepared_status(session), lease_expires_at=None, updated_at=timezone.now()
             )
     run.refresh_from_db()
     return run
