@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install js browser redis bench clean
+.PHONY: run serve test lint format install js browser redis bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ run: $(STAMP)
 	$(PY) manage.py ensure_demo_superuser
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# Production-style: gunicorn with 4 sync workers (set DATABASE_URL, DJANGO_DEBUG=0,
+# DJANGO_SECRET_KEY and YAMLGRAPH_CHECKPOINTER_URL for a real deployment).
+serve: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py yamlgraph sync
+	$(PY) -m gunicorn project.wsgi --workers $${WORKERS:-4} --bind $${BIND:-127.0.0.1:8000}
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -58,6 +65,7 @@ bench: $(STAMP)
 	$(PY) -m bench.engine --saver sqlite
 	$(PY) -m bench.service
 	$(PY) -m bench.http
+	$(PY) -m bench.scale
 
 clean:
-	rm -rf $(VENV) .venv312 .pytest_cache tests/js/node_modules
+	rm -rf $(VENV) .venv312 .venv313 .pytest_cache tests/js/node_modules

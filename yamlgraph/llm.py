@@ -191,21 +191,6 @@ class FakeChatModel(BaseChatModel):
     ) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._next_message(messages))])
 
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        """The same text in word-sized chunks, so token streaming (LangGraph's
-        `messages` stream mode) can be seen offline as with a real provider."""
-        for piece in re.findall(r"\S+\s*|\s+", self._next_text(messages)) or [""]:
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager is not None:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
-
 
 def default_model_factory(
     *,

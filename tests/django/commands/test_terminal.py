@@ -270,7 +270,7 @@ def test_prune_draws_a_progress_bar_at_a_terminal(synced_graphs):
     yamlgraph("prune", "--older-than", "1d", stderr=console)
 
     drawn = console.getvalue()
-    assert "\rdeleting [##########--------------------] 1/3" in drawn
+    assert drawn.startswith("\rdeleting [")  # advances once per batch of 500 sessions
     assert drawn.endswith("\rdeleting [##############################] 3/3\n")
     assert not Session.objects.exists()
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.clients
+
 JS_DIR = Path(__file__).resolve().parents[2] / "js"
 
 

@@ -140,7 +140,7 @@ def test_an_answer_that_is_not_json_is_refused(graphs):
     with pytest.raises(InvalidInput) as caught:
         resume_session(session, object())
 
-    assert "not JSON-serializable" in caught.value.errors["value"]
+    assert "Not JSON" in caught.value.errors["value"]
     session.refresh_from_db()
     assert session.status == SessionStatus.INTERRUPTED
 

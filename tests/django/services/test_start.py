@@ -154,7 +154,7 @@ def test_input_must_be_an_object_and_json(graphs):
 
     with pytest.raises(InvalidInput) as caught:
         start_session("typed", {"a": timezone.now()})
-    assert "not JSON-serializable" in caught.value.errors["input"]
+    assert "Not JSON" in caught.value.errors["input.a"]
 
 
 @pytest.mark.parametrize(
