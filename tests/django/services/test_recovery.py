@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -158,21 +159,8 @@ def test_a_run_that_outlives_its_lease_cannot_overwrite_the_recovery(
     its work is not lost either: it is in the checkpoint, and a resume picks it up.
     """
     tools = graph_dir / "tools"
-    started: list[Session] = []
-
-    def run() -> None:
-        try:
-            started.append(start_session("slow"))
-        finally:
-            connection.close()
-
     with override_settings(YAMLGRAPH={**yamlgraph_settings, "LEASE_SECONDS": 0}):
-        thread = threading.Thread(target=run)
-        thread.start()
-        for _ in range(1000):
-            if (tools / "STARTED").exists():
-                break
-            time.sleep(0.01)
+        thread, started = start_slow_in_a_thread(tools)
         session = Session.objects.get(graph__name="slow")
         assert session.status == SessionStatus.RUNNING
 
@@ -196,21 +184,8 @@ def test_a_run_longer_than_its_lease_is_kept_alive_by_its_heartbeat(
     """The run renews its lease while it works: three lease lengths later nothing is
     stale, and the run ends as it would have, recorded on the row."""
     tools = graph_dir / "tools"
-    started: list[Session] = []
-
-    def run() -> None:
-        try:
-            started.append(start_session("slow"))
-        finally:
-            connection.close()
-
     with override_settings(YAMLGRAPH={**yamlgraph_settings, "LEASE_SECONDS": 1}):
-        thread = threading.Thread(target=run)
-        thread.start()
-        for _ in range(1000):
-            if (tools / "STARTED").exists():
-                break
-            time.sleep(0.01)
+        thread, started = start_slow_in_a_thread(tools)
         time.sleep(3)  # three leases
 
         assert recover_stale_sessions() == []
@@ -222,3 +197,23 @@ def test_a_run_longer_than_its_lease_is_kept_alive_by_its_heartbeat(
     assert started[0].status == SessionStatus.COMPLETED
     assert session.output == {"result": "slow done"}
     assert not session.runs.filter(kind="recover").exists()
+
+
+def start_slow_in_a_thread(tools: Any) -> tuple[threading.Thread, list[Session]]:
+    """Start the `slow` graph in another thread; return once its python node runs
+    (it then waits for a GO file). The list receives what start_session returned."""
+    started: list[Session] = []
+
+    def run() -> None:
+        try:
+            started.append(start_session("slow"))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    for _ in range(1000):
+        if (tools / "STARTED").exists():
+            break
+        time.sleep(0.01)
+    return thread, started
