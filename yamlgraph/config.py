@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import difflib
 import keyword
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import yaml
 
 from yamlgraph.document import check_checkpointer, check_top_level, root_problem
-from yamlgraph.errors import GraphValidationError, ValidationIssue
+from yamlgraph.errors import GraphValidationError, ValidationIssue, did_you_mean
 from yamlgraph.graph_tools import SHELL_PARSE_MODES, ToolConfig, load_tool_function
 from yamlgraph.prompts import find_prompt, prompt_candidates
 from yamlgraph.yaml_source import (
@@ -176,11 +175,6 @@ class GraphConfig:
     def resolve_path(self, relative: str | Path) -> Path:
         path = Path(relative)
         return path if path.is_absolute() else self.base_dir / path
-
-
-def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
-    match = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 class _Collector:

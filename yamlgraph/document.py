@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from yamlgraph.errors import did_you_mean
 from yamlgraph.yaml_source import YamlPath
 
 Report = Callable[[YamlPath, str], None]
@@ -97,7 +98,6 @@ def check_checkpointer(
     environment=False when another block replaces this one in production (an operator's
     override), so a development-only variable does not make the file invalid.
     """
-    from yamlgraph.config import did_you_mean  # config imports this module: import late
     from yamlgraph.storage import (
         CheckpointerConfigError,
         UnsetEnvironmentVariable,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -37,3 +38,9 @@ class GraphRuntimeError(RuntimeError):
     def __init__(self, node: str, message: str):
         self.node = node
         super().__init__(f"node '{node}': {message}")
+
+
+def did_you_mean(word: str, choices: set[str] | list[str]) -> str:
+    """A " (did you mean 'x'?)" hint for a misspelt name, or "" when nothing is close."""
+    match = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
