@@ -34,14 +34,21 @@ INSTALLED_APPS = [
     "project",
 ]
 
-# Background runs (YAMLGRAPH["RUN_MODE"] = "background") use Django's Tasks framework:
-# built into Django 6, the `django_tasks` backport on 5.2. The immediate backend runs a
-# task in process when it is enqueued; production points this at a worker backend.
-if django.VERSION >= (6, 0):
-    TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-else:
+# Background runs ("background": true, RUN_MODE "background", LangGraph `runs.create`)
+# go through Django's Tasks framework (built into Django 6, the `django_tasks` backport
+# on 5.2) to a real worker: django-tasks-db's ORM queue by default (`manage.py yamlgraph
+# worker` runs `db_worker` and the crash sweeper), RQ on Redis with
+# YAMLGRAPH_TASKS_URL=redis://... (the worker is then `manage.py yamlgraph worker` too,
+# which starts `rqworker`). Nothing else changes between the two.
+if django.VERSION < (6, 0):
     INSTALLED_APPS.append("django_tasks")
-    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+INSTALLED_APPS.append("django_tasks_db")
+if _tasks_url := os.environ.get("YAMLGRAPH_TASKS_URL"):
+    INSTALLED_APPS.append("django_rq")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": _tasks_url}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -143,6 +150,9 @@ CORS_EXPOSE_HEADERS = ("content-location", "location", "x-pagination-total", "x-
 YAMLGRAPH = {
     "GRAPH_DIRS": [BASE_DIR / "graphs"],
     "DEFAULT_CHECKPOINTER": {"type": "sqlite", "path": str(BASE_DIR / "checkpoints.sqlite3")},
+    # The event log of live runs: a database table here, Redis Streams with a URL.
+    "EVENTS_URL": os.environ.get("YAMLGRAPH_EVENTS_URL") or None,
+    "WEBHOOK_SECRET": os.environ.get("YAMLGRAPH_WEBHOOK_SECRET", ""),
 }
 
 _CHECKPOINTER_SCHEMES = {

@@ -29,6 +29,15 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_ON_STARTUP": True,
     "ALLOW_ANONYMOUS": False,
     "MAX_REQUEST_BYTES": 256 * 1024,
+    # Event log of runs: None keeps it in the database (SessionEvent), a redis:// URL
+    # in Redis Streams. Streams send a heartbeat comment every HEARTBEAT seconds.
+    "EVENTS_URL": None,
+    "EVENTS_HEARTBEAT_SECONDS": 15,
+    # Webhooks: POSTed with an X-Yamlgraph-Signature HMAC-SHA256 of the body.
+    "WEBHOOK_SECRET": "",
+    "WEBHOOK_RETRIES": 5,
+    "WEBHOOK_BACKOFF_SECONDS": 2.0,
+    "WEBHOOK_TIMEOUT_SECONDS": 5.0,
 }
 
 IMPORT_STRINGS = {"LLM_FACTORY", "SESSION_ACCESS"}

@@ -167,4 +167,29 @@ class Run(models.Model):
         return f"{self.kind} of {self.session_id} by {self.actor or self.channel}"
 
 
+class SessionEvent(models.Model):
+    """One part of a run's stream in the database event log (used when no Redis is set).
+
+    Keyed by session, not a foreign key: the log is trimmed in bulk with its session
+    (delete, prune) without the ORM collecting rows one by one.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    session_id = models.UUIDField()
+    run_id = models.BigIntegerField(null=True, blank=True)
+    event = models.CharField(max_length=40)
+    data = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["session_id", "id"], name="yamlgraph_event_session"),
+        ]
+        verbose_name = _("session event")
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk} of {self.session_id}"
+
+
 from yamlgraph_django.checkpointer.models import *  # noqa: E402, F403
