@@ -88,6 +88,8 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
     )
 }
+if _test_db := os.environ.get("DJANGO_TEST_DB_NAME"):  # parallel test runs on one server
+    DATABASES["default"]["TEST"] = {"NAME": _test_db}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers (admin pages, API lists) proceed while a session run writes, and
     # synchronous=NORMAL is WAL's safe setting: each commit no longer waits for an fsync.
