@@ -150,7 +150,13 @@ CORS_ALLOW_HEADERS = (
 CORS_EXPOSE_HEADERS = ("content-location", "location", "x-pagination-total", "x-pagination-next")
 
 YAMLGRAPH = {
-    "GRAPH_DIRS": [BASE_DIR / "graphs"],
+    # YAMLGRAPH_GRAPH_DIRS (os.pathsep-separated) adds directories of graph files.
+    "GRAPH_DIRS": [
+        BASE_DIR / "graphs",
+        *(Path(p) for p in os.environ.get("YAMLGRAPH_GRAPH_DIRS", "").split(os.pathsep) if p),
+    ],
+    "LEASE_SECONDS": float(os.environ.get("YAMLGRAPH_LEASE_SECONDS", "300")),
+    "RUN_MODE": os.environ.get("YAMLGRAPH_RUN_MODE", "sync"),
     "DEFAULT_CHECKPOINTER": {"type": "sqlite", "path": str(BASE_DIR / "checkpoints.sqlite3")},
     # The event log of live runs: a database table here, Redis Streams with a URL.
     "EVENTS_URL": os.environ.get("YAMLGRAPH_EVENTS_URL") or None,
