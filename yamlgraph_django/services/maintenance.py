@@ -295,7 +295,8 @@ def worker_command() -> tuple[str, list[str]]:
     if module.startswith("django_tasks_db"):
         return "db_worker", ["--queue-name", "*"]
     if module.startswith("django_tasks_rq"):
-        return "rqworker", [*getattr(backend, "queues", ["default"]), "--with-scheduler"]
+        queues = sorted(getattr(backend, "queues", None) or ["default"])
+        return "rqworker", [*queues, "--job-class", "django_tasks_rq.Job", "--with-scheduler"]
     raise InvalidInput(
         errors={
             "TASKS": f"no worker is known for the backend {type(backend).__name__}: run its "
