@@ -262,15 +262,17 @@ def cancel_session(
     if session.status == SessionStatus.RUNNING:
         if not request_stop(session, CANCEL_REQUESTED):
             Session.objects.raise_conflict(session, action="cancel")
-        stamp = timezone.now()
-        record_cancel(session, actor, channel, stamp)
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
         while time.monotonic() < deadline:
             session.refresh_from_db()
             if session.status != SessionStatus.RUNNING:
                 break
             time.sleep(0.05)
-        return session
+        if session.status in (SessionStatus.RUNNING, SessionStatus.CANCELLED):
+            record_cancel(session, actor, channel, timezone.now())
+            return session
+        # The run reached an interrupt or its end before its next step: cancel what it
+        # left (a completed session is SessionNotResumable, as if it had finished first).
     stamp = Session.objects.cancel(session)
     Run.objects.filter(session=session, status=RunStatus.QUEUED).update(
         status=RunStatus.FAILED, error="cancelled before it ran", finished_at=stamp
