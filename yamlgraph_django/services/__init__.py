@@ -33,7 +33,7 @@ from yamlgraph_django.services.maintenance import (
     recover_stale_sessions,
     worker_command,
 )
-from yamlgraph_django.services.run_events import Follower
+from yamlgraph_django.services.run_events import Follower, latest_event_id
 from yamlgraph_django.services.state import get_history, get_state
 from yamlgraph_django.services.stores import checkpointer_type, graph_config
 from yamlgraph_django.services.tasks import run_queued
@@ -52,6 +52,7 @@ __all__ = [
     "get_state",
     "graph_config",
     "json_type_word",
+    "latest_event_id",
     "prune_expired",
     "recover_stale_sessions",
     "resume_session",

@@ -262,3 +262,15 @@ class Follower:
         return not Run.objects.filter(
             session_id=self.session_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
         ).exists()
+
+
+def latest_event_id(session_id: Any) -> str | None:
+    """The id of the session's newest logged part (None for an empty log), so a page
+    rendered now can follow the stream from here without replaying what it shows.
+
+    Pages through the log (one read per 500 parts): call it for live sessions only.
+    """
+    latest, after = None, None
+    while batch := read_events(session_id, after):
+        latest = after = batch[-1].id
+    return latest
