@@ -36,6 +36,7 @@ from yamlgraph_django.api.pagination import SessionPagination
 from yamlgraph_django.api.parsers import NUL, JSONBodyParser, refuse_unstorable
 from yamlgraph_django.api.schema import (
     BUSY_OR_DONE,
+    GRAPH_FILTER,
     INVALID,
     METADATA_FILTER,
     NOT_FOUND,
@@ -172,7 +173,7 @@ def latest_graph(name: str) -> GraphDefinition:
         "`yamlgraph_django.view_all_sessions` see everyone's). Rows come from the "
         "database only: `values` is the final output (null until completed) and there "
         "is no `next`; GET a session for its live state.",
-        parameters=[METADATA_FILTER],
+        parameters=[GRAPH_FILTER, METADATA_FILTER],
         responses={
             200: SessionSummarySerializer(many=True),
             400: INVALID,
