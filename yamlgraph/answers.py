@@ -49,6 +49,7 @@ class StateSchema(Protocol):
     @property
     def public_state_fields(self) -> Mapping[str, DeclaredField]: ...
 
+
 RESPONSE_KEYS = {"type", "required", "enum", "description"}
 RESPONSE_TYPES = {"string", "integer", "number", "boolean", "object", "array", "any"}
 #: State field types (the YAML's words) as response types (JSON schema's words).
