@@ -28,6 +28,7 @@ from yamlgraph_django.exceptions import (
     SessionNotResumable,
     StaleQuestion,
 )
+from yamlgraph_django.signals import announce
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -139,8 +140,11 @@ class SessionQuerySet(models.QuerySet):
     def finish(self, session: SessionRow, lease: dt.datetime, **fields: Any) -> bool:
         """Write a run's outcome if our claim still stands (status + lease token).
 
-        On success the instance shows the written fields; False means the session was
-        recovered, cancelled or deleted while the run ran (logged, nothing written).
+        On success the instance shows the written fields, and the signal of the new
+        status (interrupted, completed, failed) is sent once the transaction commits:
+        every run, recovery and thread update ends here, so each transition is announced
+        exactly once. False means the session was recovered, cancelled or deleted while
+        the run ran (logged, nothing written, nothing announced).
         """
         stamp = timezone.now()
         fields.update(
@@ -163,6 +167,7 @@ class SessionQuerySet(models.QuerySet):
         for name, value in fields.items():
             setattr(session, name, value)
         session.revision += 1
+        announce(session, fields["status"], using=self.db)
         return True
 
     def cancel(self, session: SessionRow) -> dt.datetime:

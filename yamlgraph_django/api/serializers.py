@@ -28,6 +28,7 @@ from rest_framework import serializers
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import GraphDefinition, Session, SessionStatus
 from yamlgraph_django.services import json_type_word, validate_metadata
+from yamlgraph_django.services.webhooks import MAX_URL_LENGTH, WEBHOOK_MESSAGE, WEBHOOK_PATTERN
 
 # --------------------------------------------------------------------------- fields
 
@@ -335,6 +336,14 @@ class SessionCreateSerializer(StrictSerializer):
         default=None,
         help_text="Queue the run (answer 202) instead of running it now; "
         "default: the RUN_MODE setting.",
+    )
+    webhook = serializers.CharField(
+        required=False,
+        max_length=MAX_URL_LENGTH,
+        trim_whitespace=False,
+        validators=[RegexValidator(WEBHOOK_PATTERN, f"Webhook {WEBHOOK_MESSAGE}.")],
+        help_text="http(s) URL POSTed the session (signed, X-Yamlgraph-Signature) each "
+        "time it is interrupted, completes or fails.",
     )
 
     def validate_thread_id(self, value: str) -> str:

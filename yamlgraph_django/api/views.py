@@ -293,6 +293,7 @@ class SessionViewSet(
                 thread_id=data.get("thread_id"),
                 channel=RunChannel.API,
                 background=background,
+                webhook=data.get("webhook"),
             )
         except InvalidInput as exc:
             raise nest_input_errors(exc, body_fields=set(body.fields)) from None

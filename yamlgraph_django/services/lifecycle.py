@@ -40,6 +40,7 @@ from yamlgraph_django.services.validation import (
     validate_metadata,
     validate_thread_id,
 )
+from yamlgraph_django.services.webhooks import validate_webhook
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -55,6 +56,7 @@ def start_session(
     thread_id: str | None = None,
     channel: str = RunChannel.PYTHON,
     background: bool | None = None,
+    webhook: str | None = None,
 ) -> Session:
     """Start the latest version of a graph (a name, or a definition already looked up)
     and run it to its first interrupt or end.
@@ -63,7 +65,9 @@ def start_session(
     With `background` (or RUN_MODE "background") the run is enqueued as a Django Task
     once the surrounding transaction commits, and the session is returned `pending`.
     A graph error does not raise: the session comes back `failed` with the error text
-    and can be retried with `resume_session`. Raises GraphNotFound, InvalidInput,
+    and can be retried with `resume_session`. `webhook`, an http(s) URL, is POSTed the
+    session on each interruption, completion and failure (services.webhooks).
+    Raises GraphNotFound, InvalidInput,
     CheckpointerUnavailable (nothing is stored then).
     """
     definition = graph if isinstance(graph, GraphDefinition) else registry.get_latest(graph)
@@ -72,6 +76,7 @@ def start_session(
     check_start_input(config, data)  # required state fields
     meta = validate_metadata(metadata)
     thread = validate_thread_id(thread_id)
+    webhook_url = validate_webhook(webhook)
     channel = check_channel(channel)
     owner = user_or_none(owner)
     in_background = wants_background(background)
@@ -86,6 +91,7 @@ def start_session(
         metadata=meta,
         lease_expires_at=None if in_background else lease_until(),
         expires_at=expiry(),
+        webhook=webhook_url,
     )
     session.thread_id = thread or str(session.id)
     _insert(session, chosen_thread=thread is not None)
