@@ -39,6 +39,7 @@ from yamlgraph_django.api.parsers import NUL, JSONBodyParser, refuse_unstorable
 from yamlgraph_django.api.renderers import EventStreamRenderer
 from yamlgraph_django.api.schema import (
     BUSY_OR_DONE,
+    GRAPH_FILTER,
     INVALID,
     METADATA_FILTER,
     NOT_FOUND,
@@ -186,7 +187,7 @@ def latest_graph(name: str) -> GraphDefinition:
         "`yamlgraph_django.view_all_sessions` see everyone's). Rows come from the "
         "database only: `values` is the final output (null until completed) and there "
         "is no `next`; GET a session for its live state.",
-        parameters=[METADATA_FILTER],
+        parameters=[GRAPH_FILTER, METADATA_FILTER],
         responses={
             200: SessionSummarySerializer(many=True),
             400: INVALID,
@@ -307,6 +308,7 @@ class SessionViewSet(
                 channel=RunChannel.API,
                 background=background,
                 stream=data["stream"],
+                webhook=data.get("webhook"),
             )
         except InvalidInput as exc:
             raise nest_input_errors(exc, body_fields=set(body.fields)) from None
