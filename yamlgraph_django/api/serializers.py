@@ -403,15 +403,23 @@ class SessionResumeSerializer(StrictSerializer):
         return attrs
 
 
+#: The ids both event logs hand out: `<row>-<part>` (database) and `<ms>-<seq>` (Redis).
+EVENT_ID_PATTERN = r"^[0-9]{1,18}-[0-9]{1,9}$"
+
+
 class StreamQuerySerializer(serializers.Serializer):
     """Query parameters of the event stream."""
 
     run = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only this run's events (ends with its `end`)."
-    )
-    after = serializers.CharField(
         required=False,
-        max_length=64,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Only this run's events (ends with its `end`).",
+    )
+    after = serializers.RegexField(
+        EVENT_ID_PATTERN,
+        required=False,
+        max_length=40,
         help_text="Resume after this event id (as the Last-Event-ID header does).",
     )
 
