@@ -206,15 +206,24 @@ def test_demo_superuser_refuses_without_debug_unless_forced(capsys):
 # --------------------------------------------------------------------------- make run
 
 
-def make_run_steps() -> list[list[str]]:
-    """The `manage.py` argument lists of the Makefile's `run` recipe, in order."""
+def make_run_recipe() -> list[str]:
     lines = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n")[1:]
-    steps = []
+    recipe = []
     for line in lines:
         if not line.startswith("\t"):
             break
+        recipe.append(line.strip())
+    return recipe
+
+
+def make_run_steps() -> list[list[str]]:
+    """The `manage.py` argument lists of the Makefile's `run` recipe before it starts
+    its processes, in order."""
+    steps = []
+    for line in make_run_recipe():
         words = line.split()
-        assert words[:2] == ["$(PY)", "manage.py"], line
+        if words[:2] != ["$(PY)", "manage.py"]:
+            break
         steps.append(words[2:])
     return steps
 
@@ -229,14 +238,17 @@ for argv in json.loads(sys.argv[1]):
 """
 
 
-def test_make_run_serves_on_loopback_port_8000():
-    assert make_run_steps()[-1] == ["runserver", "127.0.0.1:8000"]
+def test_make_run_serves_asgi_on_loopback_port_8000_beside_one_worker():
+    served = " ".join(make_run_recipe()[len(make_run_steps()) :])
+    assert "trap 'kill 0' INT TERM EXIT" in served  # Ctrl-C stops both
+    assert "$(PY) manage.py yamlgraph worker &" in served
+    assert "-m uvicorn project.asgi:application --host 127.0.0.1 --port $${PORT:-8000}" in served
 
 
 def test_make_run_steps_work_on_a_fresh_database(tmp_path):
     """Every step of `make run` before the server (migrate with its system checks, sync,
     demo user), run as the Makefile runs them, on a new SQLite file."""
-    steps = make_run_steps()[:-1]
+    steps = make_run_steps()
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",

@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from yamlgraph_django import registry
 from yamlgraph_django.conf import app_settings
-from yamlgraph_django.exceptions import InvalidInput, SessionBusy, StaleQuestion
+from yamlgraph_django.exceptions import (
+    InvalidInput,
+    SessionBusy,
+    SessionNotFound,
+    SessionNotResumable,
+    StaleQuestion,
+)
 from yamlgraph_django.managers import expiry, lease_until
 from yamlgraph_django.models import (
     GraphDefinition,
@@ -30,11 +36,11 @@ from yamlgraph_django.models import (
     SessionStatus,
 )
 from yamlgraph_django.services.answers import check_start_input
-from yamlgraph_django.services.execution import Plan, execute
+from yamlgraph_django.services.execution import Plan, describe_error, execute
 from yamlgraph_django.services.planning import plan_resume
 from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED
 from yamlgraph_django.services.stores import get_app, graph_config
-from yamlgraph_django.services.tasks import enqueue_answer_on_commit, enqueue_on_commit
+from yamlgraph_django.services.tasks import enqueue_on_commit, finish_run, task
 from yamlgraph_django.services.validation import (
     MISSING,
     check_channel,
@@ -330,3 +336,75 @@ def wants_background(background: bool | None) -> bool:
     if background is None:
         return app_settings.RUN_MODE == "background"
     return bool(background)
+
+
+# ----------------------------------------------------------------- queued answers
+# The task lives here, beside `resume_session` which it calls, so that the task module
+# does not import this one back.
+
+#: How long a queued answer waits for the runs before it (then it fails, resumable).
+QUEUE_WAIT_SECONDS = 3600.0
+QUEUE_POLL_SECONDS = 0.25
+
+
+@task()
+def run_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> str:
+    """Run an answer queued behind another run (multitask "enqueue") once its turn comes."""
+    return run_queued_answer(session_id, run_id, answer)
+
+
+def run_queued_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> str:
+    """Wait until the session is idle and this is its oldest queued run, then resume it
+    with `answer` ({"value": ...} and/or {"values": {...}}), answering what is pending
+    then. A session that ended meanwhile (completed, cancelled, deleted) skips it."""
+    deadline = time.monotonic() + QUEUE_WAIT_SECONDS
+    while True:
+        run = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).first()
+        if run is None:
+            return "skipped"  # cancelled while it waited
+        session = Session.objects.filter(pk=session_id).first()
+        if session is None:
+            return "deleted"
+        first = (
+            Run.objects.filter(session_id=session_id, status=RunStatus.QUEUED)
+            .order_by("started_at", "id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        idle = session.status not in (SessionStatus.RUNNING, SessionStatus.PENDING)
+        if idle and first == run_id:
+            break
+        if time.monotonic() > deadline:
+            finish_run(run_id, RunStatus.FAILED, "not run: the runs before it did not finish")
+            return "timeout"
+        time.sleep(QUEUE_POLL_SECONDS)
+    try:
+        session = resume_session(
+            session,
+            answer.get("value", MISSING),
+            values=answer.get("values"),
+            actor=run.actor,
+            channel=run.channel,
+            background=False,
+            queued_run=run,
+        )
+    except (SessionBusy, SessionNotResumable, SessionNotFound) as exc:
+        finish_run(run_id, RunStatus.FAILED, f"not run: {exc.detail}")
+        return "skipped"
+    except Exception as exc:  # InvalidInput, StaleQuestion, an outage: recorded, not raised
+        finish_run(run_id, RunStatus.FAILED, f"not run: {describe_error(exc)}")
+        return "failed"
+    return str(session.status)
+
+
+def enqueue_answer_on_commit(session: Session, run: Run, answer: dict[str, Any]) -> None:
+    session_id, run_id = str(session.pk), run.pk
+
+    def enqueue() -> None:
+        try:
+            run_answer.enqueue(session_id, run_id, answer)
+        except Exception as exc:
+            logger.exception("could not enqueue run %s of session %s", run_id, session_id)
+            finish_run(run_id, RunStatus.FAILED, f"could not enqueue the run: {exc}")
+
+    transaction.on_commit(enqueue)

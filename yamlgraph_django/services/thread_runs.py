@@ -44,6 +44,7 @@ from yamlgraph_django.services.run_events import (
     read_events,
 )
 from yamlgraph_django.services.snapshots import json_safe, thread_config
+from yamlgraph_django.services.tasks import task
 from yamlgraph_django.services.threads import (
     assistant_id_of,
     check_object,
@@ -423,8 +424,6 @@ def prepared_status(session: Session) -> str:
 def enqueue_prepared(prepared: PreparedRun, *, delay: float = 0.0) -> None:
     """Hand a run prepared with `background=True` to a worker (Django Tasks), once the
     rows it needs are committed; `delay` seconds later where the backend can defer."""
-    from yamlgraph_django.services.tasks import run_thread
-
     payload = to_payload(prepared)
 
     def enqueue() -> None:
@@ -489,6 +488,12 @@ def from_payload(payload: Mapping[str, Any]) -> PreparedRun | None:
         config=dict(payload["config"]),
         run_id=payload["run_id"],
     )
+
+
+@task()
+def run_thread(payload: dict[str, Any]) -> str:
+    """Run a LangGraph-protocol run (`runs.create`) prepared by a request, on a worker."""
+    return run_payload(payload)
 
 
 def run_payload(payload: Mapping[str, Any]) -> str:
