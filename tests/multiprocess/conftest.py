@@ -1,0 +1,164 @@
+"""Fixtures of the multi-process tests: deployments with real servers and workers.
+
+Every test here is marked `multiprocess` (slow: it starts processes); CI runs this
+directory on one Python line. Processes are shared per test session where the tests
+allow it, and stopped (process group killed) at the end:
+
+- ``wsgi``: gunicorn with 4 sync workers on a SQLite deployment (metadata and
+  checkpoints in files) and on a Postgres one (a fresh database for both), lease 3 s.
+- ``engine``: two uvicorn servers and one worker on a fresh Postgres database, with
+  Postgres checkpoints and the database event log, and again with Redis checkpoints
+  and Redis events (the Valkey server of tests/conftest.py), lease 3 s and a webhook
+  secret.
+
+A failing test gets the tail of every live process's log in its report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.multiprocess.harness import (
+    LIVE_PROCESSES,
+    USERS,
+    Api,
+    AppServer,
+    Deployment,
+    HarnessError,
+    Worker,
+    create_deployment,
+)
+
+HERE = Path(__file__).resolve().parent
+NO_POSTGRES = "DATABASE_URL is not set: no Postgres server to deploy on"
+
+#: Lease of the deployments: short, so crash recovery happens within a test's patience.
+LEASE_SECONDS = 3.0
+WEBHOOK_SECRET = "multiprocess-webhook-secret"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.multiprocess)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    if report.failed and HERE in Path(str(item.path)).resolve().parents:
+        for process in LIVE_PROCESSES:
+            report.sections.append((f"log of {process.name}", process.log(4000)))
+    return report
+
+
+def postgres_or_skip() -> None:
+    if not os.environ.get("DATABASE_URL", "").strip():
+        pytest.skip(NO_POSTGRES)
+
+
+def deploy_or_fail(name: str, root: Path, **options: object) -> Deployment:
+    try:
+        return create_deployment(name, root, **options)  # type: ignore[arg-type]
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@dataclass
+class Wsgi:
+    """A deployment served by one gunicorn with 4 workers."""
+
+    deployment: Deployment
+    server: AppServer
+
+    def api(self, user: str = USERS[0]) -> Api:
+        return Api(self.server, self.deployment.tokens[user])
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def wsgi(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Wsgi]:
+    """gunicorn (4 workers) on SQLite files, or on a fresh Postgres database."""
+    backend = request.param
+    if backend == "postgres":
+        postgres_or_skip()
+    deployment = deploy_or_fail(
+        f"wsgi-{backend}",
+        tmp_path_factory.mktemp(f"wsgi-{backend}"),
+        database=backend,
+        checkpointer=backend,
+        lease_seconds=LEASE_SECONDS,
+    )
+    try:
+        server = deployment.gunicorn(workers=4)
+        yield Wsgi(deployment, server)
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    finally:
+        deployment.close()
+
+
+@dataclass
+class Engine:
+    """Two ASGI app servers and a worker sharing one deployment."""
+
+    deployment: Deployment
+    server_a: AppServer
+    server_b: AppServer
+    worker: Worker
+    stores: str  # "postgres" or "redis"
+
+    def api(self, server: AppServer, user: str = USERS[0]) -> Api:
+        return Api(server, self.deployment.tokens[user])
+
+    @property
+    def a(self) -> Api:
+        return self.api(self.server_a)
+
+    @property
+    def b(self) -> Api:
+        return self.api(self.server_b)
+
+    def ensure_worker(self) -> Worker:
+        """The worker, restarted if a test killed it."""
+        if not self.worker.alive():
+            self.worker.stop()
+            self.deployment.processes.remove(self.worker)
+            self.worker = self.deployment.worker()
+        return self.worker
+
+
+@pytest.fixture(scope="session", params=["postgres", "redis"])
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """Servers A and B (uvicorn) and one worker on a fresh Postgres database; checkpoints
+    and events in Postgres, or in Redis (then the `redis_url` Valkey server)."""
+    postgres_or_skip()
+    stores = request.param
+    redis_url = request.getfixturevalue("redis_url") if stores == "redis" else None
+    deployment = deploy_or_fail(
+        f"engine-{stores}",
+        tmp_path_factory.mktemp(f"engine-{stores}"),
+        database="postgres",
+        checkpointer=stores,
+        events=stores if stores == "redis" else "database",
+        redis_url=redis_url,
+        lease_seconds=LEASE_SECONDS,
+        settings={"YAMLGRAPH_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    )
+    try:
+        server_a = deployment.uvicorn(name=f"engine-{stores}-server-a")
+        server_b = deployment.uvicorn(name=f"engine-{stores}-server-b")
+        worker = deployment.worker(name=f"engine-{stores}-worker")
+        yield Engine(deployment, server_a, server_b, worker, stores)
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    finally:
+        deployment.close()
