@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -409,6 +409,14 @@ class Deployment:
             "lease_expires_at": lease,
         }
 
+    def session_id(self, thread_id: str) -> str | None:
+        """The id of the session on LangGraph thread `thread_id` (a client that lost its
+        answer finds its session by the thread id it chose)."""
+        rows = self.database.query(
+            "SELECT id FROM yamlgraph_django_session WHERE thread_id = %s", (thread_id,)
+        )
+        return str(uuid.UUID(str(rows[0][0]))) if rows else None
+
     def runs(self, session_id: str) -> list[dict[str, Any]]:
         """The session's Run rows in order: {id, kind, status, value, error, started, finished}."""
         rows = self.database.query(
@@ -689,3 +697,25 @@ def parse_sse(lines: Iterator[str]) -> Iterator[SseEvent]:
             name = value
         elif key == "data":
             data.append(value)
+
+
+def wait_until(
+    condition: Callable[[], Any],
+    what: str,
+    *,
+    timeout: float = 60.0,
+    processes: Iterable[Process] = (),
+    interval: float = 0.1,
+) -> Any:
+    """Poll `condition` until it returns something truthy (returned); fail after
+    `timeout` saying `what` did not happen, or at once with the log of a process that died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for process in processes:
+            process.check_alive()
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(interval)
