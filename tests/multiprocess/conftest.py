@@ -17,13 +17,15 @@ A failing test gets the tail of every live process's log in its report.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from tests.multiprocess.harness import (
+    LIVE_DEPLOYMENTS,
     LIVE_PROCESSES,
     USERS,
     Api,
@@ -35,6 +37,7 @@ from tests.multiprocess.harness import (
 )
 
 HERE = Path(__file__).resolve().parent
+T = TypeVar("T")
 NO_POSTGRES = "DATABASE_URL is not set: no Postgres server to deploy on"
 
 #: Lease of the deployments: short, so crash recovery happens within a test's patience.
@@ -57,16 +60,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     return report
 
 
+@pytest.fixture(autouse=True)
+def _release_held_steps() -> Iterator[None]:
+    """After each test, let go of the steps it held, whether it passed or not."""
+    yield
+    for deployment in LIVE_DEPLOYMENTS:
+        deployment.release_all()
+
+
 def postgres_or_skip() -> None:
     if not os.environ.get("DATABASE_URL", "").strip():
         pytest.skip(NO_POSTGRES)
 
 
 def deploy_or_fail(name: str, root: Path, **options: object) -> Deployment:
+    failure = None
     try:
         return create_deployment(name, root, **options)  # type: ignore[arg-type]
     except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        failure = str(exc)
+    pytest.fail(failure, pytrace=False)
+
+
+def start_or_fail(deployment: Deployment, start: Callable[[], T]) -> T:
+    """What `start` returns; on a process that would not start, the deployment is
+    closed and the fixture fails with that process's log."""
+    failure = None
+    try:
+        return start()
+    except HarnessError as exc:
+        failure = str(exc)
+        deployment.close()
+    pytest.fail(failure, pytrace=False)
 
 
 @dataclass
@@ -95,11 +120,9 @@ def wsgi(
         checkpointer=backend,
         lease_seconds=LEASE_SECONDS,
     )
+    server = start_or_fail(deployment, lambda: deployment.gunicorn(workers=4))
     try:
-        server = deployment.gunicorn(workers=4)
         yield Wsgi(deployment, server)
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
     finally:
         deployment.close()
 
@@ -124,6 +147,14 @@ class Engine:
     @property
     def b(self) -> Api:
         return self.api(self.server_b)
+
+    def restart_server_a(self) -> AppServer:
+        """Server A again (on a new port) after a test killed it."""
+        name = self.server_a.name
+        self.server_a.stop()
+        self.deployment.processes.remove(self.server_a)
+        self.server_a = self.deployment.uvicorn(name=name)
+        return self.server_a
 
     def ensure_worker(self) -> Worker:
         """The worker, restarted if a test killed it."""
@@ -153,12 +184,15 @@ def engine(
         lease_seconds=LEASE_SECONDS,
         settings={"YAMLGRAPH_WEBHOOK_SECRET": WEBHOOK_SECRET},
     )
-    try:
+
+    def start() -> Engine:
         server_a = deployment.uvicorn(name=f"engine-{stores}-server-a")
         server_b = deployment.uvicorn(name=f"engine-{stores}-server-b")
         worker = deployment.worker(name=f"engine-{stores}-worker")
-        yield Engine(deployment, server_a, server_b, worker, stores)
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        return Engine(deployment, server_a, server_b, worker, stores)
+
+    engine = start_or_fail(deployment, start)
+    try:
+        yield engine
     finally:
         deployment.close()

@@ -23,6 +23,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -58,6 +59,8 @@ CONTROLLED_ENV = (
 
 #: Every process a test started, so a failing test can show their logs (conftest.py).
 LIVE_PROCESSES: list[Process] = []
+#: Every deployment not yet closed, so each test's teardown can release what it held.
+LIVE_DEPLOYMENTS: list[Deployment] = []
 
 
 class HarnessError(AssertionError):
@@ -243,6 +246,10 @@ class Deployment:
     env: dict[str, str]
     tokens: dict[str, str] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        LIVE_DEPLOYMENTS.append(self)
 
     @property
     def graph_dir(self) -> Path:
@@ -388,6 +395,8 @@ class Deployment:
             process.stop()
         self.processes.clear()
         self.database.drop()
+        if self in LIVE_DEPLOYMENTS:
+            LIVE_DEPLOYMENTS.remove(self)
 
     # ----------------------------------------------------------------- reading
 
@@ -446,6 +455,20 @@ class Deployment:
     def started_pid(self, tag: str, step: str) -> int | None:
         path = self.signals / f"{tag}.{step}.started"
         return int(path.read_text()) if path.exists() and path.read_text() else None
+
+    def new_tag(self, prefix: str) -> str:
+        """A fresh tag for a session of the test graphs; `release_all` lets it go."""
+        tag = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.tags.append(tag)
+        return tag
+
+    def release_all(self) -> None:
+        """Let every held step of every tagged session finish (a test's teardown: a
+        failed test must not leave a worker busy with a step held for minutes)."""
+        self.signals.mkdir(exist_ok=True)
+        for tag in self.tags:
+            (self.signals / f"{tag}.all.go").touch()
+        self.tags.clear()
 
     def release(self, tag: str, step: str) -> None:
         """Let a held step of the session tagged `tag` finish (tools/hold.py)."""
@@ -645,14 +668,20 @@ class Api:
         *,
         params: Mapping[str, Any] | None = None,
         last_event_id: str | None = None,
-        timeout: float = 60.0,
+        deadline: float = 90.0,
     ) -> Iterator[tuple[httpx.Response, Iterator[SseEvent]]]:
-        """Open GET .../stream/; yields the response and an iterator of its events."""
+        """Open GET .../stream/; yields the response and an iterator of its events.
+
+        A stream still open after `deadline` seconds is closed and the block fails with
+        the events read so far (a stream the server never ends must not hang the suite).
+        """
         headers = {**self.headers, "Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
+        received: list[SseEvent] = []
+        fired = threading.Event()
         with (
-            httpx.Client(timeout=httpx.Timeout(timeout, connect=10)) as client,
+            httpx.Client(timeout=httpx.Timeout(60, connect=10)) as client,
             client.stream(
                 "GET",
                 f"{self.base}/sessions/{session_id}/stream/",
@@ -660,10 +689,34 @@ class Api:
                 headers=headers,
             ) as response,
         ):
-            yield response, parse_sse(response.iter_lines())
+
+            def close() -> None:
+                fired.set()
+                response.close()
+
+            def recorded() -> Iterator[SseEvent]:
+                try:
+                    for event in parse_sse(response.iter_lines()):
+                        received.append(event)
+                        yield event
+                except (httpx.HTTPError, ValueError, AttributeError):
+                    if not fired.is_set():
+                        raise
+
+            watchdog = threading.Timer(deadline, close)
+            watchdog.start()
+            try:
+                yield response, recorded()
+            finally:
+                watchdog.cancel()
+        if fired.is_set():
+            raise AssertionError(
+                f"the stream of {session_id} was still open after {deadline:.0f} s; events: "
+                f"{[(e.id, e.event, e.data) for e in received]}"
+            )
 
     def read_stream(self, session_id: str, **options: Any) -> list[SseEvent]:
-        """Every event of a stream until the server closes it."""
+        """Every event of a stream until the server closes it (see `stream`)."""
         with self.stream(session_id, **options) as (response, events):
             assert response.status_code == 200, response.read().decode(errors="replace")
             content_type = response.headers.get("content-type", "")

@@ -14,7 +14,6 @@ import os
 import signal
 import threading
 import time
-import uuid
 from typing import Any
 
 import httpx
@@ -45,7 +44,7 @@ def test_an_app_server_killed_mid_run_leaves_a_resumable_session(wsgi: Wsgi) -> 
     settles it as failed-and-resumable, its checkpoints kept; a retry continues from the
     last finished step (the first step does not run again) and the session completes."""
     deployment, api = wsgi.deployment, wsgi.api()
-    tag = f"kill-{uuid.uuid4().hex[:8]}"
+    tag = deployment.new_tag("kill")
     thread, outcome = start_in_a_thread(wsgi, "mp_steps", {"tag": tag, "second_seconds": 120}, tag)
     pid = wait_until(
         lambda: deployment.started_pid(tag, "second"),
@@ -97,7 +96,7 @@ def test_a_run_three_leases_long_is_not_declared_dead(wsgi: Wsgi) -> None:
     works, finds nothing stale (the heartbeat renews the lease); the run ends interrupted,
     and the stored question is the one the checkpoint waits at."""
     deployment, api = wsgi.deployment, wsgi.api()
-    tag = f"long-{uuid.uuid4().hex[:8]}"
+    tag = deployment.new_tag("long")
     seconds = 3 * LEASE_SECONDS + 1
     began = time.monotonic()
     thread, outcome = start_in_a_thread(

@@ -8,7 +8,8 @@ test reads them; the test's deployment has its own copy of this directory):
 - `<tag>.overlaps`: a line whenever a step starts while another process runs it (an
   flock the kernel releases when a killed process dies), i.e. a session run twice at once.
 
-A step then works until `<tag>.<step>.go` exists or `<step>_seconds` (state) passed.
+A step then works until `<tag>.<step>.go` (or `<tag>.all.go`, which a test's teardown
+leaves) exists or `<step>_seconds` (state) passed.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def hold(step: str, state: dict) -> dict:
             count.write(f"{os.getpid()}\n")
         Path(f"{base}.started").write_text(str(os.getpid()))
         _emit({"step": step, "tag": tag, "event": "started"})
-        go = Path(f"{base}.go")
+        go, all_go = Path(f"{base}.go"), SIGNALS / f"{tag}.all.go"
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not go.exists():
+        while time.monotonic() < deadline and not (go.exists() or all_go.exists()):
             time.sleep(0.05)
     _emit({"step": step, "tag": tag, "event": "finished"})
     return {step: f"{step} done by {os.getpid()}"}
