@@ -28,7 +28,7 @@ import httpx
 from tests.multiprocess.conftest import Wsgi
 
 #: Sessions per backend; each has two questions, so twice as many racing pairs.
-SESSIONS = 80
+SESSIONS = 60
 #: Sessions racing at once: two requests each, within gunicorn's 4 workers.
 CONCURRENT_SESSIONS = 2
 #: How a pair's clients say what they answer, in turn.
