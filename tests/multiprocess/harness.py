@@ -171,12 +171,20 @@ class AppServer(Process):
 class Worker(Process):
     """`manage.py yamlgraph worker`: the task worker plus the crashed-run sweeper."""
 
-    def wait_started(self, seconds: float = 3.0) -> Worker:
-        """Fail with the log if the worker exits within its first seconds."""
-        deadline = time.monotonic() + seconds
+    #: What a worker says once it listens for tasks (django-tasks-db: "Starting worker
+    #: worker_id=... queues=default"; RQ: "Worker ... started").
+    READY = re.compile(r"start|ready|listening", re.IGNORECASE)
+
+    def wait_started(self, timeout: float = 30.0) -> Worker:
+        """Wait until the worker says it started (or stays up, silent, for `timeout`);
+        fail with its log if it exits first."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
+            if self.READY.search(self.log()):
+                return self
             time.sleep(0.1)
+        self.check_alive()
         return self
 
 
