@@ -6,6 +6,9 @@ log, and again with Redis checkpoints and Redis events; lease 3 s. Held steps of
 test graph (tests/multiprocess/graphs/tools/hold.py) keep a run going until the test
 releases it, so a test can act while a worker runs a session.
 
+Tests whose subject does not depend on the stores (leases, webhooks) run on the
+Postgres deployment only, to keep the directory's runtime in budget.
+
 Interface under test: POST /api/sessions/ `{"background": true}` answers 202 `pending`;
 GET /api/sessions/{id}/stream/ is Server-Sent Events (`id:` lines; events `metadata`,
 `values`, `updates`, `messages`, `custom`, `error`, `end` with `{"status": ...}`),
@@ -24,6 +27,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.multiprocess.conftest import LEASE_SECONDS, Engine
 from tests.multiprocess.harness import Api, SseEvent, wait_until
@@ -214,6 +218,8 @@ def test_a_killed_worker_is_recovered_by_another_worker_with_no_command(engine: 
     assert runs[-1]["status"] == "succeeded", runs
 
 
+# Leases live in the metadata database: the Redis stores change nothing here.
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
 def test_a_killed_app_server_is_recovered_by_the_worker_with_no_command(engine: Engine) -> None:
     """kill -9 of app server A while it runs a session in a request: the worker's
     sweeper settles the session once the lease passes; it stays resumable."""
@@ -255,6 +261,8 @@ def start_quietly(api: Api, graph: str, input: dict[str, Any], thread_id: str) -
         api.start(graph, input, thread_id=thread_id)
 
 
+# Leases live in the metadata database: the Redis stores change nothing here.
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
 def test_the_heartbeat_keeps_a_run_three_leases_long_alive_on_a_worker(engine: Engine) -> None:
     """A worker's run that takes three lease lengths, with the sweeper running, is never
     presumed dead: the session stays running until it reaches its question."""
