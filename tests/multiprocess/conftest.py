@@ -45,10 +45,31 @@ LEASE_SECONDS = 3.0
 WEBHOOK_SECRET = "multiprocess-webhook-secret"
 
 
+#: The order deployments are used in: each is set up once, used by all its tests, then
+#: torn down (pytest keeps one instance of a parametrized session fixture at a time).
+DEPLOYMENT_ORDER = [
+    ("wsgi", "sqlite"),
+    ("wsgi", "postgres"),
+    ("engine", "postgres"),
+    ("engine", "redis"),
+]
+
+
+def _deployment_rank(item: pytest.Item) -> int:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for rank, (fixture, param) in enumerate(DEPLOYMENT_ORDER):
+        if params.get(fixture) == param:
+            return rank
+    return len(DEPLOYMENT_ORDER)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.multiprocess)
+    """Mark this directory's tests `multiprocess`, and group them by deployment."""
+    slots = [i for i, item in enumerate(items) if HERE in Path(str(item.path)).resolve().parents]
+    ours = sorted((items[i] for i in slots), key=_deployment_rank)  # stable: file order kept
+    for slot, item in zip(slots, ours, strict=True):
+        item.add_marker(pytest.mark.multiprocess)
+        items[slot] = item
 
 
 @pytest.hookimpl(wrapper=True)
