@@ -28,11 +28,16 @@ js:
 	@if command -v node >/dev/null && command -v npm >/dev/null; then $(MAKE) $(JS_STAMP); \
 	else echo "node/npm not found: the JS SDK test will skip"; fi
 
+# The web server (ASGI: uvicorn) and one background worker (django-tasks-db's queue in
+# the same SQLite file); Ctrl-C stops both.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py yamlgraph sync
 	$(PY) manage.py ensure_demo_superuser
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py yamlgraph worker & \
+	$(PY) -m uvicorn project.asgi:application --host 127.0.0.1 --port $${PORT:-8000} & \
+	wait
 
 # Production-style: gunicorn with 4 sync workers (set DATABASE_URL, DJANGO_DEBUG=0,
 # DJANGO_SECRET_KEY and YAMLGRAPH_CHECKPOINTER_URL for a real deployment).

@@ -32,7 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # Event log of runs: None keeps it in the database (SessionEvent), a redis:// URL
     # in Redis Streams. Streams send a heartbeat comment every HEARTBEAT seconds.
     "EVENTS_URL": None,
-    "EVENTS_HEARTBEAT_SECONDS": 15,
+    "EVENTS_HEARTBEAT_SECONDS": 5,
+    # A run's parts are written at most this long after they happen (one write per
+    # batch; a run shorter than this writes its events once).
+    "EVENTS_FLUSH_SECONDS": 0.1,
     # Webhooks: POSTed with an X-Yamlgraph-Signature HMAC-SHA256 of the body.
     "WEBHOOK_SECRET": "",
     "WEBHOOK_RETRIES": 5,

@@ -139,7 +139,7 @@ class SessionQuerySet(models.QuerySet):
             lease_expires_at=None,
             updated_at=stamp,
             expires_at=expiry(stamp),
-            finished_at=None if fields["status"] == "interrupted" else stamp,
+            finished_at=None if fields["status"] in ("interrupted", "pending") else stamp,
         )
         updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
             revision=F("revision") + 1, **fields

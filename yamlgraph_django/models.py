@@ -168,7 +168,9 @@ class Run(models.Model):
 
 
 class SessionEvent(models.Model):
-    """One part of a run's stream in the database event log (used when no Redis is set).
+    """A batch of one run's stream parts in the database event log (used when no Redis
+    is set): one row per flush, so a short run costs one INSERT. A part's event id is
+    `<row id>-<index in parts>`.
 
     Keyed by session, not a foreign key: the log is trimmed in bulk with its session
     (delete, prune) without the ORM collecting rows one by one.
@@ -177,8 +179,7 @@ class SessionEvent(models.Model):
     id = models.BigAutoField(primary_key=True)
     session_id = models.UUIDField()
     run_id = models.BigIntegerField(null=True, blank=True)
-    event = models.CharField(max_length=40)
-    data = models.JSONField(null=True, blank=True)
+    parts = models.JSONField(default=list, help_text=_("[[event, data], ...] in order"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -186,10 +187,10 @@ class SessionEvent(models.Model):
         indexes = [
             models.Index(fields=["session_id", "id"], name="yamlgraph_event_session"),
         ]
-        verbose_name = _("session event")
+        verbose_name = _("session event batch")
 
     def __str__(self) -> str:
-        return f"{self.event} #{self.pk} of {self.session_id}"
+        return f"{len(self.parts)} events #{self.pk} of {self.session_id}"
 
 
 from yamlgraph_django.checkpointer.models import *  # noqa: E402, F403

@@ -27,6 +27,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
@@ -36,6 +37,19 @@ from yamlgraph_django import registry
 from yamlgraph_django.models import GraphDefinition
 
 REPO_GRAPHS = Path(__file__).resolve().parents[2] / "graphs"
+
+
+TASKS_MODULE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+IMMEDIATE_TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process() -> Iterator[None]:
+    """In-process tests run background tasks at once (Django's immediate backend); the
+    project's default, a django-tasks-db queue worked by `manage.py yamlgraph worker`,
+    is what tests/multiprocess runs with real worker processes."""
+    with override_settings(TASKS=IMMEDIATE_TASKS):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import django
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -105,14 +104,17 @@ def test_the_django_checkpointer_type_is_registered_when_its_module_provides_it(
 # --------------------------------------------------------------------------- settings
 
 
-def test_tasks_use_the_immediate_backend_of_this_django_line():
-    backend = settings.TASKS["default"]["BACKEND"]
-    if django.VERSION >= (6, 0):
-        assert backend == "django.tasks.backends.immediate.ImmediateBackend"
-        assert "django_tasks" not in settings.INSTALLED_APPS
-    else:
-        assert backend == "django_tasks.backends.immediate.ImmediateBackend"
-        assert "django_tasks" in settings.INSTALLED_APPS
+def test_background_runs_go_to_a_database_queue_by_default_and_rq_by_one_variable(monkeypatch):
+    monkeypatch.delenv("YAMLGRAPH_TASKS_URL", raising=False)
+    values = load_settings(monkeypatch)
+    assert values["TASKS"]["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend"
+    assert "django_tasks_db" in values["INSTALLED_APPS"]
+    assert ("django_tasks" in values["INSTALLED_APPS"]) == (django.VERSION < (6, 0))
+
+    values = load_settings(monkeypatch, YAMLGRAPH_TASKS_URL="redis://127.0.0.1:1/0")
+    assert values["TASKS"]["default"]["BACKEND"] == "django_tasks_rq.RQBackend"
+    assert values["RQ_QUEUES"]["default"]["URL"] == "redis://127.0.0.1:1/0"
+    assert "django_rq" in values["INSTALLED_APPS"]
 
 
 def load_settings(monkeypatch, **env: str) -> dict:

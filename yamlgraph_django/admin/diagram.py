@@ -28,8 +28,20 @@ TYPE_COLOURS: dict[str, tuple[str, str]] = {
     "map": ("#fce7f3", "#db2777"),
 }
 TERMINAL_COLOURS = ("#374151", "#111827")
-#: Border of a highlighted node, per what the session is doing there.
-HIGHLIGHT_COLOURS = {"waiting": "#d97706", "failed": "#dc2626", "done": "#16a34a"}
+#: Border of a highlighted node, per what the session is doing there ("running": the
+#: step a live page saw finish last, see static/yamlgraph_django/session_live.js).
+HIGHLIGHT_COLOURS = {
+    "waiting": "#d97706",
+    "failed": "#dc2626",
+    "done": "#16a34a",
+    "running": "#2563eb",
+}
+#: The highlight is two classes on the node (`current` and its state) styled by a rule
+#: inside the SVG, so a live page moves it by moving the classes.
+HIGHLIGHT_STYLE = "".join(
+    f".yamlgraph-diagram .node.current.{state} rect{{stroke:{colour};stroke-width:4px}}"
+    for state, colour in HIGHLIGHT_COLOURS.items()
+)
 
 NODE_WIDTH, NODE_HEIGHT = 150, 44
 COLUMN_GAP, ROW_GAP, MARGIN = 40, 56, 24
@@ -102,7 +114,7 @@ def graph_svg(
     state: str = "waiting",
 ) -> SafeString:
     """The picture of `config`; nodes in `highlight` get the `current` class and a thick
-    border coloured for `state` ("waiting", "failed" or "done")."""
+    border coloured for `state` ("waiting", "failed", "done" or "running")."""
     names = [START, *config.nodes, END]
     links = [link for link in links_of(config) if link.source in names and link.target in names]
     row, back = _layers(names, links)
@@ -128,6 +140,7 @@ def graph_svg(
         "<defs><marker id='yg-arrow' viewBox='0 0 10 10' refX='10' refY='5' "
         "markerWidth='7' markerHeight='7' orient='auto-start-reverse'>"
         "<path d='M0,0 L10,5 L0,10 z' fill='#6b7280'/></marker></defs>",
+        f"<style>{HIGHLIGHT_STYLE}</style>",
     ]
     for link in links:
         parts.append(_arrow(link, centre, link in back, width))
@@ -175,12 +188,9 @@ def _node(
     kind = node.type if node is not None else name.lower()
     fill, border = TYPE_COLOURS.get(kind, TERMINAL_COLOURS if node is None else ("#fff", "#999"))
     text_colour = "#fff" if node is None else "#111827"
-    stroke_width = 1.5
     classes = f"node node-{escape(kind)}"
     if current:
-        border = HIGHLIGHT_COLOURS.get(state, HIGHLIGHT_COLOURS["waiting"])
-        stroke_width = 4
-        classes += f" current {escape(state)}"
+        classes += f" current {escape(state if state in HIGHLIGHT_COLOURS else 'waiting')}"
     x, y = at[0] - NODE_WIDTH / 2, at[1] - NODE_HEIGHT / 2
     radius = NODE_HEIGHT / 2 if node is None else 8
     subtitle = (
@@ -194,7 +204,7 @@ def _node(
         f'<g class="{classes}" data-node="{escape(name)}" data-type="{escape(kind)}">'
         f"<title>{escape(name)} ({escape(kind)})</title>"
         f'<rect x="{x:.0f}" y="{y:.0f}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" '
-        f'rx="{radius:.0f}" fill="{fill}" stroke="{border}" stroke-width="{stroke_width}"/>'
+        f'rx="{radius:.0f}" fill="{fill}" stroke="{border}" stroke-width="1.5"/>'
         f'<text x="{at[0]:.0f}" y="{title_y:.0f}" text-anchor="middle" font-size="13" '
         f'font-weight="600" fill="{text_colour}">{escape(_short(name, 20))}</text>'
         f"{subtitle}</g>"

@@ -39,7 +39,7 @@ from yamlgraph_django.admin.display import (
     table,
     when,
 )
-from yamlgraph_django.admin.views import SessionViewsMixin
+from yamlgraph_django.admin.views import SessionViewsMixin, live_stream_url
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import YamlgraphError
 from yamlgraph_django.forms import question_text, schema_of
@@ -317,15 +317,28 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
             current, mode = ["END"], "done"
         elif obj.status == SessionStatus.FAILED:
             mode = "failed"
+        elif obj.status in (SessionStatus.PENDING, SessionStatus.RUNNING):
+            mode = "running"
         else:
             mode = "waiting"
-        # A live-updating page (issue 12's event stream) can re-mark nodes by data-node.
-        return format_html(
-            '<div class="yamlgraph-picture" data-session="{}" data-status="{}">{}{}</div>',
+        stream = live_stream_url(obj)
+        picture = format_html(
+            '<div class="yamlgraph-picture" data-session="{}" data-status="{}"{}>{}{}</div>',
             obj.pk,
             obj.status,
+            format_html(' data-stream="{}"', stream) if stream else "",
             graph_svg(config, current, state=mode),
             legend(),
+        )
+        if not stream:
+            return picture
+        # Shown by session_live.js once it follows the stream (never without JavaScript).
+        return format_html(
+            '{}<div class="yamlgraph-live" hidden><h3>{}</h3>'
+            '<p class="yamlgraph-live-status quiet"></p><ol class="yamlgraph-live-steps"></ol>'
+            "</div>",
+            picture,
+            _("Live steps"),
         )
 
     @admin.display(description=_("pending interrupts"))

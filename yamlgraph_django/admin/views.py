@@ -9,6 +9,7 @@ page; bad input comes back as a form error and changes nothing.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -16,8 +17,9 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -33,7 +35,7 @@ from yamlgraph_django.exceptions import (
     YamlgraphError,
 )
 from yamlgraph_django.forms import ResumeForm, StartSessionForm
-from yamlgraph_django.models import Session, SessionStatus
+from yamlgraph_django.models import RunStatus, Session, SessionStatus
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -46,6 +48,8 @@ else:
 #: mid-step; a failed one may be cancelled to stop retries for good).
 CANCELLABLE = (SessionStatus.PENDING, SessionStatus.INTERRUPTED, SessionStatus.FAILED)
 CHANNEL = "admin"
+
+logger = logging.getLogger("yamlgraph_django.admin")
 
 
 def outcome(session: Session) -> tuple[str, int]:
@@ -61,8 +65,38 @@ def outcome(session: Session) -> tuple[str, int]:
     if session.status == SessionStatus.FAILED:
         return _("It failed: %(error)s") % {"error": session.error}, messages.ERROR
     if session.status in (SessionStatus.PENDING, SessionStatus.RUNNING):
-        return _("It is running in the background; reload this page to follow it."), messages.INFO
+        if stream_url(session) is None:
+            text = _("It is running in the background; reload this page to follow it.")
+        else:
+            text = _("It is running in the background; its steps show below as they happen.")
+        return text, messages.INFO
     return _("It is %(status)s.") % {"status": session.get_status_display().lower()}, messages.INFO
+
+
+def stream_url(session: Session) -> str | None:
+    """The session's event stream in the API, or None if the project does not mount it."""
+    try:
+        return reverse("yamlgraph_api:session-stream", args=[session.pk])
+    except NoReverseMatch:
+        return None
+
+
+def live_stream_url(session: Session) -> str | None:
+    """What the session page follows while a run is in flight: the event stream after the
+    log's current end (the page shows everything before it). None when nothing runs,
+    when the API is not mounted, or when the log cannot be read (the page still works)."""
+    in_flight = session.status in (SessionStatus.PENDING, SessionStatus.RUNNING) or (
+        session.runs.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).exists()
+    )
+    url = stream_url(session) if in_flight else None
+    if url is None:
+        return None
+    try:
+        position = services.latest_event_id(session.pk)
+    except Exception:  # the log is down: the page shows what the server knows, no more
+        logger.warning("event log unreadable for session %s", session.pk, exc_info=True)
+        return None
+    return f"{url}?{urlencode({'after': position})}" if position else url
 
 
 class SessionViewsMixin(_Base):

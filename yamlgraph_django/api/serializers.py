@@ -332,6 +332,12 @@ class SessionCreateSerializer(StrictSerializer):
         help_text="Queue the run (answer 202) instead of running it now; "
         "default: the RUN_MODE setting.",
     )
+    stream = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Answer with the run's event stream (text/event-stream, as "
+        "GET /sessions/{id}/stream/?run=) instead of the session.",
+    )
 
     def validate_thread_id(self, value: str) -> str:
         if value != value.strip() or any(ch.isspace() or not ch.isprintable() for ch in value):
@@ -360,6 +366,20 @@ class SessionResumeSerializer(StrictSerializer):
         default=None,
         help_text="Queue the run (answer 202); default: the RUN_MODE setting.",
     )
+    stream = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Answer with the run's event stream (text/event-stream, as "
+        "GET /sessions/{id}/stream/?run=) instead of the session.",
+    )
+    multitask_strategy = serializers.ChoiceField(
+        choices=["reject", "enqueue", "interrupt"],
+        required=False,
+        default="reject",
+        help_text="While another run holds the session: `reject` (409), `enqueue` (202: "
+        "runs after it, answering what is pending then) or `interrupt` (it stops at its "
+        "next step, keeping its checkpoints, then this one runs).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "value" in attrs and "values" in attrs:
@@ -370,6 +390,19 @@ class SessionResumeSerializer(StrictSerializer):
         if "values" in attrs and not attrs["values"]:
             raise serializers.ValidationError({"values": ["Answer at least one interrupt."]})
         return attrs
+
+
+class StreamQuerySerializer(serializers.Serializer):
+    """Query parameters of the event stream."""
+
+    run = serializers.IntegerField(
+        required=False, min_value=1, help_text="Only this run's events (ends with its `end`)."
+    )
+    after = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="Resume after this event id (as the Last-Event-ID header does).",
+    )
 
 
 class HistoryQuerySerializer(serializers.Serializer):

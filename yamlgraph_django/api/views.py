@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -24,6 +25,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -34,6 +36,7 @@ from yamlgraph_django.api.exceptions import RequestTooLarge, api_exception_handl
 from yamlgraph_django.api.filters import SessionFilter
 from yamlgraph_django.api.pagination import SessionPagination
 from yamlgraph_django.api.parsers import NUL, JSONBodyParser, refuse_unstorable
+from yamlgraph_django.api.renderers import EventStreamRenderer
 from yamlgraph_django.api.schema import (
     BUSY_OR_DONE,
     INVALID,
@@ -54,10 +57,12 @@ from yamlgraph_django.api.serializers import (
     SessionResumeSerializer,
     SessionSerializer,
     SessionSummarySerializer,
+    StreamQuerySerializer,
 )
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import GraphNotFound, InvalidInput
-from yamlgraph_django.models import GraphDefinition, RunChannel, Session
+from yamlgraph_django.http_streams import follow_response, sse
+from yamlgraph_django.models import GraphDefinition, RunChannel, Session, SessionStatus
 
 logger = logging.getLogger("yamlgraph_django.api")
 
@@ -292,9 +297,12 @@ class SessionViewSet(
                 thread_id=data.get("thread_id"),
                 channel=RunChannel.API,
                 background=background,
+                stream=data["stream"],
             )
         except InvalidInput as exc:
             raise nest_input_errors(exc, body_fields=set(body.fields)) from None
+        if data["stream"]:
+            return self._run_stream(session, session.queued_run.pk, None)
         queued = background if background is not None else is_background_default()
         code = status.HTTP_202_ACCEPTED if queued else status.HTTP_201_CREATED
         return self._session_response(session, code)
@@ -346,8 +354,14 @@ class SessionViewSet(
             channel=RunChannel.API,
             background=background,
             revision=if_match_revision(request),
+            multitask_strategy=data["multitask_strategy"],
+            stream=data["stream"],
         )
+        queued_run = getattr(session, "queued_run", None)
+        if data["stream"]:
+            return self._run_stream(session, queued_run.pk, None)
         queued = background if background is not None else is_background_default()
+        queued = queued or queued_run is not None
         return self._session_response(
             session, status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK
         )
@@ -371,7 +385,53 @@ class SessionViewSet(
         session = services.cancel_session(
             self.get_object(), actor=self._actor(), channel=RunChannel.API
         )
-        return self._session_response(session)
+        running = session.status == SessionStatus.RUNNING  # the stop lands at its next step
+        return self._session_response(
+            session, status.HTTP_202_ACCEPTED if running else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        summary="Follow a session's runs live",
+        description="Server-Sent Events of the session's runs, from the start of its log "
+        "or after `Last-Event-ID` (or `after`): `metadata` (run id), LangGraph's "
+        "`values`, `updates`, `messages` (token chunks of LLM nodes) and `custom`, then "
+        "`error` if the run failed and `end` with the status it left. Every frame has an "
+        "`id:` to resume from. The stream ends once no run is active or queued (with "
+        "`run`, after that run's `end`); a finished session replays its log. Comment "
+        "lines (`: heartbeat`) keep idle connections open.",
+        parameters=[SESSION_ID, StreamQuerySerializer],
+        request=None,
+        filters=False,
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                description="The event stream: each event's data is JSON.",
+                response=OpenApiTypes.ANY,
+            ),
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            404: NOT_FOUND,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[],
+        pagination_class=None,
+        renderer_classes=[EventStreamRenderer, JSONRenderer],
+    )
+    def stream(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        session = self.get_object()
+        query = StreamQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        after = request.headers.get("Last-Event-ID") or query.validated_data.get("after")
+        return self._run_stream(session, query.validated_data.get("run"), after)
+
+    def _run_stream(self, session: Session, run_id: int | None, after: str | None) -> Any:
+        try:
+            follower = services.Follower(session.pk, after=after, run_id=run_id)
+        except services.InvalidEventId as exc:
+            raise InvalidInput(errors={"Last-Event-ID": str(exc)}) from None
+        return follow_response(self.request, follower, frame_of, {})
 
     @extend_schema(
         summary="Checkpoint history",
@@ -397,6 +457,13 @@ class SessionViewSet(
             session, limit=query.validated_data["limit"], before=query.validated_data.get("before")
         )
         return Response(CheckpointSerializer(entries, many=True).data)
+
+
+def frame_of(event: Any) -> bytes:
+    """A logged part as an SSE frame; the log's internal parts (`__...`) stay out."""
+    if event.event.startswith("__"):
+        return b""
+    return sse(event.event, event.data, event.id)
 
 
 def if_match_revision(request: Request) -> int | None:

@@ -1,14 +1,14 @@
 """Run views of the LangGraph server protocol: wait, stream, create + join, list, get,
-cancel, and stateless runs. Runs execute in the request (`wait` answers when the run
-stops, `stream` sends its events as it runs); `runs.create` answers at once and runs the
-graph right after the response is sent (`RunAfterResponse`), until the run engine moves
-it to a worker.
+cancel, and stateless runs. `wait` and `stream` execute in the request (`stream` sends
+its parts as they come, with the event log's ids); `runs.create` answers at once and a
+worker runs it; `join` and joined streams read the event log, so they work from any
+app server, replay a finished run, and resume after `Last-Event-ID`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -18,9 +18,11 @@ from rest_framework.response import Response
 
 from yamlgraph_django import services
 from yamlgraph_django.exceptions import InvalidInput, SessionNotFound
+from yamlgraph_django.http_streams import event_stream_response, follow_response, sse
 from yamlgraph_django.models import RunStatus, Session
 from yamlgraph_django.protocol import serializers, shaping
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
+from yamlgraph_django.services.run_events import END
 
 threads = services.threads
 thread_runs = services.thread_runs
@@ -31,21 +33,6 @@ ENQUEUE_WAIT_SECONDS = 30.0
 JOIN_WAIT_SECONDS = 300.0
 POLL_SECONDS = 0.1
 HEARTBEAT_SECONDS = 5.0
-
-
-class RunAfterResponse(Response):
-    """A response that runs `after` once it has been sent (WSGI/ASGI call `close()`
-    after the last byte): how `runs.create` runs in the background today."""
-
-    def __init__(self, data: Any, *, after: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(data, **kwargs)
-        self.after = after
-
-    def close(self) -> None:
-        try:
-            self.after()
-        finally:
-            super().close()
 
 
 def run_headers(session: Session, run_id: str, tail: str) -> dict[str, str]:
@@ -112,31 +99,18 @@ class RunStreamView(RunStartMixin, ProtocolView):
     def post(self, request: Request, thread_id: str) -> StreamingHttpResponse:
         prepared = self.start(self, thread_id)
         stream_resumable = bool(request.data.get("stream_resumable"))
-        return event_stream(
+        return event_stream_response(
+            request,
             run_events(prepared, stream_resumable),
             run_headers(prepared.session, prepared.run_id, "stream"),
         )
 
 
 def run_events(prepared: thread_runs.PreparedRun, with_ids: bool) -> Iterator[bytes]:
-    counter = 0
-
-    def frame(event: str, data: Any) -> bytes:
-        nonlocal counter
-        counter += 1
-        return shaping.sse(event, data, str(counter) if with_ids else None)
-
-    for mode, chunk in thread_runs.stream_run(prepared):
-        yield frame(mode, chunk)
-
-
-def event_stream(events: Iterator[bytes], headers: dict[str, str]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(events, content_type="text/event-stream")
-    response["Cache-Control"] = "no-store"
-    response["X-Accel-Buffering"] = "no"
-    for name, value in headers.items():
-        response[name] = value
-    return response
+    """The run's parts as SSE frames; with `with_ids`, each with its event log id (what
+    a rejoin sends back as Last-Event-ID)."""
+    for mode, chunk, event_id in thread_runs.stream_run(prepared):
+        yield sse(mode, chunk, event_id if with_ids else None)
 
 
 class StatelessRunMixin(RunStartMixin):
@@ -176,7 +150,9 @@ class StatelessRunStreamView(StatelessRunMixin, ProtocolView):
                 if not keep:
                     threads.delete_thread(prepared.session)
 
-        return event_stream(events(), {"Content-Location": f"/runs/{prepared.run_id}"})
+        return event_stream_response(
+            request, events(), {"Content-Location": f"/runs/{prepared.run_id}"}
+        )
 
 
 class RunListView(RunStartMixin, ProtocolView):
@@ -197,19 +173,12 @@ class RunListView(RunStartMixin, ProtocolView):
         return Response([shaping.run(r, session) for r in rows[offset : offset + limit]])
 
     def post(self, request: Request, thread_id: str) -> Response:
-        """`runs.create`: answer the pending Run now, execute it once the answer is sent."""
+        """`runs.create`: answer the pending Run now; a worker executes it."""
         prepared = self.start(self, thread_id, background=True)
         delay = min(float(getattr(prepared, "after_seconds", None) or 0), 60.0)
-
-        def execute() -> None:
-            if delay:
-                time.sleep(delay)
-            thread_runs.run_prepared_in_background(prepared)
-
+        thread_runs.enqueue_prepared(prepared, delay=delay)
         body = shaping.run(prepared.run, prepared.session)
-        return RunAfterResponse(
-            body, after=execute, headers=run_headers(prepared.session, prepared.run_id, "stream")
-        )
+        return Response(body, headers=run_headers(prepared.session, prepared.run_id, "stream"))
 
 
 class RunDetailView(ProtocolView):
@@ -235,36 +204,51 @@ class RunJoinView(ProtocolView):
 
 
 class RunJoinStreamView(ProtocolView):
-    """Join a run's stream. Without the run engine's event log there is nothing to
-    replay: the joined stream waits for the run (with heartbeats) and then sends the
-    thread's final `values`, so `joinStream` and reconnects still see the result."""
+    """Join a run's stream from the event log: its parts so far (after `Last-Event-ID`
+    when given), then live ones until the run ends, wherever it runs."""
 
     def get(self, request: Request, thread_id: str, run_id: str) -> StreamingHttpResponse:
         session = self.thread(thread_id)
         run = threads.find_run(session, run_id)
         public_id = threads.run_uuid(run)
-
-        def events() -> Iterator[bytes]:
-            yield shaping.sse("metadata", {"run_id": public_id, "attempt": 1})
-            deadline = time.monotonic() + JOIN_WAIT_SECONDS
-            last = time.monotonic()
-            while run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-                if time.monotonic() > deadline:
-                    return
-                time.sleep(POLL_SECONDS)
-                run.refresh_from_db()
-                if time.monotonic() - last > HEARTBEAT_SECONDS:
-                    last = time.monotonic()
-                    yield b": heartbeat\r\n\r\n"
-            result = thread_runs.run_result(session)
-            if "__error__" in result:
-                yield shaping.sse("error", result["__error__"])
-            else:
-                yield shaping.sse("values", result)
-
-        return event_stream(
-            events(), {"Content-Location": f"/threads/{thread_id}/runs/{public_id}"}
+        after = request.headers.get("Last-Event-ID") or None
+        try:
+            follower = services.Follower(session.pk, after=after, run_id=run.pk)
+        except services.InvalidEventId as exc:
+            raise InvalidInput(errors={"Last-Event-ID": str(exc)}) from None
+        return follow_response(
+            request,
+            follower,
+            ProtocolFrames(
+                [m for m in request.query_params.getlist("stream_mode") if m]  # SDK: "" = none
+                or (thread_runs.logged_modes(session, run) if after else [])
+            ),
+            {"Content-Location": f"/threads/{thread_id}/runs/{public_id}"},
         )
+
+
+class ProtocolFrames:
+    """Logged parts as the protocol sends them: the modes the join asks for, else those
+    the run's own client asked for; our own `end` closes the stream silently."""
+
+    def __init__(self, modes: list[str]) -> None:
+        self.modes = set(modes) | ({"messages"} if "messages-tuple" in modes else set())
+        self.chosen = bool(modes)
+
+    def __call__(self, event: Any) -> bytes:
+        if event.event == thread_runs.MODES_EVENT:
+            if not self.chosen:
+                self.modes = set(event.data)
+            return b""
+        if event.event == END or event.event.startswith("__"):
+            return b""
+        if (
+            event.event not in ("metadata", "error")
+            and self.modes
+            and event.event not in self.modes
+        ):
+            return b""
+        return sse(event.event, event.data, event.id)
 
 
 class RunCancelView(ProtocolView):

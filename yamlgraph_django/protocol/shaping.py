@@ -6,7 +6,6 @@ times are ISO-8601, ids UUID strings.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from yamlgraph_django.models import GraphDefinition, Run, RunStatus, Session, SessionStatus
@@ -113,10 +112,3 @@ def run(run: Run, session: Session) -> dict[str, Any]:
         "multitask_strategy": "reject",
         "kwargs": {},
     }
-
-
-def sse(event: str, data: Any, event_id: str | None = None) -> bytes:
-    """One Server-Sent Event frame, as langgraph-api writes them."""
-    head = f"id: {event_id}\r\n" if event_id is not None else ""
-    body = json.dumps(data, separators=(",", ":"), default=str)
-    return f"{head}event: {event}\r\ndata: {body}\r\n\r\n".encode()

@@ -21,15 +21,19 @@ background task), `state` (reading), `maintenance` (delete, prune, recover). Row
 changes are `Session.objects` methods (`yamlgraph_django.managers`).
 """
 
+from yamlgraph_django.events import InvalidEventId
 from yamlgraph_django.services import thread_runs, threads
 from yamlgraph_django.services.lifecycle import cancel_session, resume_session, start_session
 from yamlgraph_django.services.maintenance import (
     CRASH_ERROR,
+    Sweeper,
     delete_session,
     due_sessions,
     prune_expired,
     recover_stale_sessions,
+    worker_command,
 )
+from yamlgraph_django.services.run_events import Follower, latest_event_id
 from yamlgraph_django.services.state import get_history, get_state
 from yamlgraph_django.services.stores import checkpointer_type, graph_config
 from yamlgraph_django.services.tasks import run_queued
@@ -37,6 +41,8 @@ from yamlgraph_django.services.validation import MISSING, json_type_word, valida
 
 __all__ = [
     "CRASH_ERROR",
+    "Follower",
+    "InvalidEventId",
     "MISSING",
     "cancel_session",
     "checkpointer_type",
@@ -46,11 +52,14 @@ __all__ = [
     "get_state",
     "graph_config",
     "json_type_word",
+    "latest_event_id",
     "prune_expired",
     "recover_stale_sessions",
     "resume_session",
     "run_queued",
     "start_session",
+    "Sweeper",
+    "worker_command",
     "thread_runs",
     "threads",
     "validate_metadata",

@@ -20,6 +20,12 @@ from langgraph.types import Command
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import CheckpointerUnavailable
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
+from yamlgraph_django.services.run_events import (
+    CANCEL_REQUESTED,
+    END,
+    Publisher,
+    stream_graph,
+)
 from yamlgraph_django.services.snapshots import (
     interrupts_of,
     is_finished,
@@ -30,6 +36,9 @@ from yamlgraph_django.services.snapshots import (
 from yamlgraph_django.services.stores import graph_config, store_errors
 
 logger = logging.getLogger("yamlgraph_django.services")
+
+#: Why a session whose run was stopped for another (multitask "interrupt") is not done.
+STOPPED_ERROR = "the run was stopped before the end to make way for another; resume to continue"
 
 #: How far back a failed session looks for the last question to answer again.
 REWIND_SEARCH_LIMIT = 200
@@ -69,23 +78,33 @@ def last_question(app: Any, session: Session) -> Any:
     return None
 
 
-def invoke(app: Any, session: Session, plan: Plan) -> None:
-    """Carry out a plan on the session's thread (see `Plan`)."""
+def invoke(app: Any, session: Session, plan: Plan, publisher: Publisher) -> str | None:
+    """Carry out a plan on the session's thread (see `Plan`), publishing its stream;
+    returns the stop request that ended it early, if any."""
     cfg = thread_config(session)
     kind = plan["kind"]
     if kind == "input":
-        app.invoke(plan["input"], cfg, durability=DURABILITY)
-    elif kind == "continue":
-        app.invoke(None, cfg, durability=DURABILITY)
-    elif kind == "resume":
-        app.invoke(Command(resume=plan["resume"]), cfg, durability=DURABILITY)
-    elif kind == "rewind":
-        rewind(app, session, plan["checkpoint_id"], plan["answers"])
-    else:  # pragma: no cover - plans are made in this package
-        raise ValueError(f"unknown run plan {kind!r}")
+        return run_graph(app, plan["input"], cfg, publisher)
+    if kind == "continue":
+        return run_graph(app, None, cfg, publisher)
+    if kind == "resume":
+        return run_graph(app, Command(resume=plan["resume"]), cfg, publisher)
+    if kind == "rewind":
+        return rewind(app, session, plan["checkpoint_id"], plan["answers"], publisher)
+    raise ValueError(f"unknown run plan {kind!r}")  # pragma: no cover - plans are ours
 
 
-def rewind(app: Any, session: Session, checkpoint_id: str, answers: dict[str, Any]) -> None:
+def run_graph(app: Any, graph_input: Any, cfg: dict[str, Any], publisher: Publisher) -> str | None:
+    return stream_graph(app, graph_input, cfg, publisher, durability=DURABILITY)
+
+
+def rewind(
+    app: Any,
+    session: Session,
+    checkpoint_id: str,
+    answers: dict[str, Any],
+    publisher: Publisher,
+) -> str | None:
     """Answer again the questions pending at `checkpoint_id`.
 
     Resuming that checkpoint directly would replay the earlier answer (LangGraph keeps
@@ -100,7 +119,9 @@ def rewind(app: Any, session: Session, checkpoint_id: str, answers: dict[str, An
         for index, interrupt in enumerate(task.interrupts)
     ]
     app.update_state(target.config, None)
-    app.invoke(None, thread_config(session), durability=DURABILITY)
+    stop = run_graph(app, None, thread_config(session), publisher)
+    if stop is not None:
+        return stop
     fresh = app.get_state(thread_config(session))
     new_ids = {
         (task.name, index): interrupt.id
@@ -113,7 +134,8 @@ def rewind(app: Any, session: Session, checkpoint_id: str, answers: dict[str, An
         if old_id in answers and (name, index) in new_ids
     }
     if resume:
-        app.invoke(Command(resume=resume), thread_config(session), durability=DURABILITY)
+        return run_graph(app, Command(resume=resume), thread_config(session), publisher)
+    return None
 
 
 class Heartbeat:
@@ -170,36 +192,66 @@ def execute(
     None is returned (the caller reads the state if it wants it).
     """
     heartbeat = Heartbeat(session, lease)
+    publisher = Publisher(session.pk, run.pk)
+    publisher.publish("metadata", {"run_id": run.pk, "session_id": str(session.pk)})
     try:
         with heartbeat, store_errors():
-            invoke(app, session, plan)
+            stop = invoke(app, session, plan, publisher)
             snapshot = app.get_state(thread_config(session))
     except CheckpointerUnavailable as exc:
+        publish_error(publisher, exc)
         if not in_task:
             finish_run(run.pk, RunStatus.FAILED, describe_error(exc))
             if restore is None:
                 Session.objects.filter(pk=session.pk, lease_expires_at=heartbeat.lease).delete()
             else:
                 Session.objects.release(session, heartbeat.lease, restore)
+            publish_end(publisher, restore or "deleted")
             raise
         fail(session, run, app, heartbeat.lease, f"{describe_error(exc)}; resume to retry")
+        publish_end(publisher, session.status)
         return None
     except Exception as exc:
         logger.info("session %s failed: %s", session.pk, describe_error(exc), exc_info=True)
+        publish_error(publisher, exc)
         fail(session, run, app, heartbeat.lease, describe_error(exc))
+        publish_end(publisher, session.status)
         return None
     lease = heartbeat.lease  # the token of our claim, as last renewed
 
-    fields = outcome(app, session, snapshot)
-    # The run row first, with no transaction: a crash between the two writes leaves the
-    # session running under its lease, which recovery settles from the checkpoint.
-    finish_run(run.pk, RunStatus.SUCCEEDED)
+    if stop == CANCEL_REQUESTED:
+        fields = cancelled_fields()
+        finish_run(run.pk, RunStatus.FAILED, "cancelled while it ran")
+    else:
+        fields = outcome(app, session, snapshot, stuck_error=STOPPED_ERROR if stop else None)
+        # The run row first, with no transaction: a crash between the two writes leaves
+        # the session running under its lease, which recovery settles from the checkpoint.
+        if stop:
+            finish_run(run.pk, RunStatus.FAILED, "stopped at a step boundary for another run")
+        else:
+            finish_run(run.pk, RunStatus.SUCCEEDED)
     if not Session.objects.finish(
         session, lease, **fields
     ):  # recovered, cancelled or deleted meanwhile: show what the row says
         refresh(session)
+        publish_end(publisher, session.status)
         return None
+    publish_end(publisher, session.status)
     return state_of(graph_config(session.graph), snapshot)
+
+
+def publish_error(publisher: Publisher, exc: BaseException) -> None:
+    publisher.publish("error", {"error": type(exc).__name__, "message": str(exc)})
+
+
+def publish_end(publisher: Publisher, status: str) -> None:
+    """Close the run's part of the log, after its rows are written: a reader who sees
+    `end` and reads the session sees where the run left it."""
+    publisher.publish(END, {"run_id": publisher.run_id, "status": str(status)}, flush=True)
+
+
+def cancelled_fields() -> dict[str, Any]:
+    return {"status": SessionStatus.CANCELLED, "interrupts": [], "output": None, "error": ""}
 
 
 def refresh(session: Session) -> None:

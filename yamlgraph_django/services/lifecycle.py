@@ -10,13 +10,15 @@ execution, performed by the task in `services.tasks`.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from yamlgraph_django import registry
 from yamlgraph_django.conf import app_settings
-from yamlgraph_django.exceptions import InvalidInput, StaleQuestion
+from yamlgraph_django.exceptions import InvalidInput, SessionBusy, StaleQuestion
 from yamlgraph_django.managers import expiry, lease_until
 from yamlgraph_django.models import (
     GraphDefinition,
@@ -30,11 +32,13 @@ from yamlgraph_django.models import (
 from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.execution import Plan, execute
 from yamlgraph_django.services.planning import plan_resume
+from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED
 from yamlgraph_django.services.stores import get_app, graph_config
-from yamlgraph_django.services.tasks import enqueue_on_commit
+from yamlgraph_django.services.tasks import enqueue_answer_on_commit, enqueue_on_commit
 from yamlgraph_django.services.validation import (
     MISSING,
     check_channel,
+    require_json,
     user_or_none,
     validate_input,
     validate_metadata,
@@ -44,6 +48,12 @@ from yamlgraph_django.services.validation import (
 logger = logging.getLogger("yamlgraph_django.services")
 
 SessionRef = Session | str | Any  # a Session, or its id (UUID or string)
+
+MULTITASK_STRATEGIES = ("reject", "enqueue", "interrupt")
+#: How long "interrupt" waits for the running run to reach its next step boundary, and
+#: how long a cancel of a running session waits before it answers "stop pending".
+INTERRUPT_WAIT_SECONDS = 30.0
+CANCEL_WAIT_SECONDS = 5.0
 
 
 def start_session(
@@ -55,6 +65,7 @@ def start_session(
     thread_id: str | None = None,
     channel: str = RunChannel.PYTHON,
     background: bool | None = None,
+    stream: bool = False,
 ) -> Session:
     """Start the latest version of a graph (a name, or a definition already looked up)
     and run it to its first interrupt or end.
@@ -63,8 +74,10 @@ def start_session(
     With `background` (or RUN_MODE "background") the run is enqueued as a Django Task
     once the surrounding transaction commits, and the session is returned `pending`.
     A graph error does not raise: the session comes back `failed` with the error text
-    and can be retried with `resume_session`. Raises GraphNotFound, InvalidInput,
-    CheckpointerUnavailable (nothing is stored then).
+    and can be retried with `resume_session`. With `stream` the run executes in a
+    thread of this process once the transaction commits, and the session is returned
+    `pending` with `session.queued_run`, whose events the caller reads from the log.
+    Raises GraphNotFound, InvalidInput, CheckpointerUnavailable (nothing is stored then).
     """
     definition = graph if isinstance(graph, GraphDefinition) else registry.get_latest(graph)
     config = graph_config(definition)
@@ -74,7 +87,7 @@ def start_session(
     thread = validate_thread_id(thread_id)
     channel = check_channel(channel)
     owner = user_or_none(owner)
-    in_background = wants_background(background)
+    in_background = stream or wants_background(background)
     # Open the store before storing anything: if it is down, nothing happened (503).
     app = None if in_background else get_app(definition)
 
@@ -99,7 +112,8 @@ def start_session(
     )
     plan: Plan = {"kind": "input", "input": data}
     if in_background:
-        enqueue_on_commit(session, run, plan)
+        session.queued_run = run
+        enqueue_on_commit(session, run, plan, in_thread=stream)
         return session
     assert app is not None and session.lease_expires_at is not None
     session.live_state = execute(
@@ -117,6 +131,9 @@ def resume_session(
     channel: str = RunChannel.PYTHON,
     background: bool | None = None,
     revision: int | None = None,
+    multitask_strategy: str = "reject",
+    stream: bool = False,
+    queued_run: Run | None = None,
 ) -> Session:
     """Answer the pending interrupt(s) and run on to the next interrupt or the end.
 
@@ -125,6 +142,11 @@ def resume_session(
     the revision the caller answered (an ETag): StaleQuestion unless it is current.
     A `failed` session is retried: without a value the failed step runs again from the
     last checkpoint; with a value the last question is answered again.
+    While another run holds the session, `multitask_strategy` decides: "reject"
+    (SessionBusy), "enqueue" (a queued Run row, executed on a worker after the runs
+    before it, answering whatever is pending then; `session.queued_run`), "interrupt"
+    (the running run stops at its next step, keeping its checkpoints, then this one
+    runs). `stream` runs it in a thread of this process (see `start_session`).
     Raises SessionNotFound, InvalidInput (the session stays as it was), SessionBusy
     (another request is running it), StaleQuestion (another answer won since the caller
     read the question), SessionNotResumable (completed or cancelled),
@@ -134,10 +156,19 @@ def resume_session(
     session = Session.objects.resolve(session)
     channel = check_channel(channel)
     actor = user_or_none(actor)
+    if multitask_strategy not in MULTITASK_STRATEGIES:
+        raise InvalidInput(
+            errors={"multitask_strategy": f"must be one of {', '.join(MULTITASK_STRATEGIES)}"}
+        )
     if value is not MISSING and values is not None:
         raise InvalidInput(
             errors={"values": "give either value (one pending interrupt) or values, not both"}
         )
+    if queued_run is None and session.status in (SessionStatus.RUNNING, SessionStatus.PENDING):
+        if multitask_strategy == "enqueue":
+            return enqueue_resume(session, value, values, actor=actor, channel=channel)
+        if multitask_strategy == "interrupt":
+            session = interrupt_running(session)
     if revision is not None and revision != session.revision:
         raise StaleQuestion(
             f"Session {session.pk} is at revision {session.revision}, not {revision}; "
@@ -149,39 +180,108 @@ def resume_session(
     app = get_app(session.graph)
     plan, given = plan_resume(app, session, value, values)
     lease = Session.objects.claim(session, action="resume")
-    in_background = wants_background(background)
+    in_background = stream or wants_background(background)
     try:
         if in_background:
             Session.objects.release(session, lease, SessionStatus.PENDING)
-        run = Run.objects.create(
-            session=session,
-            kind=RunKind.RESUME,
-            actor=actor,
-            channel=channel,
-            value=given,
-            status=RunStatus.QUEUED if in_background else RunStatus.RUNNING,
-        )
+        if queued_run is not None:
+            run = queued_run
+            Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, value=given)
+        else:
+            run = Run.objects.create(
+                session=session,
+                kind=RunKind.RESUME,
+                actor=actor,
+                channel=channel,
+                value=given,
+                status=RunStatus.QUEUED if in_background else RunStatus.RUNNING,
+            )
     except BaseException:
         Session.objects.release(session, lease, previous)
         raise
     if in_background:
-        enqueue_on_commit(session, run, plan)
+        session.queued_run = run
+        enqueue_on_commit(session, run, plan, in_thread=stream)
     else:
         session.live_state = execute(session, run, app, plan, lease=lease, restore=previous)
     return session
 
 
+def enqueue_resume(
+    session: Session, value: Any, values: dict[str, Any] | None, *, actor: Any, channel: str
+) -> Session:
+    """Queue an answer behind the session's active run (multitask "enqueue")."""
+    answer: dict[str, Any] = {}
+    if value is not MISSING:
+        require_json(value, "value")
+        answer["value"] = value
+    if values is not None:
+        require_json(values, "values")
+        answer["values"] = values
+    run = Run.objects.create(
+        session=session,
+        kind=RunKind.RESUME,
+        actor=actor,
+        channel=channel,
+        value=answer.get("values", answer.get("value")),
+        status=RunStatus.QUEUED,
+    )
+    enqueue_answer_on_commit(session, run, answer)
+    session.queued_run = run
+    return session
+
+
+def interrupt_running(session: Session) -> Session:
+    """Ask the session's running run to stop at its next step, wait for it, and return
+    the session as the stop left it (SessionBusy if it did not stop in time)."""
+    request_stop(session, STOP_REQUESTED)
+    deadline = time.monotonic() + INTERRUPT_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        current = Session.objects.resolve(session.pk)
+        if current.status not in (SessionStatus.RUNNING, SessionStatus.PENDING):
+            return current
+        time.sleep(0.05)
+    raise SessionBusy(
+        f"Session {session.pk} is still running: its run was asked to stop and has not "
+        "reached a step boundary yet; try again."
+    )
+
+
 def cancel_session(
     session: SessionRef, *, actor: Any = None, channel: str = RunChannel.PYTHON
 ) -> Session:
-    """Stop a pending, interrupted or failed session for good; its checkpoints stay.
+    """Stop a session for good; its checkpoints stay.
 
-    A running session cannot be cancelled mid-step (SessionBusy: try again when it
-    pauses); a completed or cancelled one raises SessionNotResumable.
+    A running session is asked to stop at its next step: the call waits up to
+    CANCEL_WAIT_SECONDS for that and returns the session, `cancelled` once the step has
+    ended (or still `running`, the stop pending, when the step is long). A completed or
+    cancelled one raises SessionNotResumable.
     """
     session = Session.objects.resolve(session)
     channel = check_channel(channel)
+    if session.status == SessionStatus.RUNNING:
+        if not request_stop(session, CANCEL_REQUESTED):
+            Session.objects.raise_conflict(session, action="cancel")
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            session.refresh_from_db()
+            if session.status != SessionStatus.RUNNING:
+                break
+            time.sleep(0.05)
+        if session.status in (SessionStatus.RUNNING, SessionStatus.CANCELLED):
+            record_cancel(session, actor, channel, timezone.now())
+            return session
+        # The run reached an interrupt or its end before its next step: cancel what it
+        # left (a completed session is SessionNotResumable, as if it had finished first).
     stamp = Session.objects.cancel(session)
+    Run.objects.filter(session=session, status=RunStatus.QUEUED).update(
+        status=RunStatus.FAILED, error="cancelled before it ran", finished_at=stamp
+    )
+    record_cancel(session, actor, channel, stamp)
+    return session
+
+
+def record_cancel(session: Session, actor: Any, channel: str, stamp: Any) -> None:
     Run.objects.create(
         session=session,
         kind=RunKind.CANCEL,
@@ -190,7 +290,12 @@ def cancel_session(
         status=RunStatus.SUCCEEDED,
         finished_at=stamp,
     )
-    return session
+
+
+def request_stop(session: Session, reason: str) -> int:
+    """Flag the session's running run(s) to stop at their next step (read by the run's
+    own loop, wherever it executes). Returns how many runs were flagged."""
+    return Run.objects.filter(session=session, status=RunStatus.RUNNING).update(error=reason)
 
 
 def _insert(session: Session, *, chosen_thread: bool) -> None:

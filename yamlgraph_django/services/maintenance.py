@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.db import close_old_connections, connections
 from django.db.models import F
 from django.utils import timezone
 
@@ -34,13 +36,17 @@ from yamlgraph_django.models import (
     SessionStatus,
 )
 from yamlgraph_django.services.execution import outcome
+from yamlgraph_django.services.run_events import trim_events
 from yamlgraph_django.services.snapshots import thread_config
 from yamlgraph_django.services.stores import get_app, saver_for, store_errors
+from yamlgraph_django.services.tasks import enqueue_on_commit
 from yamlgraph_django.services.validation import check_channel, user_or_none
 
 logger = logging.getLogger("yamlgraph_django.services")
 
 CRASH_ERROR = "run interrupted by a crash; resume to retry"
+#: How often the sweeper re-runs a crashed session before it leaves it failed.
+MAX_RERUNS = 1
 
 #: Sessions per prune batch.
 PRUNE_BATCH = 500
@@ -69,6 +75,7 @@ def delete_session(session: Session | Any) -> None:
         Session.objects.release(session, lease, previous)
         raise
     Session.objects.filter(pk=session.pk, lease_expires_at=lease).delete()
+    trim_events([session.pk])
 
 
 def prune_expired(
@@ -181,6 +188,7 @@ def _delete_batch(due: Any, rows: list[tuple[Any, ...]]) -> int:
             )
         raise
     Session.objects.filter(pk__in=mine, lease_expires_at=token).delete()
+    trim_events(list(mine))
     return len(mine)
 
 
@@ -190,8 +198,13 @@ def recover_stale_sessions(
     actor: Any = None,
     channel: str = RunChannel.PYTHON,
     progress: Progress | None = None,
+    rerun: bool = False,
 ) -> list[Session]:
     """Settle `running` sessions whose lease expired: the process running them died.
+
+    With `rerun` (the worker's sweeper) a session whose graph has work left is run
+    again from its last checkpoint on a worker, once (MAX_RERUNS); a second crash
+    leaves it failed and resumable like the rest.
 
     The checkpoint says where each one stopped: pending interrupts -> `interrupted`;
     a checkpoint with nothing left to run -> `completed`; otherwise (or with no
@@ -216,6 +229,9 @@ def recover_stale_sessions(
             continue
         lease = session.lease_expires_at
         assert lease is not None
+        again = rerun and fields.get("error") == CRASH_ERROR and _reruns(session) < MAX_RERUNS
+        if again:
+            fields = {**fields, "status": SessionStatus.PENDING, "error": ""}
         if not Session.objects.finish(session, lease, **fields):
             continue  # it finished or was claimed again meanwhile
         written = session.updated_at
@@ -224,18 +240,82 @@ def recover_stale_sessions(
             error="the process running it stopped before it finished (lease expired)",
             finished_at=written,
         )
-        Run.objects.create(
+        recovery = Run.objects.create(
             session=session,
             kind=RunKind.RECOVER,
             actor=actor,
             channel=channel,
-            value={"status": fields["status"]},
-            status=RunStatus.SUCCEEDED,
-            finished_at=written,
+            value={"status": "rerun" if again else fields["status"]},
+            status=RunStatus.QUEUED if again else RunStatus.SUCCEEDED,
+            finished_at=None if again else written,
             error=fields.get("error", ""),
         )
+        if again:
+            enqueue_on_commit(session, recovery, {"kind": "continue"})
         recovered.append(session)
     return recovered
+
+
+class Sweeper:
+    """Runs `recover_stale_sessions(rerun=True)` every `interval` seconds in a daemon
+    thread, beside a task worker: a run whose worker died is taken up again with nobody
+    typing a command. Several sweepers are safe (each recovery is a guarded claim)."""
+
+    def __init__(self, interval: float | None = None) -> None:
+        from yamlgraph_django.conf import app_settings
+
+        self.interval = interval or max(1.0, float(app_settings.LEASE_SECONDS) / 3)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name="yamlgraph-sweeper", daemon=True)
+
+    def loop(self) -> None:
+        while not self.done.wait(self.interval):
+            try:
+                close_old_connections()
+                for session in recover_stale_sessions(channel=RunChannel.TASK, rerun=True):
+                    logger.warning("recovered session %s: %s", session.pk, session.status)
+            except Exception:
+                logger.warning("crash sweep failed; trying again later", exc_info=True)
+        connections.close_all()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+
+
+def worker_command() -> tuple[str, list[str]]:
+    """The management command (and its arguments) that works the TASKS default backend's
+    queue: django-tasks-db's `db_worker`, or django-rq's `rqworker` for RQ."""
+    from yamlgraph_django.services.tasks import run_session
+
+    backend = run_session.get_backend()
+    module = type(backend).__module__
+    if module.startswith("django_tasks_db"):
+        return "db_worker", ["--queue-name", "*"]
+    if module.startswith("django_tasks_rq"):
+        queues = sorted(getattr(backend, "queues", None) or ["default"])
+        return "rqworker", [*queues, "--job-class", "django_tasks_rq.Job", "--with-scheduler"]
+    raise InvalidInput(
+        errors={
+            "TASKS": f"no worker is known for the backend {type(backend).__name__}: run its "
+            "own worker, and `manage.py yamlgraph recover` periodically"
+        }
+    )
+
+
+def _reruns(session: Session) -> int:
+    """Re-runs by recovery since the session's last start or resume."""
+    last = (
+        Run.objects.filter(session=session, kind__in=(RunKind.START, RunKind.RESUME))
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return Run.objects.filter(
+        session=session, kind=RunKind.RECOVER, id__gt=last or 0, value__status="rerun"
+    ).count()
 
 
 def _is_live(session: Session, stamp: dt.datetime) -> bool:

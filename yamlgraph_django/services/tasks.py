@@ -9,9 +9,11 @@ same as for a run in the request.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -66,11 +68,84 @@ def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
     return str(session.status)
 
 
-def enqueue_on_commit(session: Session, run: Run, plan: Plan) -> None:
-    """Enqueue after commit, so a worker never looks for rows it cannot see yet."""
+@task()
+def run_thread(payload: dict[str, Any]) -> str:
+    """Run a LangGraph-protocol run (`runs.create`) prepared by a request."""
+    from yamlgraph_django.services.thread_runs import run_payload
+
+    return run_payload(payload)
+
+
+#: How long a queued answer waits for the runs before it (then it fails, resumable).
+QUEUE_WAIT_SECONDS = 3600.0
+QUEUE_POLL_SECONDS = 0.25
+
+
+@task()
+def run_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> str:
+    """Run an answer queued behind another run (multitask "enqueue") once its turn comes."""
+    return run_queued_answer(session_id, run_id, answer)
+
+
+def run_queued_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> str:
+    """Wait until the session is idle and this is its oldest queued run, then resume it
+    with `answer` ({"value": ...} and/or {"values": {...}}), answering what is pending
+    then. A session that ended meanwhile (completed, cancelled, deleted) skips it."""
+    from yamlgraph_django.services.lifecycle import resume_session
+    from yamlgraph_django.services.validation import MISSING
+
+    deadline = time.monotonic() + QUEUE_WAIT_SECONDS
+    while True:
+        run = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).first()
+        if run is None:
+            return "skipped"  # cancelled while it waited
+        session = Session.objects.filter(pk=session_id).first()
+        if session is None:
+            return "deleted"
+        first = (
+            Run.objects.filter(session_id=session_id, status=RunStatus.QUEUED)
+            .order_by("started_at", "id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        idle = session.status not in (SessionStatus.RUNNING, SessionStatus.PENDING)
+        if idle and first == run_id:
+            break
+        if time.monotonic() > deadline:
+            finish_run(run_id, RunStatus.FAILED, "not run: the runs before it did not finish")
+            return "timeout"
+        time.sleep(QUEUE_POLL_SECONDS)
+    try:
+        session = resume_session(
+            session,
+            answer.get("value", MISSING),
+            values=answer.get("values"),
+            actor=run.actor,
+            channel=run.channel,
+            background=False,
+            queued_run=run,
+        )
+    except (SessionBusy, SessionNotResumable, SessionNotFound) as exc:
+        finish_run(run_id, RunStatus.FAILED, f"not run: {exc.detail}")
+        return "skipped"
+    except Exception as exc:  # InvalidInput, StaleQuestion, an outage: recorded, not raised
+        finish_run(run_id, RunStatus.FAILED, f"not run: {describe_error(exc)}")
+        return "failed"
+    return str(session.status)
+
+
+def enqueue_on_commit(session: Session, run: Run, plan: Plan, *, in_thread: bool = False) -> None:
+    """Enqueue after commit, so a worker never looks for rows it cannot see yet.
+
+    `in_thread` runs it in a thread of this process instead (a request that streams the
+    run's events to its caller).
+    """
     session_id, run_id = str(session.pk), run.pk
 
     def enqueue() -> None:
+        if in_thread:
+            start_thread(run_queued, session_id, run_id, plan)
+            return
         try:
             run_session.enqueue(session_id, run_id, plan)
         except Exception as exc:
@@ -78,6 +153,35 @@ def enqueue_on_commit(session: Session, run: Run, plan: Plan) -> None:
             fail_queued(session_id, run_id, exc, prefix="could not enqueue the run: ")
 
     transaction.on_commit(enqueue)
+
+
+def enqueue_answer_on_commit(session: Session, run: Run, answer: dict[str, Any]) -> None:
+    session_id, run_id = str(session.pk), run.pk
+
+    def enqueue() -> None:
+        try:
+            run_answer.enqueue(session_id, run_id, answer)
+        except Exception as exc:
+            logger.exception("could not enqueue run %s of session %s", run_id, session_id)
+            finish_run(run_id, RunStatus.FAILED, f"could not enqueue the run: {exc}")
+
+    transaction.on_commit(enqueue)
+
+
+def start_thread(target: Any, *args: Any) -> threading.Thread:
+    """Run `target(*args)` in a daemon thread that closes its database connections."""
+
+    def body() -> None:
+        try:
+            target(*args)
+        except Exception:
+            logger.exception("run in thread failed")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=body, name="yamlgraph-run", daemon=True)
+    thread.start()
+    return thread
 
 
 def fail_queued(

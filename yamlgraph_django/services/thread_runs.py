@@ -2,17 +2,17 @@
 graph's LangGraph parts while it runs in the caller's process, record the outcome.
 
     prepared = prepare_run(session, RunRequest(graph_name="interview", input={}))
-    for mode, chunk in stream_run(prepared): ...   # or wait_run(prepared)
+    for mode, chunk, event_id in stream_run(prepared): ...   # or wait_run(prepared)
 
-`run_prepared_in_background` is where the run engine (workers + an event log) plugs in:
-today the protocol calls it right after sending the `runs.create` response.
+Every part also goes to the session's event log; `enqueue_prepared` hands a
+`runs.create` run to a worker (Django Tasks), and `join` reads the log.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +21,6 @@ from django.db import transaction
 from django.utils import timezone
 from langgraph.types import Command
 
-from yamlgraph.graph_loader import DEFAULTS_NODE
 from yamlgraph_django import registry
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import (
@@ -34,7 +33,16 @@ from yamlgraph_django.models import (
     SessionStatus,
 )
 from yamlgraph_django.services import stores
-from yamlgraph_django.services.execution import DURABILITY
+from yamlgraph_django.services.execution import DURABILITY, Heartbeat
+from yamlgraph_django.services.run_events import (
+    END,
+    STOP_REQUESTED,
+    STOPPED,
+    STREAM_MODES,
+    Publisher,
+    graph_parts,
+    read_events,
+)
 from yamlgraph_django.services.snapshots import json_safe, thread_config
 from yamlgraph_django.services.threads import (
     assistant_id_of,
@@ -42,21 +50,15 @@ from yamlgraph_django.services.threads import (
     checkpoint_exists,
     claim_thread,
     finish_thread,
-    interrupt_dict,
     outcome,
-    public_values,
     run_uuid,
     thread_state,
 )
 
 logger = logging.getLogger("yamlgraph_django.services")
 
-#: The error text of a Run row that was cancelled (the protocol's `interrupted` run),
-#: and the one that asks a running run to stop at its next step.
+#: The error text of a Run row that was cancelled (the protocol's `interrupted` run).
 CANCELLED = "cancelled"
-STOP_REQUESTED = "stop requested"
-#: How often a running run looks for a stop request (one small query).
-STOP_CHECK_SECONDS = 0.2
 
 #: LangGraph stream modes a run can produce; the others a client asks for stay silent.
 NATIVE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints", "debug")
@@ -225,104 +227,100 @@ def prepare_run(
     return PreparedRun(session, run, request, lease, previous, graph_input, config, run_id)
 
 
-def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any]]:
-    """Run the graph and yield (mode, JSON-safe chunk) for the modes asked for.
+def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any, str | None]]:
+    """Run the graph and yield (mode, JSON-safe chunk, event log id) for the modes asked.
 
     The first part is ("metadata", {"run_id", "attempt"}). Modes: LangGraph's own (`values` with `__interrupt__`, `updates`, `messages` token
     chunks as [chunk, metadata], `custom`, `tasks`, `checkpoints`, `debug`); a graph error
-    is one ("error", {"error", "message"}) at the end. The outcome is recorded on the rows
-    however the stream ends: closing the generator (a client gone) stops the graph at the
-    next step, unless the request said `on_disconnect: "continue"`.
+    is one ("error", {"error", "message"}) at the end. Every part also goes to the event
+    log (which `join` replays), closed by our `end`. The outcome is recorded on the rows
+    however the stream ends: closing the generator (a client gone) stops the graph at
+    the next step, unless the request said `on_disconnect: "continue"`. The session's
+    lease is renewed while it runs.
     """
     session, request = prepared.session, prepared.request
     asked = list(dict.fromkeys(request.stream_modes or ["values"]))
-    modes = [
-        "messages" if m in ("messages-tuple",) else m
-        for m in asked
-        if m in NATIVE_MODES or m == "messages-tuple"
-    ]
+    wanted = set(asked) | ({"messages"} if "messages-tuple" in asked else set())
     if "messages" in asked and "messages-tuple" not in asked:
-        modes = [m for m in modes if m != "messages"]  # langgraph-api's message mode: MAY
-    modes = list(dict.fromkeys(modes)) or ["values"]
+        wanted.discard("messages")  # langgraph-api's message mode: MAY
+    modes = tuple(dict.fromkeys([*STREAM_MODES, *(m for m in asked if m in NATIVE_MODES)]))
     app = stores.get_app(session.graph)
     error: BaseException | None = None
     closed = False
+    stopped = False
     breakpoints = bool(request.interrupt_before or request.interrupt_after)
-    stream = app.stream(
+    publisher = Publisher(session.pk, prepared.run.pk, each=True)
+    heartbeat = Heartbeat(session, prepared.lease)
+    parts = graph_parts(
+        app,
         prepared.graph_input,
         prepared.config,
-        stream_mode=modes,
+        publisher,
         durability=DURABILITY,
+        modes=modes,
         interrupt_before=request.interrupt_before,
         interrupt_after=request.interrupt_after,
     )
-    checked = time.monotonic()
-    stopped = False
     try:
-        # First, inside the try: a client gone before any graph step still records.
-        yield "metadata", {"run_id": prepared.run_id, "attempt": 1}
-        for mode, chunk in stream:
-            if time.monotonic() - checked > STOP_CHECK_SECONDS:
-                checked = time.monotonic()
-                if _stop_requested(prepared.run):
-                    stream.close()  # cooperative stop: the checkpoints so far stay
+        with heartbeat:
+            # First, inside the try: a client gone before any graph step still records.
+            publisher.publish(MODES_EVENT, sorted(wanted))  # what a rejoin sends again
+            ids = publisher.publish("metadata", {"run_id": prepared.run_id, "attempt": 1})
+            yield "metadata", {"run_id": prepared.run_id, "attempt": 1}, first(ids)
+            for mode, data, ids in parts:
+                if mode == STOPPED:
                     stopped = True
+                    parts.close()  # cooperative stop: the checkpoints so far stay
                     break
-            if closed:
-                continue  # on_disconnect "continue": run to the end, nobody listens
-            if mode in ("values", "updates"):
-                data = _shape(mode, chunk)
-            elif mode == "messages":
-                message, metadata = chunk
-                data = [json_safe(message), json_safe(metadata)]
-            else:
-                data = json_safe(chunk)
-            if mode in asked or (mode == "messages" and "messages-tuple" in asked):
+                if closed or mode not in wanted:
+                    continue  # on_disconnect "continue": run to the end, nobody listens
                 try:
-                    yield mode, data
+                    yield mode, data, first(ids)
                 except GeneratorExit:
                     if request.on_disconnect != "continue":
                         raise
                     closed = True
     except GeneratorExit:
-        stream.close()
-        _record(prepared, app, None, breakpoints, cancelled=True)
+        parts.close()
+        prepared.lease = heartbeat.lease
+        _record(prepared, app, None, breakpoints, cancelled=True, publisher=publisher)
         raise
     except Exception as exc:
         logger.info("run %s failed: %s", prepared.run_id, exc, exc_info=True)
         error = exc
-    _record(prepared, app, error, breakpoints, cancelled=stopped)
+    prepared.lease = heartbeat.lease
+    error_ids: list[str] = []
+    if error is not None:
+        data = {"error": type(error).__name__, "message": str(error)}
+        error_ids = publisher.publish("error", data, flush=True)
+    _record(prepared, app, error, breakpoints, cancelled=stopped, publisher=publisher)
     if error is not None and not closed:
-        yield "error", {"error": type(error).__name__, "message": str(error)}
+        yield "error", {"error": type(error).__name__, "message": str(error)}, first(error_ids)
 
 
-def _stop_requested(run: Run) -> bool:
-    return Run.objects.filter(pk=run.pk, error=STOP_REQUESTED).exists()
+#: The logged (not streamed) part that records which modes the run's client asked for.
+MODES_EVENT = "__modes__"
+
+
+def logged_modes(session: Session, run: Run) -> list[str]:
+    """The stream modes the run's own client asked for, as its log recorded them (a
+    rejoin after an offset streams the same ones); [] when not found."""
+    for event in read_events(session.pk, None, limit=2000):
+        if event.event == MODES_EVENT and event.run_id == run.pk:
+            return list(event.data)
+    return []
+
+
+def first(ids: list[str]) -> str | None:
+    return ids[0] if ids else None
 
 
 def request_stop(session: Session) -> int:
     """Ask the thread's running run(s) to stop at their next step, wherever they run
-    (the flag is on the Run row, read by `stream_run` between steps). Returns how many
-    runs were asked."""
+    (the flag is on the Run row, read between steps). Returns how many were asked."""
     return Run.objects.filter(session=session, status=RunStatus.RUNNING).update(
         error=STOP_REQUESTED
     )
-
-
-def _shape(mode: str, chunk: Any) -> Any:
-    if mode == "values":
-        return public_values(chunk)
-    if not isinstance(chunk, Mapping):
-        return json_safe(chunk)
-    shaped = {}
-    for node, update in chunk.items():
-        if node == "__interrupt__":
-            shaped[node] = [interrupt_dict(i) for i in update]
-        elif node == DEFAULTS_NODE or update is None:
-            shaped[node] = public_values(update) if update is not None else None
-        else:
-            shaped[node] = public_values(update)
-    return shaped
 
 
 def _record(
@@ -332,6 +330,7 @@ def _record(
     breakpoints: bool,
     *,
     cancelled: bool = False,
+    publisher: Publisher | None = None,
 ) -> None:
     """Write where the run stopped on the session and the Run row. A run `cancelled`
     because its client went away keeps its checkpoints (the thread resumes from them);
@@ -363,6 +362,9 @@ def _record(
     with transaction.atomic():
         finish_thread(session, prepared.lease, fields)
         Run.objects.filter(pk=run.pk).update(finished_at=stamp, **run_fields)
+    if publisher is not None:
+        end = {"run_id": run.pk, "status": str(fields["status"])}
+        publisher.publish(END, end, flush=True)
 
 
 def wait_run(prepared: PreparedRun) -> dict[str, Any]:
@@ -370,7 +372,7 @@ def wait_run(prepared: PreparedRun) -> dict[str, Any]:
     when it stopped at one, or `{"__error__": {...}}` when the graph raised."""
     prepared.request.stream_modes = ["values"]
     last: Any = {}
-    for mode, chunk in stream_run(prepared):
+    for mode, chunk, _id in stream_run(prepared):
         if mode == "error":
             return {"__error__": chunk}
         if mode == "values":
@@ -418,17 +420,94 @@ def prepared_status(session: Session) -> str:
     return outcome(snapshot, breakpoints=True)["status"]
 
 
-def run_prepared_in_background(prepared: PreparedRun) -> None:
-    """Execute a run prepared with `background=True` to its end, nobody listening.
+def enqueue_prepared(prepared: PreparedRun, *, delay: float = 0.0) -> None:
+    """Hand a run prepared with `background=True` to a worker (Django Tasks), once the
+    rows it needs are committed; `delay` seconds later where the backend can defer."""
+    from yamlgraph_django.services.tasks import run_thread
 
-    Today the protocol calls this in the same process once the response is sent; the
-    run engine (workers + event log) will call it on a worker instead.
-    """
+    payload = to_payload(prepared)
+
+    def enqueue() -> None:
+        task = run_thread
+        if delay and task.get_backend().supports_defer:
+            task = task.using(run_after=timezone.now() + dt.timedelta(seconds=delay))
+        try:
+            task.enqueue(payload)
+        except Exception as exc:
+            logger.exception("could not enqueue run %s", prepared.run_id)
+            error = ValueError(f"could not enqueue the run: {exc}")
+            _record(prepared, stores.get_app(prepared.session.graph), error, False)
+
+    transaction.on_commit(enqueue)
+
+
+def to_payload(prepared: PreparedRun) -> dict[str, Any]:
+    """A prepared run as JSON (a task argument): ids, the request, the claim token."""
+    graph_input: Any = prepared.graph_input
+    if isinstance(graph_input, Command):
+        goto = graph_input.goto
+        graph_input = {
+            "__command__": {
+                "resume": graph_input.resume,
+                "update": graph_input.update,
+                "goto": list(goto) if isinstance(goto, list | tuple) else goto,
+            }
+        }
+    return {
+        "session": str(prepared.session.pk),
+        "run": prepared.run.pk,
+        "request": json_safe(dataclasses.asdict(prepared.request)),
+        "lease": prepared.lease.isoformat(),
+        "previous": prepared.previous,
+        "input": json_safe(graph_input),
+        "config": json_safe(prepared.config),
+        "run_id": prepared.run_id,
+    }
+
+
+def from_payload(payload: Mapping[str, Any]) -> PreparedRun | None:
+    """The prepared run a payload describes, or None if its thread or run is gone."""
+    session = Session.objects.select_related("graph").filter(pk=payload["session"]).first()
+    run = Run.objects.filter(pk=payload["run"]).first()
+    if session is None or run is None:
+        return None
+    graph_input = payload["input"]
+    if isinstance(graph_input, Mapping) and "__command__" in graph_input:
+        command = graph_input["__command__"]
+        graph_input = Command(
+            resume=command.get("resume"),
+            update=command.get("update"),
+            goto=command.get("goto") or (),
+        )
+    return PreparedRun(
+        session=session,
+        run=run,
+        request=RunRequest(**payload["request"]),
+        lease=dt.datetime.fromisoformat(payload["lease"]),
+        previous=payload["previous"],
+        graph_input=graph_input,
+        config=dict(payload["config"]),
+        run_id=payload["run_id"],
+    )
+
+
+def run_payload(payload: Mapping[str, Any]) -> str:
+    """The worker's side of `enqueue_prepared`."""
+    prepared = from_payload(payload)
+    if prepared is None:
+        return "deleted"
+    run_prepared_in_background(prepared)
+    return "done"
+
+
+def run_prepared_in_background(prepared: PreparedRun) -> None:
+    """Execute a run prepared with `background=True` to its end, nobody listening (its
+    parts go to the event log, which `join` and joined streams read)."""
     started = Run.objects.filter(pk=prepared.run.pk, status=RunStatus.QUEUED).update(
         status=RunStatus.RUNNING
     )
     if not started:  # cancelled while it waited: the thread was released then
         return
     prepared.request.stream_modes = ["values"]
-    for _mode, _chunk in stream_run(prepared):
+    for _part in stream_run(prepared):
         pass

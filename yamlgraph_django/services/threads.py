@@ -46,6 +46,7 @@ from yamlgraph_django.models import (
 )
 from yamlgraph_django.services import stores
 from yamlgraph_django.services.maintenance import delete_session
+from yamlgraph_django.services.run_events import interrupt_dict, public_values
 from yamlgraph_django.services.snapshots import json_safe, thread_config
 
 logger = logging.getLogger("yamlgraph_django.services")
@@ -80,23 +81,6 @@ class ThreadBusy(SessionBusy):
 
 
 # --------------------------------------------------------------------------- JSON
-
-
-def interrupt_dict(interrupt: Any) -> dict[str, Any]:
-    return {"id": interrupt.id, "value": json_safe(interrupt.value)}
-
-
-def public_values(values: Any) -> Any:
-    """State values without the engine's private keys (a leading underscore)."""
-    if not isinstance(values, Mapping):
-        return json_safe(values)
-    return json_safe(
-        {
-            k: ([interrupt_dict(i) for i in v] if k == "__interrupt__" else v)
-            for k, v in values.items()
-            if not str(k).startswith("_") or k == "__interrupt__"
-        }
-    )
 
 
 # --------------------------------------------------------------------------- lookup

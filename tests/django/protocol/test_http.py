@@ -61,8 +61,16 @@ def test_stream_headers_and_frames(browser: Client) -> None:
     base = f"/threads/{thread['thread_id']}/runs/{run_id}"
     assert response["content-location"] == base
     assert response["location"] == f"{base}/stream"
-    assert frames[0].startswith("id: 1\r\nevent: metadata\r\ndata: ")
-    assert all(f.startswith(f"id: {n}\r\nevent: ") for n, f in enumerate(frames, start=1))
+    assert frames[0].split("\r\n")[1] == "event: metadata"
+    ids = [f.split("\r\n")[0].removeprefix("id: ") for f in frames]
+    assert all(f.startswith("id: ") for f in frames) and len(set(ids)) == len(ids)
+
+    # The ids are the event log's: a rejoin after any of them gets exactly the rest.
+    rejoined = browser.get(f"/lg{base}/stream", HTTP_LAST_EVENT_ID=ids[1])
+    rest = [f for f in b"".join(rejoined.streaming_content).decode().split("\r\n\r\n") if f]
+    assert rest == frames[2:]
+    replay = browser.get(f"/lg{base}/stream")
+    assert [f for f in b"".join(replay.streaming_content).decode().split("\r\n\r\n") if f] == frames
 
 
 def test_unauthenticated_requests_get_json_401_not_a_redirect(graphs: Any) -> None:

@@ -105,6 +105,18 @@ class Command(BaseCommand):
 
         sub.add_parser("recover", help="Settle running sessions whose process died.")
 
+        worker = sub.add_parser(
+            "worker",
+            help="Run background runs: the TASKS backend's worker (db_worker or rqworker) "
+            "plus a sweeper that re-runs sessions whose process died.",
+        )
+        worker.add_argument(
+            "--sweep-seconds",
+            type=float,
+            default=None,
+            help="How often to look for crashed runs (default: a third of LEASE_SECONDS).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["subcommand"]
         self.stdin: TextIO = options.get("stdin") or sys.stdin
@@ -367,6 +379,21 @@ class Command(BaseCommand):
         )
         verb = "Would delete" if dry_run else "Deleted"
         self.stdout.write(f"{verb} {count} session{'s' if count != 1 else ''}.")
+
+    # ----------------------------------------------------------------------- worker
+
+    def do_worker(self, options: dict[str, Any]) -> None:
+        from django.core.management import call_command
+
+        command, args = services.worker_command()
+        sweeper = services.Sweeper(options["sweep_seconds"])
+        sweeper.start()
+        self.stdout.write(f"yamlgraph worker: {command} {' '.join(args)} + crash sweeper")
+        self.stdout.flush()
+        try:
+            call_command(command, *args)
+        finally:
+            sweeper.stop()
 
     # ----------------------------------------------------------------------- recover
 
