@@ -34,8 +34,6 @@ from tests.multiprocess.harness import Api, SseEvent, wait_until
 
 #: What a session is while a run is queued or going.
 ACTIVE = {"pending", "running"}
-#: Run statuses of a run stopped before it finished (interrupt strategy, cancel).
-STOPPED = {"interrupted", "cancelled"}
 
 
 def start_background(api: Api, graph: str, input: dict[str, Any], **body: Any) -> str:
@@ -123,9 +121,12 @@ def test_events_arrive_live_while_the_worker_runs(engine: Engine) -> None:
         assert response.status_code == 200
         for event in events:
             seen.append(event)
-            if event.event == "custom" and event.data.get("event") == "started":
-                assert event.data == {"step": "first", "tag": tag, "event": "started"}
-                assert engine.deployment.signal_count(tag, "first") == 1
+            if event.event == "custom" and event.data == {
+                "step": "first",
+                "tag": tag,
+                "event": "started",
+            }:  # the worker is inside the held step right now
+                assert engine.deployment.signal_count(tag, "second") == 0
                 engine.deployment.release(tag, "first")
     assert ends(seen) == ["interrupted"], keys(seen)
     customs = [e.data for e in seen if e.event == "custom"]
@@ -334,23 +335,37 @@ def test_enqueue_runs_queued_answers_after_the_running_run_in_order(engine: Engi
 def test_interrupt_stops_the_running_run_at_its_next_step_and_runs_the_new_one(
     engine: Engine,
 ) -> None:
-    """`interrupt`: the running run stops after the step it is in (its checkpoint kept,
-    the next step not run by it), then the new run continues from there."""
+    """`interrupt`: the request asks the running run to stop and waits for it; the run
+    stops after the step it is in (its checkpoint kept, the next step not run by it),
+    then the new run continues from there on the worker."""
     deployment = engine.deployment
     tag = engine.deployment.new_tag("interrupt")
     session = start_background(engine.a, "mp_steps", {"tag": tag, "first_seconds": 120})
     wait_step(engine, tag, "first")
-    response = engine.b.resume(session, {"multitask_strategy": "interrupt"})
-    assert response.status_code == 202, response.text
+    answered: list[Any] = []
+    request = threading.Thread(
+        target=lambda: answered.append(
+            engine.b.resume(session, {"multitask_strategy": "interrupt", "background": True})
+        )
+    )
+    request.start()
+    wait_until(
+        lambda: deployment.runs(session)[0]["error"] == "stop requested",
+        "the running run asked to stop",
+        timeout=30,
+    )
     deployment.release(tag, "first")
+    request.join(timeout=60)
+    (response,) = answered
+    assert response.status_code == 202, response.text
     body = engine.a.wait_status(session, {"interrupted", "failed"}, processes=[engine.worker])
     assert body["status"] == "interrupted" and body["next"] == ["ask_one"], body
     assert deployment.signal_count(tag, "first") == 1  # kept, not redone
     assert deployment.signal_count(tag, "second") == 1
     runs = deployment.runs(session)
     assert [r["kind"] for r in runs] == ["start", "resume"], runs
-    assert runs[0]["status"] in STOPPED and runs[0]["finished_at"], runs
-    assert runs[1]["status"] == "succeeded", runs
+    assert runs[0]["status"] == "failed" and "stopped" in runs[0]["error"], runs
+    assert runs[0]["finished_at"] and runs[1]["status"] == "succeeded", runs
     stopped = engine.b.read_stream(session, params={"run": runs[0]["id"]})
     new = engine.b.read_stream(session, params={"run": runs[1]["id"]})
     assert "first_step" in updated_nodes(stopped) and "second_step" not in updated_nodes(stopped)
@@ -364,15 +379,16 @@ def test_cancel_stops_a_running_session_at_its_next_step(engine: Engine) -> None
     tag = engine.deployment.new_tag("cancel")
     session = start_background(engine.a, "mp_steps", {"tag": tag, "first_seconds": 120})
     wait_step(engine, tag, "first")
-    cancelled = engine.b.cancel(session)
-    assert cancelled.status_code in (200, 202), cancelled.text
+    cancelled = engine.b.cancel(session)  # the stop lands at the step's end: 202
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "running", cancelled.text
     deployment.release(tag, "first")
     body = engine.a.wait_status(session, {"cancelled"}, processes=[engine.worker])
     assert body["values"]["first"].startswith("first done"), body  # its checkpoint
     time.sleep(1)  # a run that did not stop would start the second step now
     assert deployment.signal_count(tag, "second") == 0
     runs = deployment.runs(session)
-    assert runs[0]["kind"] == "start" and runs[0]["status"] in STOPPED, runs
+    assert runs[0]["kind"] == "start" and runs[0]["status"] == "failed", runs
+    assert "cancelled" in runs[0]["error"], runs
     assert "cancel" in [run["kind"] for run in runs], runs
     refused = engine.a.resume(session, {"value": "late"})
     assert refused.status_code == 409 and refused.json()["code"] == "session_not_resumable"
