@@ -357,7 +357,11 @@ def test_interrupt_stops_the_running_run_at_its_next_step_and_runs_the_new_one(
     deployment.release(tag, "first")
     request.join(timeout=60)
     (response,) = answered
-    assert response.status_code == 202, response.text
+    assert response.status_code == 202, (
+        f"{response.status_code} {response.text}; the run asked to stop went on to "
+        f"{deployment.session_row(session)['status']} (second step ran "
+        f"{deployment.signal_count(tag, 'second')} time(s)); runs: {deployment.runs(session)}"
+    )
     body = engine.a.wait_status(session, {"interrupted", "failed"}, processes=[engine.worker])
     assert body["status"] == "interrupted" and body["next"] == ["ask_one"], body
     assert deployment.signal_count(tag, "first") == 1  # kept, not redone

@@ -4,7 +4,8 @@ A session started with `"webhook": URL` gets a POST of its session body on each
 interrupted, completed and failed event, signed `X-Yamlgraph-Signature:
 sha256=<hex HMAC-SHA256 of the body>` with YAMLGRAPH_WEBHOOK_SECRET, and retried with
 backoff by a task on the worker when the receiver fails. The receiver here is a local
-HTTP server that fails the first attempt at every event.
+HTTP server that fails the first attempt at every event. It also checks the
+`X-Yamlgraph-Event: session.<status>` header.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def receive(self, body: bytes, signature: str | None) -> int:
+    def receive(self, body: bytes, signature: str | None, event: str | None) -> int:
         """The status to answer: 503 for an event's first attempts, then 200."""
         expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
         with self.lock:
@@ -73,6 +74,8 @@ class Receiver:
             except (ValueError, KeyError, TypeError) as exc:
                 self.bad.append(f"not a session body ({exc!r}): {body[:200]!r}")
                 return 400
+            if event != f"session.{session['status']}":
+                self.bad.append(f"X-Yamlgraph-Event {event!r} for a {session['status']} session")
             self.attempts[key] += 1
             if self.attempts[key] <= self.failures:
                 return 503
