@@ -11,16 +11,17 @@ allow it, and stopped (process group killed) at the end:
   and Redis events (the Valkey server of tests/conftest.py), lease 3 s and a webhook
   secret.
 
+(test_rq.py adds a deployment of its own: SQLite everything, tasks on RQ.)
 A failing test gets the tail of every live process's log in its report.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -73,7 +74,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed and HERE in Path(str(item.path)).resolve().parents:
         for process in LIVE_PROCESSES:
@@ -94,10 +97,10 @@ def postgres_or_skip() -> None:
         pytest.skip(NO_POSTGRES)
 
 
-def deploy_or_fail(name: str, root: Path, **options: object) -> Deployment:
+def deploy_or_fail(name: str, root: Path, **options: Any) -> Deployment:
     failure = None
     try:
-        return create_deployment(name, root, **options)  # type: ignore[arg-type]
+        return create_deployment(name, root, **options)
     except HarnessError as exc:
         failure = str(exc)
     pytest.fail(failure, pytrace=False)

@@ -541,7 +541,8 @@ def create_deployment(
     database: "sqlite" (a file in root) or "postgres" (a new database on the server of
     DATABASE_URL, which must be set); checkpointer: "sqlite" (a file in root), "postgres"
     (the metadata database) or "redis" (`redis_url`); events / tasks: "database" (the
-    SessionEvent table / django-tasks-db) or "redis" (`redis_url`: Redis Streams / RQ).
+    SessionEvent table / django-tasks-db) or "redis" (`redis_url`: Redis Streams / RQ, the
+    latter on database 1).
     """
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(TEST_GRAPHS, root / "graphs", ignore=shutil.ignore_patterns("__pycache__"))
@@ -565,7 +566,8 @@ def create_deployment(
         {
             "YAMLGRAPH_CHECKPOINTER_URL": checkpointer_url,
             "YAMLGRAPH_EVENTS_URL": redis_url if events == "redis" else None,
-            "YAMLGRAPH_TASKS_URL": redis_url if tasks == "redis" else None,
+            # RQ's keys in database 1, apart from checkpoints and events (database 0).
+            "YAMLGRAPH_TASKS_URL": f"{redis_url}/1" if tasks == "redis" and redis_url else None,
             "YAMLGRAPH_LEASE_SECONDS": str(lease_seconds),
             **(settings or {}),
         },
@@ -610,13 +612,18 @@ class Api:
         self.timeout = timeout
 
     def request(
-        self, method: str, path: str, *, json_body: Any = None, headers: Mapping[str, str] = {}
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         return httpx.request(
             method,
             f"{self.base}{path}",
             json=json_body,
-            headers={**self.headers, **headers},
+            headers={**self.headers, **(headers or {})},
             timeout=self.timeout,
         )
 
@@ -650,7 +657,7 @@ class Api:
         statuses: set[str],
         timeout: float = 60.0,
         *,
-        processes: list[Process] = (),  # type: ignore[assignment]
+        processes: Iterable[Process] = (),
     ) -> dict[str, Any]:
         """Poll the session until its status is one of `statuses`; its last body."""
         deadline = time.monotonic() + timeout
