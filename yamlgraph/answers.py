@@ -24,10 +24,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from yamlgraph.config import GraphConfig
+
+class DeclaredField(Protocol):
+    """What the start-input checks read of a state field (`config.StateField`)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def default(self) -> Any: ...
+    @property
+    def has_default(self) -> bool: ...
+    @property
+    def required(self) -> bool: ...
+    @property
+    def declared(self) -> bool: ...
+
+
+class StateSchema(Protocol):
+    """What they read of a graph (`config.GraphConfig`): a Protocol, so this module needs
+    no import of the config module, which imports it."""
+
+    @property
+    def public_state_fields(self) -> Mapping[str, DeclaredField]: ...
+
 
 RESPONSE_KEYS = {"type", "required", "enum", "description"}
 RESPONSE_TYPES = {"string", "integer", "number", "boolean", "object", "array", "any"}
@@ -231,7 +252,7 @@ def pick_choice(text: str, schema: Mapping[str, Any] | None) -> Any:
 # --------------------------------------------------------------------------- start input
 
 
-def required_inputs(config: GraphConfig) -> list[str]:
+def required_inputs(config: StateSchema) -> list[str]:
     """State fields a session must be started with: those declared `required: true`.
 
     Required-ness is declared, never guessed: a field without a default may well be
@@ -240,7 +261,7 @@ def required_inputs(config: GraphConfig) -> list[str]:
     return [name for name, field in config.public_state_fields.items() if field.required]
 
 
-def input_schema(config: GraphConfig) -> dict[str, Any]:
+def input_schema(config: StateSchema) -> dict[str, Any]:
     """The start input as a JSON-schema-like object: the fields the YAML declares, typed,
     with their defaults and whether each is required (see `required_inputs`)."""
     required = set(required_inputs(config))
@@ -262,7 +283,7 @@ def input_schema(config: GraphConfig) -> dict[str, Any]:
     }
 
 
-def input_errors(config: GraphConfig, data: Mapping[str, Any]) -> dict[str, str]:
+def input_errors(config: StateSchema, data: Mapping[str, Any]) -> dict[str, str]:
     """Required start fields that are missing or empty, {field: message}."""
     return {
         name: "required: the graph cannot start without it"

@@ -47,7 +47,6 @@ from yamlgraph.nodes import (
 from yamlgraph.subgraph_nodes import (
     build_subgraph,
     build_subgraph_relay,
-    compiled_child_factory,
     relay_done_name,
     relay_pause_name,
     relay_paused,
@@ -139,6 +138,24 @@ class YamlStateGraph(StateGraph):
         if limit:
             app = app.with_config(recursion_limit=limit)
         return app
+
+
+def compiled_child_factory(cache: dict) -> Callable[..., tuple[GraphConfig, Any]]:
+    """Compile each subgraph file once per parent compile (a graph may use it twice)."""
+
+    def compile_child(path: str | PathLike, own_namespace: bool = False) -> tuple:
+        key = (str(path), own_namespace)
+        if key not in cache:
+            child_config = load_graph_config(path)
+            # own_namespace: checkpoints under the node's name, so a later run resumes it
+            checkpointer = True if own_namespace else None
+            cache[key] = (
+                child_config,
+                compile_graph(child_config).compile(checkpointer=checkpointer),
+            )
+        return cache[key]
+
+    return compile_child
 
 
 def compile_graph(config: GraphConfig) -> YamlStateGraph:

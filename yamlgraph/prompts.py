@@ -15,13 +15,22 @@ its colocated prompts: {graph dir}/{prompts_dir or "prompts"}/{name}.yaml.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from yamlgraph.config import GraphConfig
+from typing import Protocol
 
 
-def prompt_candidates(config: GraphConfig, name: str) -> list[Path]:
+class PromptLocation(Protocol):
+    """Where a graph looks for its prompts (`config.GraphConfig` is one): a Protocol, so
+    this module needs no import of the config module, which imports it."""
+
+    @property
+    def prompts_dir(self) -> str | None: ...
+    @property
+    def prompts_relative(self) -> bool | None: ...
+    @property
+    def base_dir(self) -> Path: ...
+
+
+def prompt_candidates(config: PromptLocation, name: str) -> list[Path]:
     """Every file a prompt name may resolve to, in search order (duplicates removed)."""
     file_name = name if name.endswith((".yaml", ".yml")) else f"{name}.yaml"
     prompts_dir = Path(config.prompts_dir) if config.prompts_dir else None
@@ -46,6 +55,6 @@ def prompt_candidates(config: GraphConfig, name: str) -> list[Path]:
     return list(unique.values())
 
 
-def find_prompt(config: GraphConfig, name: str) -> Path | None:
+def find_prompt(config: PromptLocation, name: str) -> Path | None:
     """The first existing prompt file for `name`, or None."""
     return next((c for c in prompt_candidates(config, name) if c.is_file()), None)

@@ -1,5 +1,9 @@
 """`type: subgraph`: another graph file run as a node, in `invoke` or `direct` mode.
 
+The builders take a `compile_child(path, own_namespace=False) -> (config, app)`
+function (graph_loader's `compiled_child_factory`), so this module does not import
+the loader that imports it.
+
 Its interrupts pause the parent session; with `interrupt_output_mapping` a relay pair
 of nodes shows the paused child's state in the parent while it waits.
 """
@@ -7,7 +11,7 @@ of nodes shows the paused child's state in the parent while it waits.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
@@ -15,9 +19,6 @@ from langgraph.types import interrupt
 
 from yamlgraph.config import RELAY_KEY, GraphConfig, NodeConfig
 from yamlgraph.nodes import NodeFunction, node_errors
-
-if TYPE_CHECKING:
-    from langgraph.graph.state import CompiledStateGraph
 
 
 def build_subgraph(graph: GraphConfig, node: NodeConfig, compile_child) -> RunnableCallable:
@@ -138,22 +139,3 @@ def relay_paused(name: str) -> Callable[[dict], str]:
         return relay_pause_name(name) if "asked" in relay else relay_done_name(name)
 
     return route
-
-
-def compiled_child_factory(cache: dict) -> Callable[[Any], tuple[GraphConfig, CompiledStateGraph]]:
-    """Compile each subgraph file once per parent compile (a graph may use it twice)."""
-    from yamlgraph.graph_loader import compile_graph, load_graph_config
-
-    def compile_child(path, own_namespace: bool = False):
-        key = (str(path), own_namespace)
-        if key not in cache:
-            child_config = load_graph_config(path)
-            # own_namespace: checkpoints under the node's name, so a later run resumes it
-            checkpointer = True if own_namespace else None
-            cache[key] = (
-                child_config,
-                compile_graph(child_config).compile(checkpointer=checkpointer),
-            )
-        return cache[key]
-
-    return compile_child

@@ -1,4 +1,5 @@
-"""App config: registers the system checks and the `django` checkpointer type.
+"""App config: registers the system checks, the `django` checkpointer type and the
+webhook receiver of the session signals.
 
 Deliberately no database access here (Django warns about queries during app loading,
 and the tables may not exist before `migrate`): graphs are synced lazily on first use,
@@ -26,8 +27,10 @@ class YamlgraphConfig(AppConfig):
 
     def ready(self) -> None:
         from yamlgraph_django import checks  # noqa: F401 - registers the checks
+        from yamlgraph_django.services import notifications
 
         register_django_checkpointer()
+        notifications.connect()
         _watch_graph_dirs_in_runserver()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models
@@ -28,9 +28,7 @@ from yamlgraph_django.exceptions import (
     SessionNotResumable,
     StaleQuestion,
 )
-
-if TYPE_CHECKING:
-    from yamlgraph_django.models import Session
+from yamlgraph_django.signals import announce
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -71,10 +69,21 @@ def metadata_candidates(text: str) -> list[Any]:
     return candidates
 
 
+class SessionRow(Protocol):
+    """The fields of a session (`models.Session`) the transitions compare and set: a
+    Protocol, because the models module imports this one."""
+
+    pk: Any
+    status: str
+    revision: int
+    lease_expires_at: dt.datetime | None
+    updated_at: dt.datetime
+
+
 class SessionQuerySet(models.QuerySet):
     """Compare-and-set transitions; each returns or raises, never half-applies."""
 
-    def resolve(self, session: Session | Any) -> Session:
+    def resolve(self, session: SessionRow | Any) -> Any:
         """The Session for `session`: an instance is used as read (its revision is what a
         claim compares), an id is fetched with its graph. SessionNotFound otherwise."""
         if isinstance(session, self.model):
@@ -84,7 +93,7 @@ class SessionQuerySet(models.QuerySet):
         except (self.model.DoesNotExist, ValidationError, ValueError, TypeError):
             raise SessionNotFound(f"No session with id '{session}'.") from None
 
-    def claim(self, session: Session, *, action: str) -> dt.datetime:
+    def claim(self, session: SessionRow, *, action: str) -> dt.datetime:
         """`session` as read -> running with a fresh lease; returns the lease (the token).
 
         Filtered on the status and revision read, so an answer written for one question
@@ -107,7 +116,7 @@ class SessionQuerySet(models.QuerySet):
         session.updated_at, session.revision = stamp, session.revision + 1
         return lease
 
-    def renew(self, session: Session, lease: dt.datetime) -> dt.datetime | None:
+    def renew(self, session: SessionRow, lease: dt.datetime) -> dt.datetime | None:
         """Extend a running claim (heartbeat); None if the claim was lost meanwhile."""
         fresh = lease_until()
         updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
@@ -118,7 +127,7 @@ class SessionQuerySet(models.QuerySet):
         session.lease_expires_at = fresh
         return fresh
 
-    def release(self, session: Session, lease: dt.datetime, status: str) -> None:
+    def release(self, session: SessionRow, lease: dt.datetime, status: str) -> None:
         """Undo our claim: the session goes back to `status`, as if never touched."""
         stamp = timezone.now()
         updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
@@ -128,11 +137,14 @@ class SessionQuerySet(models.QuerySet):
             session.status, session.lease_expires_at = status, None
             session.updated_at, session.revision = stamp, session.revision + 1
 
-    def finish(self, session: Session, lease: dt.datetime, **fields: Any) -> bool:
+    def finish(self, session: SessionRow, lease: dt.datetime, **fields: Any) -> bool:
         """Write a run's outcome if our claim still stands (status + lease token).
 
-        On success the instance shows the written fields; False means the session was
-        recovered, cancelled or deleted while the run ran (logged, nothing written).
+        On success the instance shows the written fields, and the signal of the new
+        status (interrupted, completed, failed) is sent once the transaction commits:
+        every run, recovery and thread update ends here, so each transition is announced
+        exactly once. False means the session was recovered, cancelled or deleted while
+        the run ran (logged, nothing written, nothing announced).
         """
         stamp = timezone.now()
         fields.update(
@@ -155,9 +167,10 @@ class SessionQuerySet(models.QuerySet):
         for name, value in fields.items():
             setattr(session, name, value)
         session.revision += 1
+        announce(session, fields["status"], using=self.db)
         return True
 
-    def cancel(self, session: Session) -> dt.datetime:
+    def cancel(self, session: SessionRow) -> dt.datetime:
         """`session` as read (not running) -> cancelled; returns when."""
         if session.status == "running":
             raise SessionBusy(
@@ -184,7 +197,7 @@ class SessionQuerySet(models.QuerySet):
         session.revision += 1
         return stamp
 
-    def raise_conflict(self, session: Session, *, action: str) -> None:
+    def raise_conflict(self, session: SessionRow, *, action: str) -> None:
         """Someone changed the session between our read and our UPDATE: say what."""
         row = self.filter(pk=session.pk).values_list("status", "revision").first()
         if row is None:

@@ -96,6 +96,11 @@ class Session(models.Model):
         editable=False,
         help_text=_("Goes up on every change of status or question; compared by claims"),
     )
+    webhook = models.URLField(
+        max_length=2000,
+        blank=True,
+        help_text=_("POSTed the session when it is interrupted, completes or fails"),
+    )
 
     objects = SessionManager()
 

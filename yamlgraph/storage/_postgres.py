@@ -26,6 +26,11 @@ CONNECT_TIMEOUT = 3
 #: How long a call waits for a pooled connection before PoolTimeout (psycopg_pool's
 #: default of 30 s kept every request hanging while the server was down).
 POOL_TIMEOUT = 4.0
+#: How long the pool keeps retrying (with backoff) to replace a lost connection before
+#: it gives up and lets the next request start a new attempt at once. psycopg_pool's
+#: default (300 s) doubles the wait between attempts up to minutes, so requests went on
+#: timing out well after the server was back.
+RECONNECT_TIMEOUT = POOL_TIMEOUT
 #: libpq options unless the URL sets them: a connect timeout, and TCP keepalives plus
 #: tcp_user_timeout so a connection across a lost network (no RST ever comes) is
 #: dropped after about 5 s instead of the kernel's 15 minutes. libpq has no timeout
@@ -119,6 +124,7 @@ def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
         max_size=POOL_MAX_SIZE,
         kwargs=_connection_kwargs(url),
         timeout=POOL_TIMEOUT,
+        reconnect_timeout=RECONNECT_TIMEOUT,
         # Test each connection as it is handed out: one broken by a server restart is
         # replaced, so the saver recovers by itself once the server is back.
         check=ConnectionPool.check_connection,
@@ -151,6 +157,7 @@ async def _open_pool(url: str) -> Any:
         max_size=POOL_MAX_SIZE,
         kwargs=_connection_kwargs(url),
         timeout=POOL_TIMEOUT,
+        reconnect_timeout=RECONNECT_TIMEOUT,
         check=AsyncConnectionPool.check_connection,
         open=False,
         name="yamlgraph-checkpoints-async",

@@ -76,6 +76,15 @@ class SessionFilter(django_filters.FilterSet):
         model = Session
         fields = ["status", "graph", "created_after", "created_before"]
 
+    def is_valid(self) -> bool:
+        """A filter given with no value (`?status=`) is a 400, not a filter left out."""
+        valid = super().is_valid()
+        for name in self.filters:
+            if name in self.data and self.data.get(name) == "":
+                self.form.add_error(name, "Must not be empty; leave the parameter out instead.")
+                valid = False
+        return valid
+
     def filter_queryset(self, queryset: QuerySet[Session]) -> QuerySet[Session]:
         queryset = super().filter_queryset(queryset)
         getlist = getattr(self.data, "getlist", None)

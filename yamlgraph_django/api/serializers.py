@@ -21,18 +21,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import GraphDefinition, Session, SessionStatus
 from yamlgraph_django.services import json_type_word, validate_metadata
+from yamlgraph_django.services.webhooks import MAX_URL_LENGTH, WEBHOOK_MESSAGE, WEBHOOK_PATTERN
 
 # --------------------------------------------------------------------------- fields
 
-JSON_SCALAR_SCHEMA: dict[str, Any] = {
-    "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
-}
 NULLABLE_OBJECT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": {},
@@ -40,8 +39,11 @@ NULLABLE_OBJECT_SCHEMA: dict[str, Any] = {
 }
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {}})
-class JSONObjectField(serializers.JSONField):
+class JSONValueField(serializers.JSONField):
+    """Any JSON value a store can hold (its schema, with the limits, is in api.schema)."""
+
+
+class JSONObjectField(JSONValueField):
     """A JSON object (dict); anything else is a 400 that says what came instead."""
 
     default_error_messages = {"not_object": "Expected a JSON object, got {kind}."}
@@ -52,26 +54,15 @@ class JSONObjectField(serializers.JSONField):
         return super().to_internal_value(data)
 
 
-@extend_schema_field(
-    {
-        "type": "object",
-        "additionalProperties": JSON_SCALAR_SCHEMA,
-        "description": "Flat object of strings, numbers and booleans.",
-    }
-)
 class MetadataField(JSONObjectField):
     """Flat metadata: each value a string, a number or a boolean, so it can be filtered.
 
-    The service's `validate_metadata` decides what metadata may hold; the API adds only
-    that a key must not be empty (`?metadata__=` could not filter on it).
+    The service's `validate_metadata` decides what metadata may hold. (An empty key is
+    stored like any other; only `?metadata__=` cannot filter on it.)
     """
-
-    default_error_messages = {"blank_key": "Metadata keys must not be empty."}
 
     def to_internal_value(self, data: Any) -> Any:
         data = super().to_internal_value(data)
-        if any(not key for key in data):
-            self.fail("blank_key")
         try:
             return validate_metadata(data)
         except InvalidInput as exc:
@@ -310,10 +301,20 @@ class SessionSerializer(SessionSummarySerializer):
         return list(state.get("next") or [])
 
 
+#: A thread id: no control characters (Unicode Cc) and no spaces (Zs, Zl, Zp), as a
+#: pattern the OpenAPI document carries (drf-spectacular writes \A and \Z as ^ and $).
+THREAD_ID_PATTERN = r"\A[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+\Z"
+
+
 class SessionCreateSerializer(StrictSerializer):
     """Start a session of `graph`; unknown keys are refused."""
 
-    graph = serializers.CharField(max_length=200, help_text="Name of a registered graph.")
+    graph = serializers.CharField(
+        min_length=1,
+        max_length=200,
+        trim_whitespace=False,  # " x" names no graph: a 404, not silently "x"
+        help_text="Name of a registered graph.",
+    )
     input = JSONObjectField(
         required=False,
         default=dict,
@@ -323,6 +324,10 @@ class SessionCreateSerializer(StrictSerializer):
     thread_id = serializers.CharField(
         required=False,
         max_length=255,
+        trim_whitespace=False,
+        validators=[
+            RegexValidator(THREAD_ID_PATTERN, "Must not contain spaces or control characters.")
+        ],
         help_text="LangGraph thread id; generated when left out. Must be unused.",
     )
     background = serializers.BooleanField(
@@ -338,10 +343,16 @@ class SessionCreateSerializer(StrictSerializer):
         help_text="Answer with the run's event stream (text/event-stream, as "
         "GET /sessions/{id}/stream/?run=) instead of the session.",
     )
+    webhook = serializers.CharField(
+        required=False,
+        max_length=MAX_URL_LENGTH,
+        trim_whitespace=False,
+        validators=[RegexValidator(WEBHOOK_PATTERN, f"Webhook {WEBHOOK_MESSAGE}.")],
+        help_text="http(s) URL POSTed the session (signed, X-Yamlgraph-Signature) each "
+        "time it is interrupted, completes or fails.",
+    )
 
     def validate_thread_id(self, value: str) -> str:
-        if value != value.strip() or any(ch.isspace() or not ch.isprintable() for ch in value):
-            raise serializers.ValidationError("Must not contain spaces or control characters.")
         if Session.objects.filter(thread_id=value).exists():
             raise serializers.ValidationError("A session with this thread_id already exists.")
         return value
@@ -351,7 +362,7 @@ class SessionResumeSerializer(StrictSerializer):
     """`{"value": X}` answers the one pending interrupt; `{"values": {id: X}}` several;
     `{}` retries a failed session from its last checkpoint."""
 
-    value = serializers.JSONField(
+    value = JSONValueField(
         required=False,
         allow_null=True,
         help_text="The answer when exactly one interrupt is pending (any JSON, null too).",
@@ -392,15 +403,23 @@ class SessionResumeSerializer(StrictSerializer):
         return attrs
 
 
+#: The ids both event logs hand out: `<row>-<part>` (database) and `<ms>-<seq>` (Redis).
+EVENT_ID_PATTERN = r"^[0-9]{1,18}-[0-9]{1,9}$"
+
+
 class StreamQuerySerializer(serializers.Serializer):
     """Query parameters of the event stream."""
 
     run = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only this run's events (ends with its `end`)."
-    )
-    after = serializers.CharField(
         required=False,
-        max_length=64,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Only this run's events (ends with its `end`).",
+    )
+    after = serializers.RegexField(
+        EVENT_ID_PATTERN,
+        required=False,
+        max_length=40,
         help_text="Resume after this event id (as the Last-Event-ID header does).",
     )
 

@@ -39,6 +39,7 @@ from yamlgraph_django.api.parsers import NUL, JSONBodyParser, refuse_unstorable
 from yamlgraph_django.api.renderers import EventStreamRenderer
 from yamlgraph_django.api.schema import (
     BUSY_OR_DONE,
+    GRAPH_FILTER,
     INVALID,
     METADATA_FILTER,
     NOT_FOUND,
@@ -83,6 +84,15 @@ class YamlgraphAPIView:
 
     def get_exception_handler(self) -> Any:
         return api_exception_handler
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """An error is JSON even for a client that asked for text/event-stream (an
+        EventSource does): its 400 or 404 must still say what went wrong."""
+        response = super().handle_exception(exc)  # type: ignore[misc]
+        if isinstance(getattr(self.request, "accepted_renderer", None), EventStreamRenderer):
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         """After authentication, refuse what must never reach the service: a body over
@@ -177,7 +187,7 @@ def latest_graph(name: str) -> GraphDefinition:
         "`yamlgraph_django.view_all_sessions` see everyone's). Rows come from the "
         "database only: `values` is the final output (null until completed) and there "
         "is no `next`; GET a session for its live state.",
-        parameters=[METADATA_FILTER],
+        parameters=[GRAPH_FILTER, METADATA_FILTER],
         responses={
             200: SessionSummarySerializer(many=True),
             400: INVALID,
@@ -298,6 +308,7 @@ class SessionViewSet(
                 channel=RunChannel.API,
                 background=background,
                 stream=data["stream"],
+                webhook=data.get("webhook"),
             )
         except InvalidInput as exc:
             raise nest_input_errors(exc, body_fields=set(body.fields)) from None
@@ -423,14 +434,18 @@ class SessionViewSet(
         session = self.get_object()
         query = StreamQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        after = request.headers.get("Last-Event-ID") or query.validated_data.get("after")
-        return self._run_stream(session, query.validated_data.get("run"), after)
+        header = request.headers.get("Last-Event-ID")
+        after = header or query.validated_data.get("after")
+        field = "Last-Event-ID" if header else "after"
+        return self._run_stream(session, query.validated_data.get("run"), after, field=field)
 
-    def _run_stream(self, session: Session, run_id: int | None, after: str | None) -> Any:
+    def _run_stream(
+        self, session: Session, run_id: int | None, after: str | None, *, field: str = "after"
+    ) -> Any:
         try:
             follower = services.Follower(session.pk, after=after, run_id=run_id)
         except services.InvalidEventId as exc:
-            raise InvalidInput(errors={"Last-Event-ID": str(exc)}) from None
+            raise InvalidInput(errors={field: str(exc)}) from None
         return follow_response(self.request, follower, frame_of, {})
 
     @extend_schema(

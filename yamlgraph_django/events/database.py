@@ -13,7 +13,7 @@ from typing import Any
 
 from yamlgraph_django.events.base import Event, EventLog, InvalidEventId
 
-_EVENT_ID = re.compile(r"^(\d{1,18})-(\d{1,9})$")
+_EVENT_ID = re.compile(r"([0-9]{1,18})-([0-9]{1,9})")
 
 
 class DatabaseEventLog(EventLog):
@@ -37,13 +37,16 @@ class DatabaseEventLog(EventLog):
         if after is not None:
             row_after, index_after = self.position(after)
             rows = rows.filter(id__gte=row_after)
+        # A row holds several parts and the first may be read already: one row more than
+        # `limit` always holds `limit` unread parts, if the log has them.
         events: list[Event] = []
-        for pk, run_id, parts in rows.order_by("id").values_list("id", "run_id", "parts")[:limit]:
+        batches = rows.order_by("id").values_list("id", "run_id", "parts")[: limit + 1]
+        for pk, run_id, parts in batches:
             for index, (event, data) in enumerate(parts):
                 if pk == row_after and index <= index_after:
                     continue
                 events.append(Event(f"{pk}-{index}", run_id, event, data))
-        return events
+        return events[:limit]
 
     def trim(self, session_ids: Iterable[str]) -> None:
         from yamlgraph_django.models import SessionEvent
@@ -53,7 +56,7 @@ class DatabaseEventLog(EventLog):
             SessionEvent.objects.filter(session_id__in=ids[start : start + 500]).delete()
 
     def position(self, event_id: str) -> tuple[int, int]:
-        match = _EVENT_ID.match(str(event_id))
+        match = _EVENT_ID.fullmatch(str(event_id))
         if match is None:
             raise InvalidEventId(f"'{event_id}' is not an event id of this log (like 12-0)")
         return int(match[1]), int(match[2])

@@ -15,7 +15,8 @@ from yamlgraph_django.events.base import Event, EventLog, InvalidEventId
 
 KEY_PREFIX = "yamlgraph:events:"
 MAXLEN = 100_000
-_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+_STREAM_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+_MAX_PART = 2**64 - 1  # a stream id is two unsigned 64-bit numbers
 
 
 class RedisEventLog(EventLog):
@@ -62,7 +63,8 @@ class RedisEventLog(EventLog):
                 self.client.delete(*keys[start : start + 500])
 
     def check_id(self, event_id: str) -> str:
-        if not _STREAM_ID.match(str(event_id)):
+        match = _STREAM_ID.fullmatch(str(event_id))
+        if match is None or max(int(match[1]), int(match[2])) > _MAX_PART:
             raise InvalidEventId(
                 f"'{event_id}' is not an event id of this log (a Redis stream id like 1-0)"
             )

@@ -85,6 +85,7 @@ class RunStartMixin:
                 time.sleep(POLL_SECONDS)
                 continue
             prepared.after_seconds = data.get("after_seconds")  # type: ignore[attr-defined]
+            services.webhooks.set_webhook(prepared.session, data.get("webhook"))
             return prepared
 
 

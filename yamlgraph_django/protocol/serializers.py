@@ -10,6 +10,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from yamlgraph_django.exceptions import InvalidInput
+from yamlgraph_django.services.webhooks import validate_webhook
+
 SORT_ORDERS = ("asc", "desc")
 
 
@@ -115,6 +118,15 @@ class RunCreateSerializer(serializers.Serializer):
     feedback_keys = serializers.JSONField(required=False, allow_null=True)
     langsmith_tracer = serializers.JSONField(required=False, allow_null=True)
     strict_resume = serializers.BooleanField(required=False, allow_null=True)
+
+    def validate_webhook(self, value: str | None) -> str | None:
+        """The thread's webhook from now on (POSTed on interruption, completion, failure)."""
+        if not value:
+            return None
+        try:
+            return validate_webhook(value)
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.errors["webhook"]) from None
 
     def validate_stream_mode(self, value: Any) -> list[str]:
         if value is None:

@@ -17,7 +17,8 @@ the typed errors of `yamlgraph_django.exceptions`. A session argument may be a `
 Modules, by what they talk to: `stores` (savers, compiled graphs, outages), `snapshots`
 (shaping checkpoints), `validation` (what callers give), `planning` and `execution`
 (what a resume invokes, running it), `lifecycle` (start/resume/cancel), `tasks` (the
-background task), `state` (reading), `maintenance` (delete, prune, recover). Row
+background task), `state` (reading), `maintenance` (delete, prune, recover),
+`webhooks` and `notifications` (what follows a session's interruption or end). Row
 changes are `Session.objects` methods (`yamlgraph_django.managers`).
 """
 
@@ -38,6 +39,7 @@ from yamlgraph_django.services.state import get_history, get_state
 from yamlgraph_django.services.stores import checkpointer_type, graph_config
 from yamlgraph_django.services.tasks import run_queued
 from yamlgraph_django.services.validation import MISSING, json_type_word, validate_metadata
+from yamlgraph_django.services.webhooks import validate_webhook
 
 __all__ = [
     "CRASH_ERROR",
@@ -63,4 +65,5 @@ __all__ = [
     "thread_runs",
     "threads",
     "validate_metadata",
+    "validate_webhook",
 ]

@@ -44,6 +44,7 @@ from yamlgraph_django.services.validation import (
     validate_metadata,
     validate_thread_id,
 )
+from yamlgraph_django.services.webhooks import validate_webhook
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -66,6 +67,7 @@ def start_session(
     channel: str = RunChannel.PYTHON,
     background: bool | None = None,
     stream: bool = False,
+    webhook: str | None = None,
 ) -> Session:
     """Start the latest version of a graph (a name, or a definition already looked up)
     and run it to its first interrupt or end.
@@ -77,6 +79,8 @@ def start_session(
     and can be retried with `resume_session`. With `stream` the run executes in a
     thread of this process once the transaction commits, and the session is returned
     `pending` with `session.queued_run`, whose events the caller reads from the log.
+    `webhook`, an http(s) URL, is POSTed the session on each interruption, completion
+    and failure (services.webhooks).
     Raises GraphNotFound, InvalidInput, CheckpointerUnavailable (nothing is stored then).
     """
     definition = graph if isinstance(graph, GraphDefinition) else registry.get_latest(graph)
@@ -85,6 +89,7 @@ def start_session(
     check_start_input(config, data)  # required state fields
     meta = validate_metadata(metadata)
     thread = validate_thread_id(thread_id)
+    webhook_url = validate_webhook(webhook)
     channel = check_channel(channel)
     owner = user_or_none(owner)
     in_background = stream or wants_background(background)
@@ -99,6 +104,7 @@ def start_session(
         metadata=meta,
         lease_expires_at=None if in_background else lease_until(),
         expires_at=expiry(),
+        webhook=webhook_url,
     )
     session.thread_id = thread or str(session.id)
     _insert(session, chosen_thread=thread is not None)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.db import connections
+from django.db import connections, router
 
 from yamlgraph.graph_loader import DEFAULTS_NODE
 from yamlgraph_django.conf import app_settings
@@ -81,7 +81,8 @@ class Publisher:
 
     A batch is written EVENTS_FLUSH_SECONDS after its first part (by a timer thread, so a step
     shows up even while the next one runs for minutes), or at once with `flush`: a run
-    shorter than that costs one write in all. The log is a view of the run, not its
+    shorter than that costs one write in all (so does a run inside a transaction on the
+    log's database: `in_transaction_with_log`). The log is a view of the run, not its
     record (rows and checkpoints are): if it is unreachable the run goes on and the
     parts are dropped, with a warning.
     """
@@ -93,12 +94,13 @@ class Publisher:
         self.lock = threading.Lock()
         self.timer: threading.Timer | None = None
         self.failed = False
+        self.deferred = in_transaction_with_log()
 
     def publish(self, event: str, data: Any, *, flush: bool = False) -> list[str]:
         """Queue a part; returns the ids written now (none unless `flush` or `each`)."""
         with self.lock:
             self.pending.append((event, data))
-            if not (flush or self.each) and self.timer is None:
+            if not (flush or self.each or self.deferred) and self.timer is None:
                 delay = float(app_settings.EVENTS_FLUSH_SECONDS)
                 self.timer = threading.Timer(delay, self.flush_later)
                 self.timer.daemon = True
@@ -127,6 +129,20 @@ class Publisher:
                     "event log unavailable: run %s streams no events", self.run_id, exc_info=True
                 )
                 return []
+
+
+def in_transaction_with_log() -> bool:
+    """Does this thread run inside a transaction on the database that holds the log (a
+    project's ATOMIC_REQUESTS, a caller's `atomic()`)? Then the parts are written on
+    this thread, at the run's end: a timer thread's INSERT on its own connection would
+    wait for the transaction (SQLite locks the whole database for its busy timeout)
+    and could outlive a rollback; nobody else sees the run before the commit anyway."""
+    from yamlgraph_django.events.database import DatabaseEventLog
+    from yamlgraph_django.models import SessionEvent
+
+    if not isinstance(event_log(), DatabaseEventLog):
+        return False
+    return connections[router.db_for_write(SessionEvent)].in_atomic_block
 
 
 def stop_request(run_id: int | None) -> str | None:

@@ -22,6 +22,7 @@ from yamlgraph_django.managers import expiry
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
 from yamlgraph_django.services.execution import Plan, describe_error, execute, finish_run
 from yamlgraph_django.services.stores import get_app
+from yamlgraph_django.signals import announce
 
 try:  # Django >= 6.0
     from django.tasks import task
@@ -191,7 +192,7 @@ def fail_queued(
     and so does the run. `renew_expiry` restarts the session's time to live."""
     stamp = timezone.now()
     fields: dict[str, Any] = {"expires_at": expiry(stamp)} if renew_expiry else {}
-    Session.objects.filter(pk=session_id, status=SessionStatus.PENDING).update(
+    failed = Session.objects.filter(pk=session_id, status=SessionStatus.PENDING).update(
         status=SessionStatus.FAILED,
         error=f"{prefix}{describe_error(exc)}; resume to retry",
         finished_at=stamp,
@@ -200,3 +201,5 @@ def fail_queued(
         **fields,
     )
     finish_run(run_id, RunStatus.FAILED, describe_error(exc))
+    if failed:
+        announce(session_id, SessionStatus.FAILED)

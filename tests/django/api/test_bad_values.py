@@ -46,13 +46,23 @@ def test_deep_start_bodies_are_400s(api, graphs, field):
     assert not Session.objects.exists()
 
 
-@pytest.mark.parametrize("suffix", ["", "resume/", "history/", "cancel/"])
-def test_a_malformed_session_id_is_a_json_404(api, graphs, suffix):
-    method = api.post if suffix in ("resume/", "cancel/") else api.get
-
-    response = method(f"/api/sessions/not-a-uuid/{suffix}", {}, format="json")
+@pytest.mark.parametrize(
+    "verb, suffix",
+    [("get", ""), ("delete", ""), ("post", "resume/"), ("get", "history/"), ("post", "cancel/")],
+)
+def test_a_malformed_session_id_is_a_json_404(api, graphs, verb, suffix):
+    response = getattr(api, verb)(f"/api/sessions/not-a-uuid/{suffix}", {}, format="json")
 
     assert_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("name", ["status", "graph", "created_after", "created_before"])
+def test_a_filter_without_a_value_is_a_400_naming_it(api, start, name):
+    start("interview")
+
+    response = api.get(f"/api/sessions/?{name}=")
+
+    assert name in assert_error(response, 400, "invalid_input")["errors"]
 
 
 @pytest.mark.parametrize("size", ["null", "0", "101", "x"])
