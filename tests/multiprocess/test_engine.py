@@ -80,6 +80,13 @@ def test_started_on_a_run_by_the_worker_streamed_and_answered_on_b_read_on_a(
     session = start_background(engine.a, "interview", {"topic": "scale-out"})
 
     first = engine.b.read_stream(session)
+    if not first:  # say what the log and the rows held, for whoever debugs it
+        replay = engine.b.read_stream(session)
+        raise AssertionError(
+            f"the stream of a queued session ended without an event; a replay now gives "
+            f"{[(e.event, e.data) for e in replay]}, the row {engine.deployment.session_row(session)}, "
+            f"the runs {engine.deployment.runs(session)}"
+        )
     names = [event.event for event in first]
     assert names[0] == "metadata", names
     assert {"values", "updates"} <= set(names), names
