@@ -29,7 +29,8 @@ logger = logging.getLogger("yamlgraph_django.services")
 
 #: The LangGraph stream modes every run produces (and the event log keeps).
 STREAM_MODES = ("values", "updates", "messages", "custom")
-#: How often a running graph looks for a stop request (one small query).
+#: A run looks for a stop request at every step boundary once it has run this long (one
+#: small query a step): shorter runs, the in-request fast path, cost no query for it.
 STOP_CHECK_SECONDS = 0.2
 #: Run.error values that ask a running run to stop at its next step.
 STOP_REQUESTED = "stop requested"
@@ -173,7 +174,7 @@ def graph_parts(
     stream = app.stream(
         graph_input, config, stream_mode=list(modes), durability=durability, **stream_options
     )
-    checked = time.monotonic()
+    started = time.monotonic()
     try:
         for mode, chunk in stream:
             data = shape_part(mode, chunk)
@@ -181,8 +182,7 @@ def graph_parts(
             # Only right after a step's `values`: its checkpoint, with the next tasks, is
             # saved then; closing the stream between `updates` and `values` would leave
             # a checkpoint with nothing next (the run would look finished).
-            if mode == "values" and time.monotonic() - checked > STOP_CHECK_SECONDS:
-                checked = time.monotonic()
+            if mode == "values" and time.monotonic() - started > STOP_CHECK_SECONDS:
                 stop = stop_request(publisher.run_id)
                 if stop is not None:
                     yield STOPPED, stop, []
@@ -224,7 +224,7 @@ class Follower:
     """
 
     #: After the session looks idle with no `end` seen, how long to wait for a late one.
-    SETTLE_SECONDS = 1.0
+    SETTLE_SECONDS = 3.0
 
     def __init__(self, session_id: Any, after: str | None = None, run_id: int | None = None):
         self.session_id, self.after, self.run_id = str(session_id), after, run_id
