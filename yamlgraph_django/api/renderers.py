@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer
@@ -19,6 +20,4 @@ class EventStreamRenderer(BaseRenderer):
     def render(
         self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
     ) -> bytes:
-        import json
-
         return json.dumps(data).encode() if data is not None else b""

@@ -26,6 +26,9 @@ class InvalidEventId(ValueError):
 class EventLog(abc.ABC):
     """A per-session, append-only log readable from any process."""
 
+    #: Does it write through the project's database (and so take part in transactions)?
+    in_database = False
+
     @abc.abstractmethod
     def append(
         self, session_id: str, run_id: int | None, parts: Sequence[tuple[str, Any]]

@@ -12,16 +12,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from yamlgraph_django.events.base import Event, EventLog, InvalidEventId
+from yamlgraph_django.models import SessionEvent
 
 _EVENT_ID = re.compile(r"([0-9]{1,18})-([0-9]{1,9})")
 
 
 class DatabaseEventLog(EventLog):
+    in_database = True
+
     def append(
         self, session_id: str, run_id: int | None, parts: Sequence[tuple[str, Any]]
     ) -> list[str]:
-        from yamlgraph_django.models import SessionEvent
-
         if not parts:
             return []
         row = SessionEvent.objects.create(
@@ -30,8 +31,6 @@ class DatabaseEventLog(EventLog):
         return [f"{row.pk}-{index}" for index in range(len(parts))]
 
     def read(self, session_id: str, after: str | None = None, *, limit: int = 500) -> list[Event]:
-        from yamlgraph_django.models import SessionEvent
-
         rows = SessionEvent.objects.filter(session_id=session_id)
         row_after, index_after = -1, -1
         if after is not None:
@@ -49,8 +48,6 @@ class DatabaseEventLog(EventLog):
         return events[:limit]
 
     def trim(self, session_ids: Iterable[str]) -> None:
-        from yamlgraph_django.models import SessionEvent
-
         ids = [str(s) for s in session_ids]
         for start in range(0, len(ids), 500):
             SessionEvent.objects.filter(session_id__in=ids[start : start + 500]).delete()

@@ -22,7 +22,7 @@ from django.db import connections, router
 from yamlgraph.graph_loader import DEFAULTS_NODE
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.events import Event, event_log
-from yamlgraph_django.models import Run
+from yamlgraph_django.models import Run, RunStatus, Session, SessionEvent, SessionStatus
 from yamlgraph_django.services.snapshots import json_safe
 
 logger = logging.getLogger("yamlgraph_django.services")
@@ -138,10 +138,7 @@ def in_transaction_with_log() -> bool:
     this thread, at the run's end: a timer thread's INSERT on its own connection would
     wait for the transaction (SQLite locks the whole database for its busy timeout)
     and could outlive a rollback; nobody else sees the run before the commit anyway."""
-    from yamlgraph_django.events.database import DatabaseEventLog
-    from yamlgraph_django.models import SessionEvent
-
-    if not isinstance(event_log(), DatabaseEventLog):
+    if not event_log().in_database:
         return False
     return connections[router.db_for_write(SessionEvent)].in_atomic_block
 
@@ -263,8 +260,6 @@ class Follower:
     def nothing_more(self) -> bool:
         """No run active or queued (or the followed run is over): nothing more will be
         written for now."""
-        from yamlgraph_django.models import RunStatus, Session, SessionStatus
-
         if self.run_id is not None:
             status = Run.objects.filter(pk=self.run_id).values_list("status", flat=True).first()
             return status not in (RunStatus.QUEUED, RunStatus.RUNNING)
