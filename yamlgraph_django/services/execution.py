@@ -192,7 +192,7 @@ def execute(
     None is returned (the caller reads the state if it wants it).
     """
     heartbeat = Heartbeat(session, lease)
-    publisher = Publisher(session.pk, run.pk)
+    publisher = Publisher(session.pk, run.pk, on_worker=in_task)
     publisher.publish("metadata", {"run_id": run.pk, "session_id": str(session.pk)})
     try:
         with heartbeat, store_errors():

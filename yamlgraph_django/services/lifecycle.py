@@ -215,7 +215,9 @@ def resume_session(
         session.queued_run = run
         enqueue_on_commit(session, run, plan, in_thread=stream)
     else:
-        session.live_state = execute(session, run, app, plan, lease=lease, restore=previous)
+        session.live_state = execute(  # a queued answer runs on a worker: nobody sees a 503
+            session, run, app, plan, lease=lease, restore=previous, in_task=queued_run is not None
+        )
     return session
 
 

@@ -29,8 +29,9 @@ logger = logging.getLogger("yamlgraph_django.services")
 
 #: The LangGraph stream modes every run produces (and the event log keeps).
 STREAM_MODES = ("values", "updates", "messages", "custom")
-#: A run looks for a stop request at every step boundary once it has run this long (one
-#: small query a step): shorter runs, the in-request fast path, cost no query for it.
+#: A run in a request looks for a stop request at every step boundary once it has run
+#: this long (one small query a step), so the fast path costs no query for it; a run on
+#: a worker (`Publisher(on_worker=True)`) looks at every boundary: never a step late.
 STOP_CHECK_SECONDS = 0.2
 #: Run.error values that ask a running run to stop at its next step.
 STOP_REQUESTED = "stop requested"
@@ -88,9 +89,13 @@ class Publisher:
     parts are dropped, with a warning.
     """
 
-    def __init__(self, session_id: Any, run_id: int | None, *, each: bool = False) -> None:
-        """`each`: write every part at once (a stream that hands out the log's ids)."""
+    def __init__(
+        self, session_id: Any, run_id: int | None, *, each: bool = False, on_worker: bool = False
+    ) -> None:
+        """`each`: write every part at once (a stream that hands out the log's ids);
+        `on_worker`: look for a stop request at every step boundary (see STOP_CHECK_SECONDS)."""
         self.session_id, self.run_id, self.each = str(session_id), run_id, each
+        self.check_after = 0.0 if on_worker else STOP_CHECK_SECONDS
         self.pending: list[tuple[str, Any]] = []
         self.lock = threading.Lock()
         self.timer: threading.Timer | None = None
@@ -179,7 +184,7 @@ def graph_parts(
             # Only right after a step's `values`: its checkpoint, with the next tasks, is
             # saved then; closing the stream between `updates` and `values` would leave
             # a checkpoint with nothing next (the run would look finished).
-            if mode == "values" and time.monotonic() - started > STOP_CHECK_SECONDS:
+            if mode == "values" and time.monotonic() - started >= publisher.check_after:
                 stop = stop_request(publisher.run_id)
                 if stop is not None:
                     yield STOPPED, stop, []

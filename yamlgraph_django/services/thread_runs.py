@@ -250,7 +250,8 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any, str | None]]:
     closed = False
     stopped = False
     breakpoints = bool(request.interrupt_before or request.interrupt_after)
-    publisher = Publisher(session.pk, prepared.run.pk, each=True)
+    on_worker = prepared.run.status == RunStatus.QUEUED  # prepared for a worker
+    publisher = Publisher(session.pk, prepared.run.pk, each=True, on_worker=on_worker)
     heartbeat = Heartbeat(session, prepared.lease)
     parts = graph_parts(
         app,
