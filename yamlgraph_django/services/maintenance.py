@@ -296,7 +296,17 @@ def worker_command() -> tuple[str, list[str]]:
         return "db_worker", ["--queue-name", "*"]
     if module.startswith("django_tasks_rq"):
         queues = sorted(getattr(backend, "queues", None) or ["default"])
-        return "rqworker", [*queues, "--job-class", "django_tasks_rq.Job", "--with-scheduler"]
+        # SimpleWorker runs jobs in the worker process: RQ's default forks one per job,
+        # and a fork while the sweeper thread holds a lock (a database connection, the
+        # saver cache) can leave the job hung for good.
+        return "rqworker", [
+            *queues,
+            "--job-class",
+            "django_tasks_rq.Job",
+            "--worker-class",
+            "rq.worker.SimpleWorker",
+            "--with-scheduler",
+        ]
     raise InvalidInput(
         errors={
             "TASKS": f"no worker is known for the backend {type(backend).__name__}: run its "

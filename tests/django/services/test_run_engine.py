@@ -373,7 +373,14 @@ def test_the_worker_command_is_the_task_backends_own(settings):
     settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}  # never contacted
     assert worker_command() == (
         "rqworker",
-        ["default", "--job-class", "django_tasks_rq.Job", "--with-scheduler"],
+        [
+            "default",
+            "--job-class",
+            "django_tasks_rq.Job",
+            "--worker-class",
+            "rq.worker.SimpleWorker",
+            "--with-scheduler",
+        ],
     )
 
     settings.TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}}
