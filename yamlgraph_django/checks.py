@@ -8,6 +8,7 @@
 | yamlgraph.E004 | error | a Redis/Postgres checkpointer cannot be reached; only with `check --deploy` |
 | yamlgraph.E005 | error | a GRAPH_DIRS entry does not exist |
 | yamlgraph.E006 | error | two graph files declare the same graph name |
+| yamlgraph.E020 | error | YAMLGRAPH["RULES"] names a class that does not import or is not a rulebook policy |
 | yamlgraph.W001 | warning | a memory checkpointer is in effect while DEBUG is False |
 
 The checks read graph files and settings only; they never touch the database, so they
@@ -272,3 +273,19 @@ def _is_memory(config: dict[str, Any]) -> bool:
     """Memory, or SQLite in memory: both forget every session when the process exits."""
     kind = config.get("type")
     return kind == "memory" or (kind == "sqlite" and str(config.get("path")) == ":memory:")
+
+
+@register(TAG)
+def check_rules(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """YAMLGRAPH["RULES"] must name rulebook policies: a typo would fail every request."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from yamlgraph_django.services.rules import policy_classes
+
+    if not _ours(app_configs):
+        return []
+    try:
+        policy_classes()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="yamlgraph.E020", hint="See services.rules in the README.")]
+    return []

@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "RUN_MODE": "sync",
     "LLM_FACTORY": None,
     "SESSION_ACCESS": "yamlgraph_django.permissions.owner_or_staff",
+    # The rulebook: policy classes (dotted paths, all must allow) that decide who may
+    # view, start, answer, update state, cancel and delete sessions (services.rules).
+    "RULES": ["yamlgraph_django.services.rules.SessionRules"],
     "LEASE_SECONDS": 300,
     "SYNC_ON_STARTUP": True,
     "ALLOW_ANONYMOUS": False,

@@ -84,6 +84,22 @@ class StaleQuestion(YamlgraphError):
     default_detail = "The session's pending question changed; read it again."
 
 
+class NotPermitted(YamlgraphError):
+    """The caller may see the session but not do this with it (services.rules)."""
+
+    status_code = 403
+    code = "permission_denied"
+    default_detail = "You do not have permission to perform this action."
+
+
+class NotAuthenticated(YamlgraphError):
+    """The action needs a logged-in user and the caller is anonymous (services.rules)."""
+
+    status_code = 401
+    code = "not_authenticated"
+    default_detail = "Authentication credentials were not provided."
+
+
 class CheckpointerUnavailable(YamlgraphError):
     """The checkpointer's server cannot be reached; the same request works once it is back."""
 

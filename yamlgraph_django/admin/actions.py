@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from yamlgraph_django import services
 from yamlgraph_django.exceptions import (
     CheckpointerUnavailable,
+    NotPermitted,
     SessionBusy,
     SessionNotFound,
     YamlgraphError,
@@ -47,6 +48,8 @@ def skip_reason(exc: YamlgraphError) -> str:
         return _("already deleted")
     if isinstance(exc, CheckpointerUnavailable):
         return _("checkpoint store unavailable")
+    if isinstance(exc, NotPermitted):
+        return _("not permitted")
     return exc.detail
 
 
@@ -225,7 +228,7 @@ class SessionActionsMixin(_Base):
         try:
             with transaction.atomic(using=router.db_for_write(Session)):
                 self.log_deletions(request, [session])
-                services.delete_session(session)
+                services.delete_session(session, actor=request.user)
         except YamlgraphError as exc:
             skipped[skip_reason(exc)] += 1
             return False

@@ -40,10 +40,10 @@ from yamlgraph_django.admin.display import (
     when,
 )
 from yamlgraph_django.admin.views import SessionViewsMixin, live_stream_url
-from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import YamlgraphError
 from yamlgraph_django.forms import question_text, schema_of
 from yamlgraph_django.models import GraphDefinition, Run, RunKind, Session, SessionStatus
+from yamlgraph_django.services import rules
 
 
 class GraphNameFilter(admin.SimpleListFilter):
@@ -151,15 +151,27 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
         return request.user.has_perm(f"{self.opts.app_label}.{action}_{self.opts.model_name}")
 
     def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """Cancelling changes a session, so it takes the model's change permission."""
+        """Cancelling changes a session: the model's change permission, or on one session
+        what the rulebook says (services.rules: its owner may, as on every door)."""
+        if obj is not None:
+            return rules.allowed(request.user, rules.Action.CANCEL, obj)
         return self._has_model_perm(request, "change")
 
     def has_recover_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._has_model_perm(request, "change")
 
     def has_resume_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """Answering is its own permission: support staff may read sessions without it."""
+        """Answering is its own permission: support staff may read sessions without it.
+        On one session the rulebook decides (services.rules), as on every door."""
+        if obj is not None:
+            return rules.allowed(request.user, rules.Action.ANSWER, obj)
         return request.user.has_perm(f"{self.opts.app_label}.resume_session")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """The model's delete permission; on one session the rulebook decides."""
+        if obj is not None:
+            return rules.allowed(request.user, rules.Action.DELETE, obj)
+        return super().has_delete_permission(request, obj)
 
     def has_start_permission(self, request: HttpRequest) -> bool:
         return self.has_add_permission(request)
@@ -175,7 +187,7 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
             .select_related("graph", "owner")
             .filter(graph__isnull=False)
         )
-        return app_settings.SESSION_ACCESS(request.user, queryset)
+        return rules.visible_sessions(request.user, queryset, listing=True)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return RunCountChangeList

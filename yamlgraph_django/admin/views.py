@@ -190,12 +190,12 @@ class SessionViewsMixin(_Base):
 
     def delete_model(self, request: HttpRequest, obj: Session) -> None:
         """Delete through the service, so the thread's checkpoints go too."""
-        services.delete_session(obj)
+        services.delete_session(obj, actor=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         """Never a bulk SQL DELETE: that would leave every thread's checkpoints behind."""
         for session in queryset:
-            services.delete_session(session)
+            services.delete_session(session, actor=request.user)
 
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: dict | None = None

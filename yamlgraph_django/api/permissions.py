@@ -27,6 +27,7 @@ from rest_framework.settings import api_settings
 
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.models import Session
+from yamlgraph_django.services import rules
 
 
 def authenticators() -> list[BaseAuthentication]:
@@ -47,14 +48,11 @@ def permissions() -> list[BasePermission]:
 
 
 def visible_sessions(user: Any, queryset: QuerySet[Session], *, listing: bool) -> QuerySet[Session]:
-    """The sessions `user` may see and act on, as decided by YAMLGRAPH["SESSION_ACCESS"].
+    """The sessions `user` may see, as the rulebook decides (services.rules: by default
+    YAMLGRAPH["SESSION_ACCESS"]); what they may do with each, the service decides.
 
     With ALLOW_ANONYMOUS, an anonymous caller additionally reaches sessions that have no
     owner by their id (the random UUID works as a capability, like an unlisted link),
     but never lists them: the list would show every anonymous caller's sessions to all.
     """
-    visible = app_settings.SESSION_ACCESS(user, queryset)
-    anonymous = user is None or not user.is_authenticated
-    if anonymous and app_settings.ALLOW_ANONYMOUS and not listing:
-        visible = visible | queryset.filter(owner__isnull=True)
-    return visible
+    return rules.visible_sessions(user, queryset, listing=listing)

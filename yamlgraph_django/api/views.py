@@ -279,12 +279,12 @@ class SessionViewSet(
         return SessionSerializer
 
     def _actor(self) -> Any:
-        user = self.request.user
-        return user if user is not None and user.is_authenticated else None
+        """Who acts: the rulebook (services.rules) decides; AnonymousUser when logged out."""
+        return self.request.user
 
     def _session_response(self, session: Session, code: int = status.HTTP_200_OK) -> Response:
         """The session with its live state (values, next, interrupts) from the checkpointer."""
-        state = services.get_state(session)
+        state = services.get_state(session, actor=self._actor())
         response = Response(SessionSerializer(session, context={"state": state}).data, status=code)
         response["ETag"] = f'"{session.revision}"'
         return response
@@ -319,7 +319,7 @@ class SessionViewSet(
         return self._session_response(session, code)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.delete_session(self.get_object())
+        services.delete_session(self.get_object(), actor=self._actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -469,7 +469,10 @@ class SessionViewSet(
         query = HistoryQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         entries = services.get_history(
-            session, limit=query.validated_data["limit"], before=query.validated_data.get("before")
+            session,
+            limit=query.validated_data["limit"],
+            before=query.validated_data.get("before"),
+            actor=self._actor(),
         )
         return Response(CheckpointSerializer(entries, many=True).data)
 

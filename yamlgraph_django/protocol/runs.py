@@ -256,7 +256,7 @@ class RunCancelView(ProtocolView):
     def post(self, request: Request, thread_id: str, run_id: str) -> Response:
         session = self.thread(thread_id)
         run = threads.find_run(session, run_id)
-        thread_runs.cancel_run(session, run)
+        thread_runs.cancel_run(session, run, actor=self.actor())
         if request.query_params.get("wait", "").lower() in ("1", "true"):
             wait_for_run(run)
         return Response(status=status.HTTP_202_ACCEPTED)

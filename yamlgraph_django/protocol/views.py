@@ -62,8 +62,8 @@ class ProtocolView(YamlgraphAPIView, APIView):
         return dict(serializer.validated_data)
 
     def actor(self) -> Any:
-        user = self.request.user
-        return user if user is not None and user.is_authenticated else None
+        """Who acts: the rulebook (services.rules) decides; AnonymousUser when logged out."""
+        return self.request.user
 
     def visible(self) -> QuerySet[Session]:
         queryset = Session.objects.select_related("graph", "owner")
@@ -232,8 +232,6 @@ class ThreadCreateView(ProtocolView):
             graph_name=graph_named(metadata.get("graph_id")),
             if_exists=data["if_exists"],
         )
-        if not created and not self.visible().filter(pk=session.pk).exists():
-            raise threads.ThreadExists(f"Thread {session.thread_id} exists already.")
         return Response(shaping.thread(session))
 
 
@@ -283,16 +281,16 @@ class ThreadCountView(ThreadSearchView):
 class ThreadDetailView(ProtocolView):
     def get(self, request: Request, thread_id: str) -> Response:
         session = self.thread(thread_id)
-        return Response(shaping.thread(session, threads.thread_state(session)))
+        return Response(shaping.thread(session, threads.thread_state(session, actor=self.actor())))
 
     def patch(self, request: Request, thread_id: str) -> Response:
         session = self.thread(thread_id)
         data = self.body(serializers.ThreadPatchSerializer)
-        session = threads.update_thread(session, data.get("metadata"))
+        session = threads.update_thread(session, data.get("metadata"), actor=self.actor())
         return Response(shaping.thread(session))
 
     def delete(self, request: Request, thread_id: str) -> Response:
-        threads.delete_thread(self.thread(thread_id))
+        threads.delete_thread(self.thread(thread_id), actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -306,7 +304,9 @@ class ThreadStateView(ProtocolView):
     def get(self, request: Request, thread_id: str, checkpoint_id: str | None = None) -> Response:
         session = self.thread(thread_id)
         subgraphs = request.query_params.get("subgraphs", "").lower() in ("true", "1")
-        return Response(threads.thread_state(session, checkpoint_id, subgraphs=subgraphs))
+        return Response(
+            threads.thread_state(session, checkpoint_id, subgraphs=subgraphs, actor=self.actor())
+        )
 
     def post(self, request: Request, thread_id: str) -> Response:
         session = self.thread(thread_id)
@@ -315,7 +315,11 @@ class ThreadStateView(ProtocolView):
             "checkpoint_id"
         )
         result = threads.update_thread_state(
-            session, data.get("values"), as_node=data.get("as_node"), checkpoint_id=checkpoint_id
+            session,
+            data.get("values"),
+            as_node=data.get("as_node"),
+            checkpoint_id=checkpoint_id,
+            actor=self.actor(),
         )
         return Response(result)
 
@@ -325,7 +329,11 @@ class ThreadStateAtCheckpointView(ProtocolView):
         session = self.thread(thread_id)
         data = self.body(serializers.StateAtCheckpointSerializer)
         checkpoint_id = data["checkpoint"].get("checkpoint_id")
-        return Response(threads.thread_state(session, checkpoint_id, subgraphs=data["subgraphs"]))
+        return Response(
+            threads.thread_state(
+                session, checkpoint_id, subgraphs=data["subgraphs"], actor=self.actor()
+            )
+        )
 
 
 class ThreadHistoryView(ProtocolView):
@@ -345,5 +353,6 @@ class ThreadHistoryView(ProtocolView):
                 before=data.get("before"),
                 metadata=data.get("metadata"),
                 checkpoint=data.get("checkpoint"),
+                actor=self.actor(),
             )
         )

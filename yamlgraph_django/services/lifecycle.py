@@ -35,6 +35,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
+from yamlgraph_django.services import rules
 from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.execution import Plan, describe_error, execute
 from yamlgraph_django.services.planning import plan_resume
@@ -90,6 +91,7 @@ def start_session(
     Raises GraphNotFound, InvalidInput, CheckpointerUnavailable (nothing is stored then).
     """
     definition = graph if isinstance(graph, GraphDefinition) else registry.get_latest(graph)
+    rules.authorize_start(owner, definition)
     config = graph_config(definition)
     data = validate_input(config, input)
     check_start_input(config, data)  # required state fields
@@ -166,6 +168,8 @@ def resume_session(
     the session comes back `failed`, with its checkpoints kept.
     """
     session = Session.objects.resolve(session)
+    if queued_run is None:  # a queued answer was authorized when it was queued
+        rules.authorize_answer(actor, session, rules.answered_ids(session, values))
     channel = check_channel(channel)
     actor = user_or_none(actor)
     if multitask_strategy not in MULTITASK_STRATEGIES:
@@ -272,6 +276,7 @@ def cancel_session(
     cancelled one raises SessionNotResumable.
     """
     session = Session.objects.resolve(session)
+    rules.authorize_cancel(actor, session)
     channel = check_channel(channel)
     if session.status == SessionStatus.RUNNING:
         if not request_stop(session, CANCEL_REQUESTED):

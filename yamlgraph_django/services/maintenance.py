@@ -35,6 +35,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
+from yamlgraph_django.services import rules
 from yamlgraph_django.services.execution import outcome
 from yamlgraph_django.services.run_events import trim_events
 from yamlgraph_django.services.snapshots import thread_config
@@ -54,15 +55,17 @@ PRUNE_BATCH = 500
 Progress = Callable[[int, int], Any]
 
 
-def delete_session(session: Session | Any) -> None:
+def delete_session(session: Session | Any, *, actor: Any = None) -> None:
     """Delete the session's checkpoints from its store, then its rows (runs included).
 
+    `actor` is who asks (None: the system); the rulebook decides (services.rules).
     Raises SessionNotFound, SessionBusy (it is running: cancel or wait first; a session
     whose lease expired counts as crashed and can be deleted), CheckpointerUnavailable
     (nothing is deleted).
     """
     # Read afresh: a delete is not bound to what the caller saw, only to what is there.
     session = Session.objects.resolve(getattr(session, "pk", session))
+    rules.authorize_delete(actor, session)
     if _is_live(session, timezone.now()):
         raise SessionBusy(f"Session {session.pk} is running; delete it once it has paused.")
     previous = session.status

@@ -10,6 +10,7 @@ from typing import Any
 
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import Session
+from yamlgraph_django.services import rules
 from yamlgraph_django.services.snapshots import (
     checkpoint_id_of,
     history_entry,
@@ -22,7 +23,7 @@ from yamlgraph_django.services.stores import get_app, graph_config, store_errors
 MAX_HISTORY = 1000
 
 
-def get_state(session: Session | Any) -> dict[str, Any]:
+def get_state(session: Session | Any, *, actor: Any = None) -> dict[str, Any]:
     """The session's current checkpoint: {values, next, interrupts, checkpoint_id, created_at}.
 
     `values` are the public state values; `next` the nodes that run on resume;
@@ -32,6 +33,7 @@ def get_state(session: Session | Any) -> dict[str, Any]:
     Raises SessionNotFound, CheckpointerUnavailable.
     """
     session = Session.objects.resolve(session)
+    rules.authorize_view(actor, session)
     known = getattr(session, "live_state", None)
     if known is not None:
         return known
@@ -43,7 +45,7 @@ def get_state(session: Session | Any) -> dict[str, Any]:
 
 
 def get_history(
-    session: Session | Any, *, limit: int = 20, before: str | None = None
+    session: Session | Any, *, limit: int = 20, before: str | None = None, actor: Any = None
 ) -> list[dict[str, Any]]:
     """The session's checkpoints, newest first, `limit` at a time.
 
@@ -57,6 +59,7 @@ def get_history(
     if before is not None and (not isinstance(before, str) or not before):
         raise InvalidInput(errors={"before": "must be a checkpoint id"})
     session = Session.objects.resolve(session)
+    rules.authorize_view(actor, session)
     app = get_app(session.graph)
     config = graph_config(session.graph)
     before_config = thread_config(session, before) if before else None

@@ -24,7 +24,6 @@ from langgraph.types import Command
 from yamlgraph_django import registry
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import (
-    GraphDefinition,
     Run,
     RunChannel,
     RunKind,
@@ -32,7 +31,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import stores
+from yamlgraph_django.services import admission, rules, stores
 from yamlgraph_django.services.execution import DURABILITY, Heartbeat
 from yamlgraph_django.services.run_events import (
     END,
@@ -96,21 +95,6 @@ class PreparedRun:
     run_id: str = ""
 
 
-def _check_input(definition: GraphDefinition, data: Any) -> Any:
-    if data is None:
-        return None
-    if not isinstance(data, Mapping):
-        raise InvalidInput(errors={"input": "must be an object or null"})
-    fields = stores.graph_config(definition).public_state_fields
-    unknown = [str(k) for k in data if k not in fields]
-    if unknown:
-        known = ", ".join(sorted(fields)) or "(none)"
-        raise InvalidInput(
-            errors={"input": f"unknown field(s) {', '.join(unknown)}; known fields: {known}"}
-        )
-    return check_object(data, "input")
-
-
 def prepare_run(
     session: Session, request: RunRequest, *, actor: Any = None, background: bool = False
 ) -> PreparedRun:
@@ -130,9 +114,9 @@ def prepare_run(
         )
     if session.graph_id is not None:
         definition = session.graph
-    app = stores.get_app(definition)
     command = check_object(request.command, "command") if request.command else None
-    graph_input = _check_input(definition, request.input)
+    admission.authorize_run(actor, session, command, definition)
+    app = stores.get_app(definition)
     run_metadata = check_object(request.metadata, "metadata")
     user_config = check_object(request.config, "config")
     user_configurable = check_object(user_config.get("configurable"), "config.configurable")
@@ -149,6 +133,10 @@ def prepare_run(
         if not checkpoint_exists(at):
             raise InvalidInput(errors={"checkpoint_id": f"no checkpoint '{checkpoint_id}'"})
         head = at
+    first_run = head is None or not checkpoint_exists(head)
+    graph_input = admission.check_run_input(
+        stores.graph_config(definition), request.input, first_run=first_run and not command
+    )
     if command:
         unknown = sorted(set(command) - {"resume", "update", "goto"})
         if unknown:
@@ -170,12 +158,21 @@ def prepare_run(
                         f"{{interrupt_id: value}} (ids: {', '.join(pending)})"
                     }
                 )
+            # Checked against each question's response schema; resumed by id, so
+            # `null` is an answer (LangGraph reads a bare None as "no resume").
+            command = {
+                **command,
+                "resume": admission.check_resume(
+                    stores.graph_config(definition), head, command["resume"]
+                ),
+            }
         graph_input = Command(
             resume=command.get("resume"),
             update=command.get("update"),
             goto=command.get("goto") or (),
         )
     kind = RunKind.RESUME if command and "resume" in command else RunKind.START
+    given_resume = (request.command or {}).get("resume")
     if session.graph_id is None and kind == RunKind.RESUME:
         raise InvalidInput(errors={"command": "Cannot resume: the thread has not run yet"})
     if graph_input is None and session.graph_id is None:
@@ -193,14 +190,14 @@ def prepare_run(
         with transaction.atomic():
             fields: dict[str, Any] = {"metadata": meta}
             if session.graph_id is None or (kind == RunKind.START and request.input):
-                fields["input"] = check_object(request.input, "input")
+                fields["input"] = dict(request.input or {})  # checked above
             Session.objects.filter(pk=session.pk).update(**fields)
             run = Run.objects.create(
                 session=session,
                 kind=kind,
                 actor=actor if actor is not None and actor.is_authenticated else None,
                 channel=RunChannel.LANGGRAPH,
-                value=json_safe(command.get("resume") if kind == RunKind.RESUME else request.input),
+                value=json_safe(given_resume if kind == RunKind.RESUME else request.input),
                 status=RunStatus.QUEUED if background else RunStatus.RUNNING,
             )
     except BaseException:
@@ -341,7 +338,7 @@ def _record(
     stamp = timezone.now()
     try:
         snapshot = app.get_state(thread_config(session))
-        fields = outcome(snapshot, breakpoints=breakpoints)
+        fields = outcome(snapshot, breakpoints=breakpoints, graph=session.graph)
     except Exception as exc:  # the store went away mid-run
         error = error or exc
         fields = {"status": SessionStatus.FAILED, "interrupts": [], "output": None}
@@ -396,10 +393,11 @@ def run_result(session: Session) -> dict[str, Any]:
     return values
 
 
-def cancel_run(session: Session, run: Run) -> Run:
+def cancel_run(session: Session, run: Run, *, actor: Any = None) -> Run:
     """Cancel a run: a queued one never starts (the thread is free again at once); a
     running one stops at its next step, keeping its checkpoints; a finished one stays
     as it is."""
+    rules.authorize_cancel(actor, session)
     if run.status == RunStatus.RUNNING:
         Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(error=STOP_REQUESTED)
     elif run.status == RunStatus.QUEUED:
@@ -419,7 +417,7 @@ def prepared_status(session: Session) -> str:
     snapshot = stores.get_app(session.graph).get_state(thread_config(session))
     if not checkpoint_exists(snapshot):
         return SessionStatus.PENDING
-    return outcome(snapshot, breakpoints=True)["status"]
+    return outcome(snapshot, breakpoints=True, graph=session.graph)["status"]
 
 
 def enqueue_prepared(prepared: PreparedRun, *, delay: float = 0.0) -> None:

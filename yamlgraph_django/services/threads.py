@@ -44,10 +44,10 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import stores
+from yamlgraph_django.services import rules, stores
 from yamlgraph_django.services.maintenance import delete_session
 from yamlgraph_django.services.run_events import interrupt_dict, public_values
-from yamlgraph_django.services.snapshots import json_safe, thread_config
+from yamlgraph_django.services.snapshots import interrupts_of, json_safe, thread_config
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -177,6 +177,7 @@ def create_thread(
     `if_exists="do_nothing"` an existing id returns that session (the caller checks it
     may see it); with "raise" it is ThreadExists (409). Returns (session, created).
     """
+    rules.authorize_start(owner)
     if if_exists not in ("raise", "do_nothing"):
         raise InvalidInput(errors={"if_exists": "must be 'raise' or 'do_nothing'"})
     meta = check_object(metadata, "metadata")
@@ -187,6 +188,7 @@ def create_thread(
             raise InvalidInput(errors={"thread_id": "must be a non-empty string of 255 or less"})
         existing = Session.objects.select_related("graph").filter(thread_id=thread_id).first()
         if existing is not None:
+            rules.authorize_view(owner, existing)  # someone else's thread: 404, never 409
             if if_exists == "do_nothing":
                 return existing, False
             raise ThreadExists(f"Thread {thread_id} exists already.")
@@ -210,14 +212,18 @@ def create_thread(
         existing = Session.objects.filter(thread_id=session.thread_id).first()
         if existing is None:
             raise
+        rules.authorize_view(owner, existing)
         if if_exists == "do_nothing":
             return existing, False
         raise ThreadExists(f"Thread {session.thread_id} exists already.") from None
     return session, True
 
 
-def update_thread(session: Session, metadata: Mapping[str, Any] | None) -> Session:
+def update_thread(
+    session: Session, metadata: Mapping[str, Any] | None, *, actor: Any = None
+) -> Session:
     """Merge `metadata` into the thread's metadata (PATCH semantics)."""
+    rules.authorize_update_state(actor, session)
     meta = check_object(metadata, "metadata")
     if meta:
         session.metadata = {**(session.metadata or {}), **meta}
@@ -225,8 +231,9 @@ def update_thread(session: Session, metadata: Mapping[str, Any] | None) -> Sessi
     return session
 
 
-def delete_thread(session: Session) -> None:
+def delete_thread(session: Session, *, actor: Any = None) -> None:
     """Delete the thread, its runs and its checkpoints."""
+    rules.authorize_delete(actor, session)
     if session.graph_id is None:
         session.delete()
         return
@@ -235,6 +242,8 @@ def delete_thread(session: Session) -> None:
 
 def copy_thread(session: Session, *, owner: Any) -> Session:
     """A new thread owned by `owner` with the same graph, rows and checkpoints."""
+    rules.authorize_view(owner, session)
+    rules.authorize_start(owner, session.graph)
     stamp = timezone.now()
     copy = Session(
         graph_id=session.graph_id,
@@ -356,9 +365,14 @@ EMPTY_STATE: dict[str, Any] = {
 
 
 def thread_state(
-    session: Session, checkpoint_id: str | None = None, *, subgraphs: bool = False
+    session: Session,
+    checkpoint_id: str | None = None,
+    *,
+    subgraphs: bool = False,
+    actor: Any = None,
 ) -> dict[str, Any]:
     """The thread's state now, or at `checkpoint_id` (404 if the thread has no such one)."""
+    rules.authorize_view(actor, session)
     if session.graph_id is None:
         if checkpoint_id:
             raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
@@ -381,8 +395,10 @@ def thread_history(
     before: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     checkpoint: Mapping[str, Any] | None = None,
+    actor: Any = None,
 ) -> list[dict[str, Any]]:
     """The thread's checkpoints, newest first, as ThreadStates."""
+    rules.authorize_view(actor, session)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise InvalidInput(errors={"limit": "must be an integer from 1 to 1000"})
     if session.graph_id is None:
@@ -406,12 +422,14 @@ def update_thread_state(
     *,
     as_node: str | None = None,
     checkpoint_id: str | None = None,
+    actor: Any = None,
 ) -> dict[str, Any]:
     """Write `values` as if `as_node` had (LangGraph's update_state), at the head or at
     `checkpoint_id` (a fork: the old branch stays in history). Returns the new checkpoint.
 
     The session row is refreshed from the new head (its pending questions, status).
     """
+    rules.authorize_update_state(actor, session)
     if session.graph_id is None:
         raise InvalidInput(
             errors={"thread_id": "this thread has not run a graph yet; start a run first"}
@@ -428,7 +446,9 @@ def update_thread_state(
             )
         except (ValueError, KeyError) as exc:
             raise InvalidInput(errors={"values": str(exc)}) from None
-        fields = outcome(app.get_state(thread_config(session)), breakpoints=True)
+        fields = outcome(
+            app.get_state(thread_config(session)), breakpoints=True, graph=session.graph
+        )
     except BaseException:
         Session.objects.filter(pk=session.pk, lease_expires_at=claimed).update(
             status=session.status, lease_expires_at=None
@@ -508,9 +528,13 @@ def finish_thread(session: Session, lease: dt.datetime, fields: dict[str, Any]) 
     Session.objects.finish(session, lease, **fields)
 
 
-def outcome(snapshot: Any, *, breakpoints: bool) -> dict[str, Any]:
-    """Session fields for where the graph stopped: waiting, finished, or stuck."""
-    pending = [interrupt_dict(i) for i in snapshot.interrupts or ()]
+def outcome(
+    snapshot: Any, *, breakpoints: bool, graph: GraphDefinition | None = None
+) -> dict[str, Any]:
+    """Session fields for where the graph stopped: waiting, finished, or stuck. With the
+    `graph`, each pending question carries its `response_schema` (as on API sessions)."""
+    config = stores.graph_config(graph) if graph is not None else None
+    pending = interrupts_of(snapshot, config)
     if pending:
         return {
             "status": SessionStatus.INTERRUPTED,

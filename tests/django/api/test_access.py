@@ -53,14 +53,18 @@ def test_staff_and_view_all_sessions_see_and_act_on_everyones(
 ):
     first = start("interview")
     second = start("interview", client=client_for(bob))
-    operator = client_for(make_user("operator", staff=staff, perms=perms))
+    viewer = client_for(make_user("viewer", staff=staff, perms=perms))
+    # Acting on someone else's session takes the admin's permission on every door.
+    operator = client_for(make_user("operator", staff=staff, perms=(*perms, "resume_session")))
 
     listed = {s["id"] for s in operator.get("/api/sessions/").json()["results"]}
+    refused = viewer.post(f"/api/sessions/{first['id']}/resume/", {"value": "Ada"}, format="json")
     answered = operator.post(
         f"/api/sessions/{first['id']}/resume/", {"value": "Ada"}, format="json"
     )
 
     assert listed == {first["id"], second["id"]}
+    assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
     assert answered.status_code == 200
     run = Session.objects.get(pk=first["id"]).runs.last()
     assert (run.actor.username, run.channel) == ("operator", "api")  # the audit trail says who

@@ -20,7 +20,7 @@ def channels(session_id: str) -> list[tuple[str, str]]:
 
 def test_started_by_the_api_answered_in_the_admin(api, alice, start, make_user):
     session = start("interview", {"topic": "Django"})
-    operator = make_user("operator", staff=True)
+    operator = make_user("operator", staff=True, perms=("resume_session",))
 
     resume_session(Session.objects.get(pk=session["id"]), "Ada", actor=operator, channel="admin")
 

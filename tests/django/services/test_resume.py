@@ -34,8 +34,8 @@ def runs_of(session: Session) -> list[tuple[str, str, object]]:
 
 
 def test_answers_lead_to_the_next_question_and_then_the_end(graphs):
-    session = start_session("interview", {"topic": "Django"})
     user = get_user_model().objects.create_user("ann")
+    session = start_session("interview", {"topic": "Django"}, owner=user)
 
     resumed = resume_session(session, "Ada", actor=user, channel="admin")
 
@@ -284,8 +284,8 @@ def test_an_unreachable_store_leaves_the_session_as_it_was(graphs, store_down):
 @pytest.mark.parametrize("graph", ["interview", "flaky"])
 def test_cancel_stops_an_interrupted_or_failed_session(graphs, graph, fail_flag):
     fail_flag.touch()
-    session = start_session(graph)
     user = get_user_model().objects.create_user("ann")
+    session = start_session(graph, owner=user)  # the rulebook: its owner may cancel it
 
     cancel_session(session, actor=user, channel="admin")
 

@@ -10,7 +10,12 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import override_settings
 from django.utils import timezone
 
-from yamlgraph_django.exceptions import CheckpointerUnavailable, GraphNotFound, InvalidInput
+from yamlgraph_django.exceptions import (
+    CheckpointerUnavailable,
+    GraphNotFound,
+    InvalidInput,
+    NotAuthenticated,
+)
 from yamlgraph_django.models import Run, RunKind, RunStatus, Session, SessionStatus
 from yamlgraph_django.services import start_session
 
@@ -73,8 +78,12 @@ def test_owner_metadata_thread_and_channel_are_recorded(graphs):
     assert (run.actor, run.channel) == (user, "api")
 
 
-def test_an_anonymous_owner_is_stored_as_nobody(graphs):
-    session = start_session("interview", owner=AnonymousUser())
+def test_an_anonymous_owner_is_stored_as_nobody(graphs, yamlgraph_settings):
+    with pytest.raises(NotAuthenticated):  # the rulebook: a login, unless ALLOW_ANONYMOUS
+        start_session("interview", owner=AnonymousUser())
+
+    with override_settings(YAMLGRAPH={**yamlgraph_settings, "ALLOW_ANONYMOUS": True}):
+        session = start_session("interview", owner=AnonymousUser())
 
     assert session.owner is None
 

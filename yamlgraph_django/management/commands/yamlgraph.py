@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 
@@ -75,6 +76,7 @@ class Command(BaseCommand):
             help="One input value (repeatable); JSON unless the field is a str.",
         )
         run.add_argument("--thread", metavar="ID", help="Thread id (default: the session id).")
+        _add_user_option(run)
 
         resume = sub.add_parser(
             "resume", help="Answer a session's pending question, or retry a failed one."
@@ -84,6 +86,15 @@ class Command(BaseCommand):
         resume.add_argument(
             "--values", metavar="JSON", help="Answers to several questions: {interrupt_id: value}."
         )
+        _add_user_option(resume)
+
+        cancel = sub.add_parser("cancel", help="Cancel a session for good (checkpoints stay).")
+        cancel.add_argument("session", metavar="SESSION")
+        _add_user_option(cancel)
+
+        delete = sub.add_parser("delete", help="Delete a session with its checkpoints.")
+        delete.add_argument("session", metavar="SESSION")
+        _add_user_option(delete)
 
         sessions = sub.add_parser("sessions", help="List sessions, newest first.")
         sessions.add_argument("--status", choices=SessionStatus.values)
@@ -120,6 +131,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["subcommand"]
         self.stdin: TextIO = options.get("stdin") or sys.stdin
+        self.actor: Any = None  # the operator (the system); `--user` acts as someone
         handler = getattr(self, f"do_{name}")
         try:
             handler(options)
@@ -225,8 +237,9 @@ class Command(BaseCommand):
 
     def do_run(self, options: dict[str, Any]) -> None:
         data = _parse_input(options["graph"], options["input"], options["var"])
+        self.actor = _acting_user(options)
         session = services.start_session(
-            options["graph"], data, thread_id=options["thread"], channel=CHANNEL
+            options["graph"], data, thread_id=options["thread"], channel=CHANNEL, owner=self.actor
         )
         self.stdout.write(f"Session {session.pk} ({session.graph}) started.")
         self._drive(session)
@@ -261,10 +274,12 @@ class Command(BaseCommand):
             try:
                 if len(answers) == 1:
                     session = services.resume_session(
-                        session, next(iter(answers.values())), channel=CHANNEL
+                        session, next(iter(answers.values())), channel=CHANNEL, actor=self.actor
                     )
                 else:
-                    session = services.resume_session(session, values=answers, channel=CHANNEL)
+                    session = services.resume_session(
+                        session, values=answers, channel=CHANNEL, actor=self.actor
+                    )
             except InvalidInput as exc:
                 if not interactive:
                     raise
@@ -310,7 +325,7 @@ class Command(BaseCommand):
     # ----------------------------------------------------------------------- resume
 
     def do_resume(self, options: dict[str, Any]) -> None:
-        kwargs: dict[str, Any] = {"channel": CHANNEL}
+        kwargs: dict[str, Any] = {"channel": CHANNEL, "actor": _acting_user(options)}
         if options["values"] is not None:
             try:
                 values = json.loads(options["values"])
@@ -328,6 +343,18 @@ class Command(BaseCommand):
             self._report_waiting(session)
         else:
             self._report_end(session)
+
+    # ----------------------------------------------------------------------- cancel, delete
+
+    def do_cancel(self, options: dict[str, Any]) -> None:
+        session = services.cancel_session(
+            options["session"], actor=_acting_user(options), channel=CHANNEL
+        )
+        self.stdout.write(f"Session {session.pk} is {session.status}.")
+
+    def do_delete(self, options: dict[str, Any]) -> None:
+        services.delete_session(options["session"], actor=_acting_user(options))
+        self.stdout.write(f"Session {options['session']} deleted with its checkpoints.")
 
     # ----------------------------------------------------------------------- sessions
 
@@ -422,6 +449,27 @@ class Command(BaseCommand):
 
 
 # --------------------------------------------------------------------------- parsing
+
+
+def _add_user_option(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--user",
+        metavar="USERNAME",
+        help="Act as this user: the rulebook decides what they may do, as on the API "
+        "(default: the operator, who may do anything).",
+    )
+
+
+def _acting_user(options: dict[str, Any]) -> Any:
+    """The user `--user` names (None: the operator acts as the system)."""
+    username = options.get("user")
+    if not username:
+        return None
+    model = get_user_model()
+    try:
+        return model._default_manager.get_by_natural_key(username)
+    except model.DoesNotExist:
+        raise CommandError(f"--user: no user named {username!r}") from None
 
 
 def _one_line(text: str) -> str:
