@@ -200,7 +200,11 @@ class SessionViewsMixin(_Base):
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: dict | None = None
     ) -> HttpResponse:
-        """Django's delete view; a session that cannot be deleted now answers with a message."""
+        """Django's delete view; a session that cannot be deleted now answers with a message.
+        One this user may not see is missing, as on every door (Django would answer a user
+        without the delete permission 403 first)."""
+        if self.get_object(request, unquote(object_id)) is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         try:
             return super().delete_view(request, object_id, extra_context)
         except YamlgraphError as exc:

@@ -88,6 +88,18 @@ def check_resume(config: Any, head: Any, resume: Any) -> dict[str, Any]:
     return answers
 
 
+def refuse_empty_command(head: Any) -> None:
+    """An empty `command` ({}) says nothing: on a waiting thread it is an answer left
+    out (langgraph-sdk drops `resume: None` from a command), so it is refused like
+    `resume: null` rather than run as if no command had been sent."""
+    waiting = bool(getattr(head, "interrupts", None))
+    if waiting:
+        raise InvalidInput(
+            errors={"command.resume": "an answer is required (the command is empty)"}
+        )
+    raise InvalidInput(errors={"command": "an empty command: give resume, update or goto"})
+
+
 def _under(prefix: str, errors: Mapping[str, Any]) -> dict[str, Any]:
     """`{"amount": ...}` as `{"input.amount": ...}` (a path already under it stays)."""
     return {

@@ -133,6 +133,8 @@ def prepare_run(
         if not checkpoint_exists(at):
             raise InvalidInput(errors={"checkpoint_id": f"no checkpoint '{checkpoint_id}'"})
         head = at
+    if request.command is not None and not request.command:
+        admission.refuse_empty_command(head)
     first_run = head is None or not checkpoint_exists(head)
     graph_input = admission.check_run_input(
         stores.graph_config(definition), request.input, first_run=first_run and not command

@@ -188,7 +188,7 @@ def create_thread(
             raise InvalidInput(errors={"thread_id": "must be a non-empty string of 255 or less"})
         existing = Session.objects.select_related("graph").filter(thread_id=thread_id).first()
         if existing is not None:
-            rules.authorize_view(owner, existing)  # someone else's thread: 404, never 409
+            _authorize_seen(owner, existing)  # someone else's thread: 404, never 409
             if if_exists == "do_nothing":
                 return existing, False
             raise ThreadExists(f"Thread {thread_id} exists already.")
@@ -212,11 +212,19 @@ def create_thread(
         existing = Session.objects.filter(thread_id=session.thread_id).first()
         if existing is None:
             raise
-        rules.authorize_view(owner, existing)
+        _authorize_seen(owner, existing)
         if if_exists == "do_nothing":
             return existing, False
         raise ThreadExists(f"Thread {session.thread_id} exists already.") from None
     return session, True
+
+
+def _authorize_seen(user: Any, session: Session) -> None:
+    """SessionNotFound worded like an unknown thread unless `user` may see `session`."""
+    try:
+        rules.authorize_view(user, session)
+    except SessionNotFound:
+        raise SessionNotFound(f"Thread with ID {session.thread_id} not found") from None
 
 
 def update_thread(

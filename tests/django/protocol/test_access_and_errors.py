@@ -11,7 +11,6 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk.errors import (
     AuthenticationError,
     BadRequestError,
-    ConflictError,
     NotFoundError,
     UnprocessableEntityError,
 )
@@ -45,8 +44,9 @@ def test_another_user_cannot_see_or_touch_the_thread(
         with pytest.raises(NotFoundError):
             call()
     assert other.threads.search(metadata={"graph_id": "interview"}) == []
-    with pytest.raises(ConflictError):  # the id is taken; whose thread it is stays hidden
-        other.threads.create(thread_id=alices_thread, if_exists="do_nothing")
+    for if_exists in ("do_nothing", "raise"):  # that the id is taken stays hidden too
+        with pytest.raises(NotFoundError):
+            other.threads.create(thread_id=alices_thread, if_exists=if_exists)
     # Alice's thread is as it was.
     assert sdk.threads.get(alices_thread)["status"] == "interrupted"
     assert Session.objects.get(thread_id=alices_thread).runs.count() == 1
