@@ -492,3 +492,42 @@ def test_the_table_covers_every_door_and_action() -> None:
         for door in DOORS:
             offered = door not in NOT_OFFERED.get(action, ())
             assert ((action, door) in covered) == offered, (action, door)
+
+
+def test_someone_elses_thread_is_404_even_when_asked_to_create_it(env: Env) -> None:
+    """`if_not_exists: "create"` and `POST /threads` with a taken id say nothing about
+    whose thread it is: 404 like every other call, and the thread is as it was."""
+    session = waiting_session(env, "approval", "lg")
+    before = rows()
+    bob = ProtocolDoor(env).client(env.people["other"])
+
+    for call in (
+        lambda: bob.runs.wait(
+            session.thread_id, "approval", input=LARGE_EXPENSE, if_not_exists="create"
+        ),
+        lambda: bob.threads.create(thread_id=session.thread_id, if_exists="raise"),
+        lambda: bob.threads.update_state(session.thread_id, {"decision": "yes"}),
+    ):
+        with pytest.raises((APIStatusError, httpx.HTTPStatusError)) as caught:
+            call()
+        assert caught.value.response.status_code == 404
+    assert rows() == before
+
+
+@pytest.mark.parametrize("resume", [None, "maybe", 1, True])
+def test_a_raw_resume_outside_the_question_is_400_naming_the_field(env: Env, resume: Any) -> None:
+    """What a script sends without the SDK (which drops `resume: None`): refused with the
+    field named, never run into a graph error (`200 {"__error__": ...}`)."""
+    session = waiting_session(env, "approval", "lg")
+    before = rows()
+    token = token_header(env.people["owner"])
+
+    response = httpx.post(
+        f"{env.lg_url}/threads/{session.thread_id}/runs/wait",
+        json={"assistant_id": "approval", "command": {"resume": resume}},
+        headers={"Authorization": token},
+    )
+
+    assert response.status_code == 400, response.text
+    assert "command.resume" in response.json()["errors"]
+    assert rows() == before
