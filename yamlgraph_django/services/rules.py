@@ -245,8 +245,12 @@ def _authorize(
             if not is_authenticated(user):
                 raise NotAuthenticated(policy.message)
             raise NotPermitted(policy.message or _refusal(action, session))
-        if session is not None and not policy.has_object_permission(user, action, session, target):
-            if not is_authenticated(user) and action != Action.VIEW:
+        if (
+            session is not None
+            and action != Action.VIEW  # asked above
+            and not policy.has_object_permission(user, action, session, target)
+        ):
+            if not is_authenticated(user):
                 raise NotAuthenticated(policy.message)
             raise NotPermitted(policy.message or _refusal(action, session))
 
