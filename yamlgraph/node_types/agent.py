@@ -17,11 +17,21 @@ from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 from langgraph.func import task
 
-from yamlgraph.config import DEFAULT_AGENT_ITERATIONS, GraphConfig, NodeConfig
-from yamlgraph.errors import GraphRuntimeError
+from yamlgraph.config import GraphConfig, NodeConfig
+from yamlgraph.error_policy import NodeSkipped
+from yamlgraph.errors import GraphRuntimeError, did_you_mean
 from yamlgraph.graph_tools import call_tool, langchain_tool
 from yamlgraph.llm import message_text
+from yamlgraph.node_types.base import (
+    ERROR_KEYS,
+    ERRORS_KEY,
+    LLM_KEYS,
+    NodeCheck,
+    NodeType,
+)
 from yamlgraph.nodes import PromptedModel, node_errors, node_policy
+
+DEFAULT_AGENT_ITERATIONS = 10  # yamlgraph 0.6.5's default (graph-yaml.md says 5)
 
 
 class AgentLoop:
@@ -125,3 +135,73 @@ def build_agent(graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
         return loop.answer(messages, results, loop.max_iterations)
 
     return RunnableCallable(run, arun, name=node.name)
+
+
+class ItemSkipped(NodeSkipped):
+    """A map item whose agent already recorded why it skipped."""
+
+    def __init__(self, record: dict[str, str]):
+        Exception.__init__(self, record.get("message", ""))
+        self.saved = record
+
+    def record(self) -> dict[str, str]:
+        return self.saved
+
+
+class AgentItem:
+    """An agent run on one map item: a fresh agent per item, its own turns and calls."""
+
+    def __init__(self, graph: GraphConfig, sub: NodeConfig):
+        self.graph = graph
+        self.sub = sub
+
+    def value(self, update: dict) -> Any:
+        """An agent item's answer; a skipped agent skips the item."""
+        if update.get(ERRORS_KEY):
+            raise ItemSkipped(update[ERRORS_KEY][0])
+        return update.get(self.sub.get("state_key", self.sub.name))
+
+    def run(self, view: dict) -> Any:
+        return self.value(build_agent(self.graph, self.sub).invoke(view))
+
+    async def arun(self, view: dict) -> Any:
+        return self.value(await build_agent(self.graph, self.sub).ainvoke(view))
+
+
+class AgentNode(NodeType):
+    name = "agent"
+    summary = "the model calls the graph's tools in a loop until it answers"
+    keys = LLM_KEYS - {"stream"} | ERROR_KEYS | {"tools", "max_iterations", "tool_results_key"}
+    in_map = True
+
+    def check(self, ctx: NodeCheck) -> None:
+        spec = ctx.spec
+        # yamlgraph's agent uses the prompt named `agent` when the node names none.
+        ctx.prompt({"prompt": "agent", **spec})
+        tools = spec.get("tools", [])
+        if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+            ctx.add("must be a list of names under 'tools:'", "tools")
+            tools = []
+        for index, tool in enumerate(tools):
+            if not ctx.tool_declared(tool):
+                known = set(ctx.config.tools)
+                ctx.add(f"unknown tool '{tool}'{did_you_mean(tool, known)}", "tools", index)
+        iterations = spec.get("max_iterations", DEFAULT_AGENT_ITERATIONS)
+        if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
+            ctx.add("must be a positive integer", "max_iterations")
+        if "tool_results_key" in spec:
+            ctx.writable_key(spec["tool_results_key"], "tool_results_key")
+
+    def written_keys(self, node: NodeConfig) -> list[str]:
+        errors = [ERRORS_KEY] if node.get("on_error") == "skip" else []
+        extra = [node.get("tool_results_key")] if node.get("tool_results_key") else []
+        return [node.get("state_key", node.name), *extra, *errors]
+
+    def action(self, graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
+        return build_agent(graph, node)
+
+    def item_runner(self, graph: GraphConfig, sub: NodeConfig) -> AgentItem:
+        return AgentItem(graph, sub)
+
+
+NODE_TYPE = AgentNode()
