@@ -61,6 +61,7 @@ STATE_TYPE_SCHEMA = {
     "list": "array",
     "dict": "object",
     "any": "any",
+    "messages": "array",  # of LangChain message dicts (yamlgraph.messages)
 }
 _TYPE_WORDS = {
     "string": "text",
@@ -150,6 +151,14 @@ def response_schema(
     literal `choices` list counts when the node declares none.
     """
     options = options or {}
+    from yamlgraph.review import review_of
+
+    review = review_of(payload)
+    if review is not None:  # a review question (declared with `review:`, or asked so)
+        schema: dict[str, Any] = {"type": "object", "required": True, "review": review}
+        if isinstance(options.get("answer_from"), str):
+            schema["answer_from"] = options["answer_from"]
+        return schema
     response = options.get("response") if isinstance(options.get("response"), dict) else {}
     enum = response.get("enum", options.get("choices"))
     if enum is None and isinstance(payload, dict):
@@ -167,12 +176,36 @@ def response_schema(
             schema["type"] = "string"
     if isinstance(response.get("description"), str):
         schema["description"] = response["description"]
+    if isinstance(options.get("answer_from"), str):
+        schema["answer_from"] = options["answer_from"]  # a chat message answers it
     return schema
+
+
+def received_answer(schema: Mapping[str, Any] | None, value: Any) -> Any:
+    """An answer as the graph receives it: a review's decision as {type, args, message}
+    (whichever shape it came in), agent-inbox's `response` as its text; any other
+    answer as it is. Assumes `answer_errors` found nothing wrong."""
+    from yamlgraph.review import decision_of, inbox_text
+
+    schema = schema or {}
+    if "review" in schema:
+        decision, _problem = decision_of(schema["review"], value)
+        return decision if decision is not None else value
+    text, _problem = inbox_text(value)
+    return text if _problem is None else value
 
 
 def answer_errors(schema: Mapping[str, Any] | None, value: Any) -> list[str]:
     """Why `value` is not an answer `schema` takes; [] when it is."""
+    from yamlgraph.review import decision_of, inbox_text
+
     schema = schema or {}
+    if "review" in schema:  # one decision: approve, edit or reject
+        _decision, problem = decision_of(schema["review"], value)
+        return [problem] if problem else []
+    value, problem = inbox_text(value)  # agent-inbox's [{"type": "response", "args"}]
+    if problem:
+        return [problem]
     if is_empty(value):
         return ["an answer is required"] if schema.get("required") else []
     expected = schema.get("type", "any")

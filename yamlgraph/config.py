@@ -56,7 +56,8 @@ TOP_LEVEL_KEYS = {
     "exports",
 }
 DEFAULTS_KEYS = {"provider", "model", "temperature", "prompts_dir", "prompts_relative", "responses"}
-STATE_TYPES = {"str", "int", "float", "bool", "list", "dict", "any"}
+#: `messages` is ours: a conversation with LangGraph's add_messages (yamlgraph.messages)
+STATE_TYPES = {"str", "int", "float", "bool", "list", "dict", "any", "messages"}
 REDUCERS = {"add", "replace"}
 STATE_FIELD_KEYS = {"type", "reducer", "default", "description", "required"}
 TOOL_KEYS = {"type", "module", "path", "function", "description"}
@@ -321,9 +322,34 @@ def _parse_state(state: Any, config: GraphConfig, issues: Collector) -> None:
                 f"unknown state type '{field_.type}'{did_you_mean(field_.type, STATE_TYPES)};"
                 f" known: {', '.join(sorted(STATE_TYPES))}",
             )
-        if field_.reducer == "add" and field_.type not in {"list", "int", "float", "any", "str"}:
+        if field_.type == "messages":
+            _check_messages_field(field_, path, issues)
+        elif field_.reducer == "add" and field_.type not in {"list", "int", "float", "any", "str"}:
             issues.add(path, f"reducer 'add' cannot combine values of type '{field_.type}'")
         config.state[name] = field_
+
+
+def _check_messages_field(field_: StateField, path: YamlPath, issues: Collector) -> None:
+    """A conversation merges by LangGraph's add_messages: no reducer; a default must be
+    messages."""
+    from yamlgraph.messages import messages_problem
+
+    if field_.reducer is not None:
+        issues.add(
+            (*path, "reducer"),
+            "a messages field merges by LangGraph's add_messages (new messages are appended,"
+            " a message with a known id replaces it); it takes no reducer",
+        )
+    if field_.has_default:
+        problem = messages_problem(field_.default)
+        if problem:
+            issues.add((*path, "default"), problem)
+
+
+def is_messages_field(config: GraphConfig, key: Any) -> bool:
+    """Whether `key` names a state field declared `{type: messages}` (a conversation)."""
+    field_ = config.state.get(key) if isinstance(key, str) else None
+    return field_ is not None and field_.type == "messages"
 
 
 def _parse_tools(tools: Any, config: GraphConfig, issues: Collector) -> None:

@@ -18,6 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END as LG_END
 from langgraph.graph import START as LG_START
 from langgraph.graph import StateGraph
+from langgraph.graph.message import add_messages
 
 from yamlgraph.config import (
     END,
@@ -88,7 +89,9 @@ def state_schemas(config: GraphConfig) -> tuple[type, type]:
     public: dict[str, Any] = {}
     for name, field in config.public_state_fields.items():
         py_type = _PY_TYPES.get(field.type, Any)
-        if field.reducer == "add":
+        if field.type == "messages":  # a conversation: LangGraph's own reducer
+            public[name] = Annotated[list, add_messages]
+        elif field.reducer == "add":
             public[name] = Annotated[py_type, _add]
         elif not field.declared:
             # Keys the engine declared may be written by parallel branches (two interrupts).

@@ -148,18 +148,26 @@ class PromptedModel:
     """A node's prompt plus its chat model: renders messages from state and asks the model.
 
     Every call goes through the node's error policy (`on_error`, `max_retries`, `fallback`).
+    A node whose `state_key` is a messages field (a chat node) sends the conversation
+    after its rendered prompt and gets the model's reply as a message (streamed unless
+    `stream: false`), which the state appends.
     """
 
     def __init__(self, config: GraphConfig, node: NodeConfig, default_prompt: str | None = None):
+        from yamlgraph.config import is_messages_field
+
         self.config = config
         self.node = node
-        self.prompt = load_prompt(config, node.get("prompt", default_prompt))
+        key = node.get("state_key", node.name)
+        self.conversation = key if is_messages_field(config, key) else None
+        prompt = node.get("prompt", default_prompt)
+        self.prompt = load_prompt(config, prompt) if prompt is not None else {}
         self.model = chat_model_for(config, node, node.options)
         fallback = node.get("fallback")
         fallback_model = chat_model_for(config, node, fallback) if fallback else None
         self.policy = ErrorPolicy(node.name, node.options, fallback_model)
         self.parse_json = bool(node.get("parse_json", False))
-        self.stream = bool(node.get("stream", False))
+        self.stream = bool(node.get("stream", self.conversation is not None))
 
     def messages(self, view: Mapping[str, Any]) -> list[BaseMessage]:
         variables = render(self.node.get("variables") or {}, view)
@@ -168,9 +176,17 @@ class PromptedModel:
             messages.append(SystemMessage(str(render(self.prompt["system"], view, variables))))
         if self.prompt.get("user"):
             messages.append(HumanMessage(str(render(self.prompt["user"], view, variables))))
+        if self.conversation is not None:
+            from yamlgraph.messages import as_messages
+
+            messages.extend(as_messages(view.get(self.conversation)))
         return messages
 
     def parse(self, message: BaseMessage) -> Any:
+        if self.conversation is not None:  # a chat node keeps the reply as a message
+            from yamlgraph.messages import reply_message
+
+            return [reply_message(message)]
         text = message_text(message)
         if not self.parse_json:
             return text

@@ -16,7 +16,7 @@ from yamlgraph_django.registry import SyncStatus, config_for, get_latest, sync_g
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = {"interview", "approval", "support-router"}
+EXAMPLES = {"interview", "approval", "support-router", "chat_assistant"}
 
 
 def latest_versions(name: str) -> list[tuple[int, bool]]:
@@ -372,7 +372,7 @@ def test_first_lookup_syncs_the_graph_dirs(yamlgraph_settings):
     assert GraphDefinition.objects.count() == 0
 
     assert get_latest("interview").version == 1
-    assert GraphDefinition.objects.count() == 3
+    assert GraphDefinition.objects.count() == 4
 
 
 def test_no_lazy_sync_when_sync_on_startup_is_off(yamlgraph_settings):

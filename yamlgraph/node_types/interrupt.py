@@ -13,14 +13,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.types import interrupt
 
-from yamlgraph.answers import response_schema, schema_problems
+from yamlgraph.answers import (
+    question_sentence,
+    received_answer,
+    response_schema,
+    schema_problems,
+)
 from yamlgraph.config import PAYLOADS_KEY, GraphConfig, NodeConfig
+from yamlgraph.messages import as_messages, last_human_text
 from yamlgraph.node_types.base import MODEL_KEYS, Ends, GraphBuilder, NodeCheck, NodeType
 from yamlgraph.nodes import NodeFunction, PromptedModel, node_errors
+from yamlgraph.review import DECISIONS, review_problems, review_request
 from yamlgraph.templates import render
 
 DEFAULT_INTERRUPT_STATE_KEY = "interrupt_message"
@@ -42,6 +50,8 @@ def build_interrupt(graph: GraphConfig, node: NodeConfig) -> tuple[Any, NodeFunc
     resume_key = node.get("resume_key", DEFAULT_RESUME_KEY)
     idempotent = bool(node.get("idempotent", True))
     model = PromptedModel(graph, node) if node.get("prompt") is not None else None
+    review = node.get("review")
+    conversation = node.get("answer_from")  # a messages field: a chat message answers
 
     def reuse(state: dict) -> tuple[bool, Any]:
         payloads = state.get(PAYLOADS_KEY) or {}
@@ -49,26 +59,47 @@ def build_interrupt(graph: GraphConfig, node: NodeConfig) -> tuple[Any, NodeFunc
             return True, payloads[node.name]
         return False, None
 
+    def rendered(state: dict) -> Any:
+        if review is None:
+            return render(node.get("message"), state)
+        description = review.get("description", node.get("message", ""))
+        return review_request(
+            review["action"],
+            render(review.get("args", {}), state),
+            str(render(description, state) or ""),
+            list(review.get("allowed", DECISIONS)),
+        )
+
+    def asked(payload: Any, found: bool) -> dict:
+        update = {state_key: payload, PAYLOADS_KEY: {node.name: payload}}
+        if conversation and not found:  # the question shows in the chat as the AI's turn
+            update[conversation] = [AIMessage(content=question_sentence(payload))]
+        return update
+
     @node_errors(node.name)
     def prepare(state: dict, config: RunnableConfig) -> dict:
         found, payload = reuse(state)
         if not found:
-            payload = model.ask(state, config) if model else render(node.get("message"), state)
-        return {state_key: payload, PAYLOADS_KEY: {node.name: payload}}
+            payload = model.ask(state, config) if model else rendered(state)
+        return asked(payload, found)
 
     @node_errors(node.name)
     async def aprepare(state: dict, config: RunnableConfig) -> dict:
         found, payload = reuse(state)
         if not found:
-            if model:
-                payload = await model.aask(state, config)
-            else:
-                payload = render(node.get("message"), state)
-        return {state_key: payload, PAYLOADS_KEY: {node.name: payload}}
+            payload = await model.aask(state, config) if model else rendered(state)
+        return asked(payload, found)
 
     def wait(state: dict) -> dict:
         payload = (state.get(PAYLOADS_KEY) or {}).get(node.name, state.get(state_key))
-        return {resume_key: interrupt(payload)}
+        answer = received_answer(response_schema(node.options, payload), interrupt(payload))
+        if not conversation:
+            return {resume_key: answer}
+        if isinstance(answer, list | dict):  # the chat client's own messages
+            said = as_messages(answer)
+            return {resume_key: last_human_text(said), conversation: said}
+        text = "" if answer is None else str(answer)
+        return {resume_key: text, conversation: [HumanMessage(content=text)]}
 
     wait.__name__ = node.name
     return RunnableCallable(prepare, aprepare, name=interrupt_entry(node.name)), wait
@@ -94,6 +125,7 @@ class InterruptNode(NodeType):
         MODEL_KEYS
         | {"message", "prompt", "variables", "state_key", "resume_key", "idempotent"}
         | {"choices", "response"}
+        | {"review", "answer_from"}  # ours: review questions and chat answers
     )
     in_map = True
     mermaid_shape = ("{{", "}}")
@@ -103,8 +135,12 @@ class InterruptNode(NodeType):
 
     def check(self, ctx: NodeCheck) -> None:
         spec = ctx.spec
-        if "message" not in spec and "prompt" not in spec:
+        if "review" in spec:
+            self._check_review(ctx)
+        elif "message" not in spec and "prompt" not in spec:
             ctx.add("an interrupt node needs 'message' (or 'prompt')")
+        if "answer_from" in spec:
+            self._check_answer_from(ctx)
         for subpath, problem in schema_problems(spec):
             ctx.add(problem, *subpath)
         ctx.templates(spec.get("message"), "message")
@@ -123,6 +159,43 @@ class InterruptNode(NodeType):
                 " 'prompt' is not supported there",
                 "prompt",
             )
+
+    @staticmethod
+    def _check_review(ctx: NodeCheck) -> None:
+        """`review:` asks in LangChain's HITL shape; its answers are the decisions."""
+        spec = ctx.spec
+        for subpath, problem in review_problems(spec["review"]):
+            ctx.add(problem, *subpath)
+        for key in ("choices", "response", "prompt"):
+            if key in spec:
+                ctx.add(
+                    f"a review question is answered by a decision (review.allowed); it takes"
+                    f" no '{key}'",
+                    key,
+                )
+        if isinstance(spec["review"], dict):
+            ctx.templates(spec["review"].get("args"), "review", "args")
+            ctx.templates(spec["review"].get("description"), "review", "description")
+        if ctx.in_map:
+            ctx.add("an interrupt inside a map cannot ask for a review", "review")
+
+    @staticmethod
+    def _check_answer_from(ctx: NodeCheck) -> None:
+        """`answer_from: FIELD`: a chat message added to FIELD (a messages field) answers."""
+        from yamlgraph.config import is_messages_field
+
+        source = ctx.spec["answer_from"]
+        if not is_messages_field(ctx.config, source):
+            ctx.add(
+                f"answer_from must name a state field declared {{type: messages}}, not '{source}'",
+                "answer_from",
+            )
+        elif "review" in ctx.spec:
+            ctx.add(
+                "a review question is answered by a decision, not a chat message", "answer_from"
+            )
+        elif ctx.in_map:
+            ctx.add("an interrupt inside a map cannot be answered from a chat", "answer_from")
 
     def written_keys(self, node: NodeConfig) -> list[str]:
         return [

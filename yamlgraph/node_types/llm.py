@@ -25,6 +25,26 @@ class ModelItem:
         return await self.model.aask(view)
 
 
+def check_conversation(kind: NodeType, ctx: NodeCheck, default_prompt: str | None = None) -> None:
+    """The prompt, and what a chat node (state_key a messages field) may not do: it needs
+    no prompt (the conversation is its input) and cannot parse JSON."""
+    from yamlgraph.config import is_messages_field
+
+    key = ctx.spec.get("state_key", ctx.name)
+    chat = is_messages_field(ctx.config, key)
+    spec = {"prompt": default_prompt, **ctx.spec} if default_prompt and not chat else ctx.spec
+    ctx.prompt(spec, required=not chat)
+    if not chat:
+        return
+    if not getattr(kind, "converses", False):
+        ctx.add(
+            f"'{key}' is a messages field; a {kind.name} node cannot write to a conversation",
+            "state_key",
+        )
+    elif ctx.spec.get("parse_json"):
+        ctx.add(f"a node that converses over '{key}' stores the reply as a message", "parse_json")
+
+
 class LlmNode(NodeType):
     name = "llm"
     summary = "renders a prompt, calls the chat model, stores the text (or parsed JSON)"
@@ -32,8 +52,11 @@ class LlmNode(NodeType):
     in_map = True
     colours = ("#dbeafe", "#2563eb")
 
+    #: whether a messages field may be its state_key (a chat node, yamlgraph.messages)
+    converses = True
+
     def check(self, ctx: NodeCheck) -> None:
-        ctx.prompt()
+        check_conversation(self, ctx)
 
     def written_keys(self, node: NodeConfig) -> list[str]:
         errors = [ERRORS_KEY] if node.get("on_error") == "skip" else []
@@ -42,14 +65,16 @@ class LlmNode(NodeType):
     def action(self, graph: GraphConfig, node: NodeConfig) -> RunnableCallable:
         model = PromptedModel(graph, node)
         key = node.get("state_key", node.name)
+        # a chat node appends to the conversation: a skip writes nothing to it
+        output = None if model.conversation else key
 
         @node_errors(node.name)
-        @node_policy(node, key)
+        @node_policy(node, output)
         def run(state: dict, config: RunnableConfig) -> dict:
             return {key: model.ask(state, config)}
 
         @node_errors(node.name)
-        @node_policy(node, key)
+        @node_policy(node, output)
         async def arun(state: dict, config: RunnableConfig) -> dict:
             return {key: await model.aask(state, config)}
 

@@ -48,6 +48,7 @@ class RouterNode(LlmNode):
     keys = LlmNode.keys | ERROR_KEYS | {"routes", "default_route", "route_field"}
     mermaid_shape = ("{", "}")
     colours = ("#ede9fe", "#7c3aed")
+    converses = False
 
     def check(self, ctx: NodeCheck) -> None:
         super().check(ctx)

@@ -86,8 +86,8 @@ def test_sync_shows_progress_and_the_report(db, yamlgraph_settings, graph_dir):
 
     assert f"reading {graph_dir.resolve() / 'interview.yaml'}" in err
     assert "added interview v1" in out
-    assert out.strip().endswith("3 graph files: 3 added, 0 updated, 0 unchanged, 0 invalid")
-    assert GraphDefinition.objects.count() == 3
+    assert out.strip().endswith("4 graph files: 4 added, 0 updated, 0 unchanged, 0 invalid")
+    assert GraphDefinition.objects.count() == 4
 
     (graph_dir / "interview.yaml").write_text(
         (graph_dir / "interview.yaml").read_text().replace("What is your name?", "Name?")
@@ -104,7 +104,7 @@ def test_sync_fails_on_an_invalid_file_but_registers_the_rest(db, yamlgraph_sett
 
     assert "1 invalid" in str(caught.value)
     assert "\n" not in str(caught.value)
-    assert GraphDefinition.objects.count() == 3
+    assert GraphDefinition.objects.count() == 4
 
 
 # --------------------------------------------------------------------------- validate
