@@ -32,7 +32,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import stores
+from yamlgraph_django.services import chat, stores
 from yamlgraph_django.services.execution import DURABILITY, Heartbeat
 from yamlgraph_django.services.run_events import (
     END,
@@ -101,13 +101,17 @@ def _check_input(definition: GraphDefinition, data: Any) -> Any:
         return None
     if not isinstance(data, Mapping):
         raise InvalidInput(errors={"input": "must be an object or null"})
-    fields = stores.graph_config(definition).public_state_fields
+    config = stores.graph_config(definition)
+    fields = config.public_state_fields
     unknown = [str(k) for k in data if k not in fields]
     if unknown:
         known = ", ".join(sorted(fields)) or "(none)"
         raise InvalidInput(
             errors={"input": f"unknown field(s) {', '.join(unknown)}; known fields: {known}"}
         )
+    problems = chat.messages_errors(config, data)
+    if problems:
+        raise InvalidInput(errors=problems)
     return check_object(data, "input")
 
 
@@ -149,6 +153,10 @@ def prepare_run(
         if not checkpoint_exists(at):
             raise InvalidInput(errors={"checkpoint_id": f"no checkpoint '{checkpoint_id}'"})
         head = at
+    if command is None and head is not None:  # a chat message may answer the question
+        answer = chat.chat_answer(stores.graph_config(definition), head, request.input)
+        if answer is not None:
+            command, graph_input = {"resume": answer}, None
     if command:
         unknown = sorted(set(command) - {"resume", "update", "goto"})
         if unknown:
@@ -170,6 +178,9 @@ def prepare_run(
                         f"{{interrupt_id: value}} (ids: {', '.join(pending)})"
                     }
                 )
+            # answers are checked as on every door: choices, response schemas, review
+            # decisions (an unknown decision type is a 400 naming it)
+            chat.check_resume(stores.graph_config(definition), head, pending, resume, by_id)
         graph_input = Command(
             resume=command.get("resume"),
             update=command.get("update"),
