@@ -256,6 +256,16 @@ def question_sentence(value: Any) -> str:
 def question_as_text(value: Any, schema: Mapping[str, Any] | None = None) -> str:
     """A question as a person reads it at a terminal: its sentence, the other facts of
     a dict question as `key: value` lines, and its choices numbered from 1."""
+    from yamlgraph.review import review_of
+
+    review = review_of(value)
+    if review is not None:  # the action, its arguments, the decisions numbered
+        request = value["action_requests"][0]
+        lines = [str(request.get("description") or review["action"])]
+        lines.append(f"  action: {review['action']}")
+        lines.append(f"  args: {json.dumps(review['args'], ensure_ascii=False, default=str)}")
+        lines += [f"  {n}) {d}" for n, d in enumerate(review["allowed"], start=1)]
+        return "\n".join(lines)
     lines = [question_sentence(value)]
     if isinstance(value, dict):
         sentence_key = next((k for k in QUESTION_KEYS if isinstance(value.get(k), str)), None)
@@ -272,7 +282,21 @@ def question_as_text(value: Any, schema: Mapping[str, Any] | None = None) -> str
 
 
 def pick_choice(text: str, schema: Mapping[str, Any] | None) -> Any:
-    """The choice a typed number names ("2" -> the second choice), else None."""
+    """The choice a typed number names ("2" -> the second choice), else None. For a
+    review question: the decision typed or numbered ("approve", "1", "reject: why")."""
+    review = (schema or {}).get("review")
+    if isinstance(review, Mapping):
+        allowed = list(review.get("allowed") or ())
+        word, _sep, message = text.strip().partition(":")
+        word = word.strip().lower()
+        if word.isdigit() and 1 <= int(word) <= len(allowed):
+            word = allowed[int(word) - 1]
+        if word in allowed and word != "edit":
+            decision: dict[str, Any] = {"type": word}
+            if word == "reject" and message.strip():
+                decision["message"] = message.strip()
+            return {"decisions": [decision]}
+        return None
     choices = (schema or {}).get("enum") or []
     stripped = text.strip()
     if stripped.isdigit() and not any(str(c) == stripped for c in choices):

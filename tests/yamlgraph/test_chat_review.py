@@ -242,3 +242,26 @@ edges:
     )
     assert found[("nodes.check.review.colour", 19)].startswith("unknown review key 'colour'")
     assert found[("nodes.check.choices", 20)].startswith("a review question is answered by a")
+
+
+def test_a_review_read_and_answered_at_a_terminal():
+    from yamlgraph.answers import pick_choice, question_as_text
+
+    payload = {
+        "action_requests": [{"name": "send", "args": {"to": "bo"}, "description": "Send it?"}],
+        "review_configs": [{"action_name": "send", "allowed_decisions": ["approve", "reject"]}],
+    }
+    schema = response_schema({}, payload)
+
+    assert question_as_text(payload, schema).splitlines() == [
+        "Send it?",
+        "  action: send",
+        '  args: {"to": "bo"}',
+        "  1) approve",
+        "  2) reject",
+    ]
+    assert pick_choice("1", schema) == {"decisions": [{"type": "approve"}]}
+    assert pick_choice("reject: too early", schema) == {
+        "decisions": [{"type": "reject", "message": "too early"}]
+    }
+    assert pick_choice("edit", schema) is None  # not allowed here: refused as typed
