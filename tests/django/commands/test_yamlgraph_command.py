@@ -114,7 +114,7 @@ def test_validate_every_graph_under_graph_dirs(yamlgraph_settings, graph_dir):
     out, _ = yamlgraph("validate")
 
     assert f"ok {graph_dir.resolve() / 'approval.yaml'}" in out
-    assert out.strip().endswith("3 graph files valid")
+    assert out.strip().endswith("4 graph files valid")
 
 
 def test_validate_prints_one_line_per_issue_and_fails(yamlgraph_settings, graph_dir):
@@ -131,7 +131,7 @@ def test_validate_prints_one_line_per_issue_and_fails(yamlgraph_settings, graph_
     assert len(issues) >= 2
     assert any(":4: nodes.a.type" in line and "'interrupt'" in line for line in issues)
     assert f"ok {graph_dir.resolve() / 'interview.yaml'}" in out.getvalue()
-    assert str(caught.value) == f"{len(issues)} problems found (3 valid graph files)"
+    assert str(caught.value) == f"{len(issues)} problems found (4 valid graph files)"
 
 
 def test_validate_named_paths(yamlgraph_settings, graph_dir, tmp_path):
