@@ -13,7 +13,7 @@ with its file, YAML path and line.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -289,10 +289,3 @@ class NodeType:
         """The answer a question this node asked takes; None: not a question node (the
         question's own JSON decides)."""
         return None
-
-    def parse_answer(self, node: NodeConfig | None, payload: Any, value: Any) -> Any:
-        """An answer as the graph receives it (a client's shape turned into the node's)."""
-        return value
-
-
-Options = Mapping[str, Any]
