@@ -94,14 +94,16 @@ def review_of(payload: Any) -> dict[str, Any] | None:
     return {"action": str(request.get("name", "")), "args": request.get("args"), "allowed": allowed}
 
 
-def is_inbox_answer(value: Any) -> bool:
-    """Is `value` agent-inbox's answer shape, `[{"type": ..., "args": ...}]`?"""
+def is_inbox_answer(value: Any, *, any_type: bool = False) -> bool:
+    """Is `value` agent-inbox's answer shape, `[{"type": ..., "args": ...}]` (with one of
+    its types, unless `any_type`)?"""
     return (
         isinstance(value, list)
         and len(value) >= 1
         and all(
             isinstance(item, Mapping)
             and isinstance(item.get("type"), str)
+            and (any_type or item["type"] in INBOX_TYPES)
             and set(item) <= {"type", "args"}
             for item in value
         )
@@ -120,7 +122,7 @@ def decision_of(review: Mapping[str, Any], value: Any) -> tuple[dict[str, Any] |
         if len(decisions) != 1:
             return None, f"one decision expected (one action is reviewed), got {len(decisions)}"
         value = decisions[0]
-    elif is_inbox_answer(value):
+    elif is_inbox_answer(value, any_type=True):
         if len(value) != 1:
             return None, f"one answer expected (one action is reviewed), got {len(value)}"
         value = _from_inbox(value[0], original)

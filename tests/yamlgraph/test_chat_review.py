@@ -193,6 +193,9 @@ def test_review_answers_are_checked_like_choices():
         "'accept' does not answer this question; respond with your answer"
     ]
     assert received_answer(plain, [{"type": "response", "args": "yes"}]) == "yes"
+    a_list = response_schema({"response": {"type": "array"}})
+    assert answer_errors(a_list, [{"type": "a"}]) == []  # not agent-inbox's: an answer
+    assert received_answer(a_list, [{"type": "a"}]) == [{"type": "a"}]
 
 
 def test_mistakes_are_named_with_their_lines(tmp_path):
