@@ -281,6 +281,40 @@ def question_as_text(value: Any, schema: Mapping[str, Any] | None = None) -> str
     return "\n".join(lines)
 
 
+def inbox_view(node: str, value: Any, review: Mapping[str, Any] | None = None) -> list[dict]:
+    """A question as agent-inbox's `HumanInterrupt` list: a review as its action with the
+    allowed buttons, any other question as a `response` action (Respond only, no Ignore)."""
+    from yamlgraph.review import DECISIONS
+
+    if review is not None:
+        allowed = set(review.get("allowed") or DECISIONS)
+        request = (value.get("action_requests") or [{}])[0] if isinstance(value, Mapping) else {}
+        return [
+            {
+                "action_request": {"action": review.get("action"), "args": review.get("args")},
+                "config": {
+                    "allow_accept": "approve" in allowed,
+                    "allow_edit": "edit" in allowed,
+                    "allow_respond": "reject" in allowed,
+                    "allow_ignore": "reject" in allowed,
+                },
+                "description": request.get("description", ""),
+            }
+        ]
+    return [
+        {
+            "action_request": {"action": node, "args": {}},
+            "config": {
+                "allow_accept": False,
+                "allow_edit": False,
+                "allow_respond": True,
+                "allow_ignore": False,
+            },
+            "description": question_sentence(value),
+        }
+    ]
+
+
 def pick_choice(text: str, schema: Mapping[str, Any] | None) -> Any:
     """The choice a typed number names ("2" -> the second choice), else None. For a
     review question: the decision typed or numbered ("approve", "1", "reject: why")."""

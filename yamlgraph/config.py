@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,19 @@ import yaml
 
 from yamlgraph.document import check_checkpointer, check_top_level, root_problem
 from yamlgraph.errors import GraphValidationError, ValidationIssue, did_you_mean
+from yamlgraph.graph_model import (  # noqa: F401 - the config's types, as before
+    END,
+    PAYLOADS_KEY,
+    PRIVATE_KEYS,
+    RELAY_KEY,
+    ROUTE_KEY,
+    START,
+    VISITS_KEY,
+    EdgeConfig,
+    GraphConfig,
+    NodeConfig,
+    StateField,
+)
 from yamlgraph.graph_tools import SHELL_PARSE_MODES, ToolConfig, load_tool_function
 from yamlgraph.node_types.base import (
     MODEL_KEYS,
@@ -34,9 +46,6 @@ from yamlgraph.yaml_source import (
     load_yaml,
     read_source,
 )
-
-START = "START"
-END = "END"
 
 TOP_LEVEL_KEYS = {
     "version",
@@ -75,81 +84,6 @@ EDGE_KEYS = {"from", "to", "condition", "type", "description"}
 
 #: The node types, their keys and checks: one module each, see yamlgraph.node_types.
 ERRORS_KEY = "errors"  # where on_error: skip records what it skipped
-
-# Channels the engine itself uses; graph authors cannot declare or write them.
-ROUTE_KEY = "_route"
-VISITS_KEY = "_loop_counts"  # yamlgraph's name: templates read {state._loop_counts.node}
-PAYLOADS_KEY = "_interrupt_payloads"
-RELAY_KEY = "_subgraph_relay"  # a paused child of a subgraph with interrupt_output_mapping
-PRIVATE_KEYS = {ROUTE_KEY, VISITS_KEY, PAYLOADS_KEY, RELAY_KEY}
-
-
-@dataclass
-class StateField:
-    name: str
-    type: str = "any"
-    reducer: str | None = None
-    default: Any = None
-    has_default: bool = False
-    required: bool = False  # `required: true`: a session cannot start without it
-    declared: bool = True  # False when the engine declared it because a node writes it
-
-
-@dataclass
-class NodeConfig:
-    name: str
-    type: str
-    options: dict[str, Any]
-    #: mode: direct subgraphs read and write the child's state fields by name
-    child_fields: dict[str, StateField] = field(default_factory=dict)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.options.get(key, default)
-
-
-@dataclass
-class EdgeConfig:
-    sources: list[str]
-    targets: list[str]
-    condition: str | None = None
-    conditional: bool = False  # `type: conditional`: route on state._route
-    index: int = 0
-
-
-@dataclass
-class GraphConfig:
-    """A validated graph file. `source` is the exact text it was loaded from."""
-
-    name: str
-    source: str
-    file: Path | None
-    version: str = "1.0"
-    description: str = ""
-    state: dict[str, StateField] = field(default_factory=dict)
-    nodes: dict[str, NodeConfig] = field(default_factory=dict)
-    edges: list[EdgeConfig] = field(default_factory=list)
-    checkpointer: dict[str, Any] | None = None
-    defaults: dict[str, Any] = field(default_factory=dict)
-    tools: dict[str, ToolConfig] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    loop_limits: dict[str, int] = field(default_factory=dict)
-    loop_exits: dict[str, str] = field(default_factory=dict)
-    exports: dict[str, dict] = field(default_factory=dict)
-    prompts_dir: str | None = None
-    prompts_relative: bool | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def base_dir(self) -> Path:
-        return self.file.parent if self.file else Path.cwd()
-
-    @property
-    def public_state_fields(self) -> dict[str, StateField]:
-        return {k: v for k, v in self.state.items() if k not in PRIVATE_KEYS}
-
-    def resolve_path(self, relative: str | Path) -> Path:
-        path = Path(relative)
-        return path if path.is_absolute() else self.base_dir / path
 
 
 def read_graph_text(path: str | Path) -> str:

@@ -177,37 +177,3 @@ def inbox_text(value: Any) -> tuple[Any, str | None]:
     if len(value) != 1:
         return None, f"one response expected, got {len(value)}"
     return value[0].get("args"), None
-
-
-def inbox_view(node: str, value: Any, review: Mapping[str, Any] | None = None) -> list[dict]:
-    """A question as agent-inbox's `HumanInterrupt` list: a review as its action with the
-    allowed buttons, any other question as a `response` action (Respond only, no Ignore)."""
-    if review is not None:
-        allowed = set(review.get("allowed") or DECISIONS)
-        request = (value.get("action_requests") or [{}])[0] if isinstance(value, Mapping) else {}
-        return [
-            {
-                "action_request": {"action": review.get("action"), "args": review.get("args")},
-                "config": {
-                    "allow_accept": "approve" in allowed,
-                    "allow_edit": "edit" in allowed,
-                    "allow_respond": "reject" in allowed,
-                    "allow_ignore": "reject" in allowed,
-                },
-                "description": request.get("description", ""),
-            }
-        ]
-    from yamlgraph.answers import question_sentence
-
-    return [
-        {
-            "action_request": {"action": node, "args": {}},
-            "config": {
-                "allow_accept": False,
-                "allow_edit": False,
-                "allow_respond": True,
-                "allow_ignore": False,
-            },
-            "description": question_sentence(value),
-        }
-    ]

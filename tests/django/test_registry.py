@@ -48,7 +48,7 @@ def test_sync_registers_every_example_graph_as_version_1(yamlgraph_settings, gra
     assert interview.declared_version == "1.0"
     assert interview.path == str((graph_dir / "interview.yaml").resolve())
     assert len(interview.checksum) == 64
-    assert "3 added, 0 updated, 0 unchanged, 0 invalid" in report.summary()
+    assert "4 added, 0 updated, 0 unchanged, 0 invalid" in report.summary()
 
 
 def test_prompt_files_and_yaml_without_nodes_are_not_graphs(
@@ -179,7 +179,12 @@ def test_progress_is_called_for_each_file(yamlgraph_settings, graph_dir):
 
     sync_graphs(progress=seen.append)
 
-    assert {p.name for p in seen} == {"approval.yaml", "interview.yaml", "support_router.yaml"}
+    assert {p.name for p in seen} == {
+        "approval.yaml",
+        "chat_assistant.yaml",
+        "interview.yaml",
+        "support_router.yaml",
+    }
 
 
 def test_explicit_dirs_override_the_setting(yamlgraph_settings, tmp_path, write_graph):
@@ -362,7 +367,12 @@ def test_latest_definitions_lists_one_row_per_name(yamlgraph_settings, graph_dir
 
     names = [(d.name, d.version) for d in registry.latest_definitions()]
 
-    assert names == [("approval", 1), ("interview", 2), ("support-router", 1)]
+    assert names == [
+        ("approval", 1),
+        ("chat_assistant", 1),
+        ("interview", 2),
+        ("support-router", 1),
+    ]
 
 
 # --------------------------------------------------------------------------- lazy sync

@@ -268,3 +268,23 @@ def test_a_review_read_and_answered_at_a_terminal():
         "decisions": [{"type": "reject", "message": "too early"}]
     }
     assert pick_choice("edit", schema) is None  # not allowed here: refused as typed
+
+
+def test_questions_as_agent_inbox_cards():
+    from yamlgraph.answers import inbox_view
+
+    (plain,) = inbox_view("ask", "Your name?")
+    assert plain["description"] == "Your name?"
+    assert plain["config"] == {
+        "allow_accept": False,
+        "allow_edit": False,
+        "allow_respond": True,
+        "allow_ignore": False,
+    }
+    payload = {
+        "action_requests": [{"name": "send", "args": {"to": "bo"}, "description": "Send it?"}],
+        "review_configs": [{"action_name": "send", "allowed_decisions": ["approve", "edit"]}],
+    }
+    (card,) = inbox_view("confirm", payload, response_schema({}, payload)["review"])
+    assert card["action_request"] == {"action": "send", "args": {"to": "bo"}}
+    assert card["config"]["allow_edit"] and not card["config"]["allow_ignore"]

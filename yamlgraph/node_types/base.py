@@ -22,7 +22,7 @@ from yamlgraph.prompts import find_prompt, prompt_candidates
 from yamlgraph.yaml_source import LineMap, YamlPath, format_path
 
 if TYPE_CHECKING:
-    from yamlgraph.config import GraphConfig, NodeConfig
+    from yamlgraph.graph_model import GraphConfig, NodeConfig
 
 #: Keys of the nodes that ask a chat model which model to ask.
 MODEL_KEYS = frozenset({"provider", "model", "temperature", "responses"})

@@ -69,6 +69,7 @@ def test_graphs_lists_latest_versions_with_node_and_session_counts(synced_graphs
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert rows == {
         "approval": ["v1", "4", "0"],
+        "chat_assistant": ["v1", "7", "0"],
         "interview": ["v2", "3", "3"],
         "support-router": ["v1", "4", "0"],
     }
