@@ -242,10 +242,16 @@ QUESTION_KEYS = ("question", "message", "prompt", "text")
 
 
 def question_sentence(value: Any) -> str:
-    """The sentence of a question: the text itself, or a dict's `question` (or
-    `message`, `prompt`, `text`) key; anything else as compact JSON."""
+    """The sentence of a question: the text itself, a review's description, or a dict's
+    `question` (or `message`, `prompt`, `text`) key; anything else as compact JSON."""
+    from yamlgraph.review import review_of
+
     if isinstance(value, str):
         return value
+    review = review_of(value)
+    if review is not None:  # a review: its description, else the action it is about
+        description = value["action_requests"][0].get("description")
+        return str(description or f"Review: {review['action']}")
     if isinstance(value, dict):
         for key in QUESTION_KEYS:
             if isinstance(value.get(key), str):

@@ -268,6 +268,9 @@ def test_a_review_read_and_answered_at_a_terminal():
         "decisions": [{"type": "reject", "message": "too early"}]
     }
     assert pick_choice("edit", schema) is None  # not allowed here: refused as typed
+    from yamlgraph.answers import question_sentence
+
+    assert question_sentence(payload) == "Send it?"  # what the admin's pages show
 
 
 def test_questions_as_agent_inbox_cards():
