@@ -61,6 +61,7 @@ STATE_TYPE_SCHEMA = {
     "list": "array",
     "dict": "object",
     "any": "any",
+    "messages": "array",  # of LangChain message dicts (yamlgraph.messages)
 }
 _TYPE_WORDS = {
     "string": "text",
@@ -150,6 +151,14 @@ def response_schema(
     literal `choices` list counts when the node declares none.
     """
     options = options or {}
+    from yamlgraph.review import review_of
+
+    review = review_of(payload)
+    if review is not None:  # a review question (declared with `review:`, or asked so)
+        schema: dict[str, Any] = {"type": "object", "required": True, "review": review}
+        if isinstance(options.get("answer_from"), str):
+            schema["answer_from"] = options["answer_from"]
+        return schema
     response = options.get("response") if isinstance(options.get("response"), dict) else {}
     enum = response.get("enum", options.get("choices"))
     if enum is None and isinstance(payload, dict):
@@ -167,12 +176,36 @@ def response_schema(
             schema["type"] = "string"
     if isinstance(response.get("description"), str):
         schema["description"] = response["description"]
+    if isinstance(options.get("answer_from"), str):
+        schema["answer_from"] = options["answer_from"]  # a chat message answers it
     return schema
+
+
+def received_answer(schema: Mapping[str, Any] | None, value: Any) -> Any:
+    """An answer as the graph receives it: a review's decision as {type, args, message}
+    (whichever shape it came in), agent-inbox's `response` as its text; any other
+    answer as it is. Assumes `answer_errors` found nothing wrong."""
+    from yamlgraph.review import decision_of, inbox_text
+
+    schema = schema or {}
+    if "review" in schema:
+        decision, _problem = decision_of(schema["review"], value)
+        return decision if decision is not None else value
+    text, _problem = inbox_text(value)
+    return text if _problem is None else value
 
 
 def answer_errors(schema: Mapping[str, Any] | None, value: Any) -> list[str]:
     """Why `value` is not an answer `schema` takes; [] when it is."""
+    from yamlgraph.review import decision_of, inbox_text
+
     schema = schema or {}
+    if "review" in schema:  # one decision: approve, edit or reject
+        _decision, problem = decision_of(schema["review"], value)
+        return [problem] if problem else []
+    value, problem = inbox_text(value)  # agent-inbox's [{"type": "response", "args"}]
+    if problem:
+        return [problem]
     if is_empty(value):
         return ["an answer is required"] if schema.get("required") else []
     expected = schema.get("type", "any")
@@ -209,10 +242,16 @@ QUESTION_KEYS = ("question", "message", "prompt", "text")
 
 
 def question_sentence(value: Any) -> str:
-    """The sentence of a question: the text itself, or a dict's `question` (or
-    `message`, `prompt`, `text`) key; anything else as compact JSON."""
+    """The sentence of a question: the text itself, a review's description, or a dict's
+    `question` (or `message`, `prompt`, `text`) key; anything else as compact JSON."""
+    from yamlgraph.review import review_of
+
     if isinstance(value, str):
         return value
+    review = review_of(value)
+    if review is not None:  # a review: its description, else the action it is about
+        description = value["action_requests"][0].get("description")
+        return str(description or f"Review: {review['action']}")
     if isinstance(value, dict):
         for key in QUESTION_KEYS:
             if isinstance(value.get(key), str):
@@ -223,6 +262,16 @@ def question_sentence(value: Any) -> str:
 def question_as_text(value: Any, schema: Mapping[str, Any] | None = None) -> str:
     """A question as a person reads it at a terminal: its sentence, the other facts of
     a dict question as `key: value` lines, and its choices numbered from 1."""
+    from yamlgraph.review import review_of
+
+    review = review_of(value)
+    if review is not None:  # the action, its arguments, the decisions numbered
+        request = value["action_requests"][0]
+        lines = [str(request.get("description") or review["action"])]
+        lines.append(f"  action: {review['action']}")
+        lines.append(f"  args: {json.dumps(review['args'], ensure_ascii=False, default=str)}")
+        lines += [f"  {n}) {d}" for n, d in enumerate(review["allowed"], start=1)]
+        return "\n".join(lines)
     lines = [question_sentence(value)]
     if isinstance(value, dict):
         sentence_key = next((k for k in QUESTION_KEYS if isinstance(value.get(k), str)), None)
@@ -238,8 +287,56 @@ def question_as_text(value: Any, schema: Mapping[str, Any] | None = None) -> str
     return "\n".join(lines)
 
 
+def inbox_view(node: str, value: Any, review: Mapping[str, Any] | None = None) -> list[dict]:
+    """A question as agent-inbox's `HumanInterrupt` list: a review as its action with the
+    allowed buttons, any other question as a `response` action (Respond only, no Ignore)."""
+    from yamlgraph.review import DECISIONS
+
+    if review is not None:
+        allowed = set(review.get("allowed") or DECISIONS)
+        request = (value.get("action_requests") or [{}])[0] if isinstance(value, Mapping) else {}
+        return [
+            {
+                "action_request": {"action": review.get("action"), "args": review.get("args")},
+                "config": {
+                    "allow_accept": "approve" in allowed,
+                    "allow_edit": "edit" in allowed,
+                    "allow_respond": "reject" in allowed,
+                    "allow_ignore": "reject" in allowed,
+                },
+                "description": request.get("description", ""),
+            }
+        ]
+    return [
+        {
+            "action_request": {"action": node, "args": {}},
+            "config": {
+                "allow_accept": False,
+                "allow_edit": False,
+                "allow_respond": True,
+                "allow_ignore": False,
+            },
+            "description": question_sentence(value),
+        }
+    ]
+
+
 def pick_choice(text: str, schema: Mapping[str, Any] | None) -> Any:
-    """The choice a typed number names ("2" -> the second choice), else None."""
+    """The choice a typed number names ("2" -> the second choice), else None. For a
+    review question: the decision typed or numbered ("approve", "1", "reject: why")."""
+    review = (schema or {}).get("review")
+    if isinstance(review, Mapping):
+        allowed = list(review.get("allowed") or ())
+        word, _sep, message = text.strip().partition(":")
+        word = word.strip().lower()
+        if word.isdigit() and 1 <= int(word) <= len(allowed):
+            word = allowed[int(word) - 1]
+        if word in allowed and word != "edit":
+            decision: dict[str, Any] = {"type": word}
+            if word == "reject" and message.strip():
+                decision["message"] = message.strip()
+            return {"decisions": [decision]}
+        return None
     choices = (schema or {}).get("enum") or []
     stripped = text.strip()
     if stripped.isdigit() and not any(str(c) == stripped for c in choices):

@@ -6,11 +6,8 @@ once, each with its file, YAML path and line, before anything runs.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import keyword
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +15,37 @@ import yaml
 
 from yamlgraph.document import check_checkpointer, check_top_level, root_problem
 from yamlgraph.errors import GraphValidationError, ValidationIssue, did_you_mean
+from yamlgraph.graph_model import (  # noqa: F401 - the config's types, as before
+    END,
+    PAYLOADS_KEY,
+    PRIVATE_KEYS,
+    RELAY_KEY,
+    ROUTE_KEY,
+    START,
+    VISITS_KEY,
+    EdgeConfig,
+    GraphConfig,
+    NodeConfig,
+    StateField,
+)
 from yamlgraph.graph_tools import SHELL_PARSE_MODES, ToolConfig, load_tool_function
-from yamlgraph.prompts import find_prompt, prompt_candidates
+from yamlgraph.node_types.base import (
+    MODEL_KEYS,
+    Collector,
+    NodeCheck,
+    NodeType,
+    check_templates,
+    check_writable_key,
+    is_key_name,
+    mapping,
+)
 from yamlgraph.yaml_source import (
-    LineMap,
     YamlPath,
     YamlSourceError,
     format_path,
     load_yaml,
     read_source,
 )
-
-START = "START"
-END = "END"
 
 TOP_LEVEL_KEYS = {
     "version",
@@ -50,7 +65,8 @@ TOP_LEVEL_KEYS = {
     "exports",
 }
 DEFAULTS_KEYS = {"provider", "model", "temperature", "prompts_dir", "prompts_relative", "responses"}
-STATE_TYPES = {"str", "int", "float", "bool", "list", "dict", "any"}
+#: `messages` is ours: a conversation with LangGraph's add_messages (yamlgraph.messages)
+STATE_TYPES = {"str", "int", "float", "bool", "list", "dict", "any", "messages"}
 REDUCERS = {"add", "replace"}
 STATE_FIELD_KEYS = {"type", "reducer", "default", "description", "required"}
 TOOL_KEYS = {"type", "module", "path", "function", "description"}
@@ -66,135 +82,8 @@ SHELL_TOOL_KEYS = {
 }
 EDGE_KEYS = {"from", "to", "condition", "type", "description"}
 
-_MODEL_KEYS = {"provider", "model", "temperature", "responses"}
-_LLM_KEYS = _MODEL_KEYS | {
-    "prompt",
-    "variables",
-    "state_key",
-    "parse_json",
-    "requires",
-    "skip_if_exists",
-    "stream",
-}
-#: The error-handling properties of graph-yaml.md, on the nodes that call a model.
-ERROR_KEYS = {"on_error", "max_retries", "fallback"}
-ON_ERROR_VALUES = ("skip", "retry", "fail", "fallback")
-NODE_KEYS: dict[str, set[str]] = {
-    "llm": _LLM_KEYS | ERROR_KEYS,
-    "router": _LLM_KEYS | ERROR_KEYS | {"routes", "default_route", "route_field"},
-    "agent": _LLM_KEYS - {"stream"} | ERROR_KEYS | {"tools", "max_iterations", "tool_results_key"},
-    "python": {"tool", "state_key", "variables", "requires", "on_error"},
-    "passthrough": {"output"},
-    "interrupt": _MODEL_KEYS
-    | {"message", "prompt", "variables", "state_key", "resume_key", "idempotent"}
-    | {"choices", "response"},
-    "subgraph": {"graph", "mode", "input_mapping", "output_mapping", "interrupt_output_mapping"},
-    "map": {"over", "as", "node", "collect", "requires"} | ERROR_KEYS,
-    "tool_call": {"tool", "args", "state_key", "requires", "on_error"},
-}
-COMMON_NODE_KEYS = {"type", "description"}
-MAP_SUBNODE_TYPES = {"llm", "router", "agent", "python", "passthrough", "tool_call", "interrupt"}
-DEFAULT_AGENT_ITERATIONS = 10  # yamlgraph 0.6.5's default (graph-yaml.md says 5)
-DEFAULT_TOOL_CALL_KEY = "result"  # yamlgraph 0.6.5's default (tool-call-nodes.md: node name)
+#: The node types, their keys and checks: one module each, see yamlgraph.node_types.
 ERRORS_KEY = "errors"  # where on_error: skip records what it skipped
-
-# Channels the engine itself uses; graph authors cannot declare or write them.
-ROUTE_KEY = "_route"
-VISITS_KEY = "_loop_counts"  # yamlgraph's name: templates read {state._loop_counts.node}
-PAYLOADS_KEY = "_interrupt_payloads"
-RELAY_KEY = "_subgraph_relay"  # a paused child of a subgraph with interrupt_output_mapping
-PRIVATE_KEYS = {ROUTE_KEY, VISITS_KEY, PAYLOADS_KEY, RELAY_KEY}
-
-DEFAULT_INTERRUPT_STATE_KEY = "interrupt_message"
-DEFAULT_RESUME_KEY = "user_input"
-
-
-@dataclass
-class StateField:
-    name: str
-    type: str = "any"
-    reducer: str | None = None
-    default: Any = None
-    has_default: bool = False
-    required: bool = False  # `required: true`: a session cannot start without it
-    declared: bool = True  # False when the engine declared it because a node writes it
-
-
-@dataclass
-class NodeConfig:
-    name: str
-    type: str
-    options: dict[str, Any]
-    #: mode: direct subgraphs read and write the child's state fields by name
-    child_fields: dict[str, StateField] = field(default_factory=dict)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.options.get(key, default)
-
-
-@dataclass
-class EdgeConfig:
-    sources: list[str]
-    targets: list[str]
-    condition: str | None = None
-    conditional: bool = False  # `type: conditional`: route on state._route
-    index: int = 0
-
-
-@dataclass
-class GraphConfig:
-    """A validated graph file. `source` is the exact text it was loaded from."""
-
-    name: str
-    source: str
-    file: Path | None
-    version: str = "1.0"
-    description: str = ""
-    state: dict[str, StateField] = field(default_factory=dict)
-    nodes: dict[str, NodeConfig] = field(default_factory=dict)
-    edges: list[EdgeConfig] = field(default_factory=list)
-    checkpointer: dict[str, Any] | None = None
-    defaults: dict[str, Any] = field(default_factory=dict)
-    tools: dict[str, ToolConfig] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    loop_limits: dict[str, int] = field(default_factory=dict)
-    loop_exits: dict[str, str] = field(default_factory=dict)
-    exports: dict[str, dict] = field(default_factory=dict)
-    prompts_dir: str | None = None
-    prompts_relative: bool | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def base_dir(self) -> Path:
-        return self.file.parent if self.file else Path.cwd()
-
-    @property
-    def public_state_fields(self) -> dict[str, StateField]:
-        return {k: v for k, v in self.state.items() if k not in PRIVATE_KEYS}
-
-    def resolve_path(self, relative: str | Path) -> Path:
-        path = Path(relative)
-        return path if path.is_absolute() else self.base_dir / path
-
-
-class _Collector:
-    """Gathers issues with their lines so validation can continue past the first."""
-
-    def __init__(self, file: str, lines: LineMap):
-        self.file = file
-        self.lines = lines
-        self.issues: list[ValidationIssue] = []
-        self.check_environment = True  # see load_graph_source
-
-    def add(self, path: YamlPath, message: str) -> None:
-        self.issues.append(
-            ValidationIssue(self.file, format_path(path), self.lines.line(path), message)
-        )
-
-    def unknown_keys(self, mapping: dict, known: set[str], path: YamlPath, what: str) -> None:
-        for key in mapping:
-            if key not in known:
-                self.add((*path, key), f"unknown {what} key '{key}'{did_you_mean(key, known)}")
 
 
 def read_graph_text(path: str | Path) -> str:
@@ -217,8 +106,11 @@ def _issues_of(exc: YamlSourceError, display: str) -> list[ValidationIssue]:
 
 #: Graph files being loaded in this context, outermost first: finds subgraph cycles.
 _LOADING: ContextVar[tuple[Path, ...]] = ContextVar("yamlgraph_loading", default=())
-#: Subgraphs of subgraphs of ...: far beyond any real graph, and well within Python's stack.
-MAX_SUBGRAPH_DEPTH = 16
+
+
+def loading_files() -> tuple[Path, ...]:
+    """The graph files being loaded in this context, outermost first (subgraph cycles)."""
+    return _LOADING.get()
 
 
 def load_graph_source(
@@ -247,7 +139,7 @@ def load_graph_source(
         raise GraphValidationError(
             [ValidationIssue(display, "", line, f"invalid YAML: {problem}")]
         ) from None
-    collector = _Collector(display, lines)
+    collector = Collector(display, lines)
     collector.check_environment = check_environment
     problem = root_problem(data)
     if problem is not None:
@@ -263,7 +155,7 @@ def load_graph_source(
     return config
 
 
-def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> GraphConfig:
+def _parse(data: dict, source: str, file: Path | None, issues: Collector) -> GraphConfig:
     issues.unknown_keys(data, TOP_LEVEL_KEYS, (), "top-level")
     check_top_level(data, issues.add)
     name = data.get("name")
@@ -275,8 +167,15 @@ def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> Gr
         description=str(data.get("description") or ""),
         raw=data,
     )
-    defaults = _mapping(data.get("defaults"))
-    issues.unknown_keys(defaults, DEFAULTS_KEYS, ("defaults",), "defaults")
+    from yamlgraph.node_types import defaults_extensions
+
+    defaults = mapping(data.get("defaults"))
+    extensions = defaults_extensions()
+    known_defaults = set(DEFAULTS_KEYS).union(*(e.defaults_keys for e in extensions))
+    issues.unknown_keys(defaults, known_defaults, ("defaults",), "defaults")
+    for extension in extensions:
+        if extension.check_defaults is not None:
+            extension.check_defaults(defaults, issues)
     responses = defaults.get("responses")
     if responses is not None and not (
         isinstance(responses, list)
@@ -297,14 +196,14 @@ def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> Gr
         checkpointer = {"type": checkpointer}
     config.checkpointer = checkpointer if isinstance(checkpointer, dict) else None
 
-    run_config = _mapping(data.get("config"))
+    run_config = mapping(data.get("config"))
     limit = run_config.get("recursion_limit")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         issues.add(("config", "recursion_limit"), "must be a positive integer")
     config.config = run_config
 
-    _parse_state(_mapping(data.get("state")), config, issues)
-    _parse_tools(_mapping(data.get("tools")), config, issues)
+    _parse_state(mapping(data.get("state")), config, issues)
+    _parse_tools(mapping(data.get("tools")), config, issues)
     _parse_nodes(data.get("nodes"), config, issues)
     _parse_edges(data.get("edges"), config, issues)
     _parse_loops(data, config, issues)
@@ -314,13 +213,13 @@ def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> Gr
     return config
 
 
-def _parse_state(state: Any, config: GraphConfig, issues: _Collector) -> None:
+def _parse_state(state: Any, config: GraphConfig, issues: Collector) -> None:
     if not isinstance(state, dict):
         issues.add(("state",), "must be a mapping of field: type")
         return
     for name, spec in state.items():
         path = ("state", name)
-        if not _is_key_name(name):
+        if not is_key_name(name):
             issues.add(path, f"'{name}' is not a valid state field name")
             continue
         field_ = StateField(name=name)
@@ -357,12 +256,37 @@ def _parse_state(state: Any, config: GraphConfig, issues: _Collector) -> None:
                 f"unknown state type '{field_.type}'{did_you_mean(field_.type, STATE_TYPES)};"
                 f" known: {', '.join(sorted(STATE_TYPES))}",
             )
-        if field_.reducer == "add" and field_.type not in {"list", "int", "float", "any", "str"}:
+        if field_.type == "messages":
+            _check_messages_field(field_, path, issues)
+        elif field_.reducer == "add" and field_.type not in {"list", "int", "float", "any", "str"}:
             issues.add(path, f"reducer 'add' cannot combine values of type '{field_.type}'")
         config.state[name] = field_
 
 
-def _parse_tools(tools: Any, config: GraphConfig, issues: _Collector) -> None:
+def _check_messages_field(field_: StateField, path: YamlPath, issues: Collector) -> None:
+    """A conversation merges by LangGraph's add_messages: no reducer; a default must be
+    messages."""
+    from yamlgraph.messages import messages_problem
+
+    if field_.reducer is not None:
+        issues.add(
+            (*path, "reducer"),
+            "a messages field merges by LangGraph's add_messages (new messages are appended,"
+            " a message with a known id replaces it); it takes no reducer",
+        )
+    if field_.has_default:
+        problem = messages_problem(field_.default)
+        if problem:
+            issues.add((*path, "default"), problem)
+
+
+def is_messages_field(config: GraphConfig, key: Any) -> bool:
+    """Whether `key` names a state field declared `{type: messages}` (a conversation)."""
+    field_ = config.state.get(key) if isinstance(key, str) else None
+    return field_ is not None and field_.type == "messages"
+
+
+def _parse_tools(tools: Any, config: GraphConfig, issues: Collector) -> None:
     if not isinstance(tools, dict):
         issues.add(("tools",), "must be a mapping of tool name to {module|path, function}")
         return
@@ -385,7 +309,7 @@ def _parse_tools(tools: Any, config: GraphConfig, issues: _Collector) -> None:
 
 
 def _parse_shell_tool(
-    name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector
+    name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: Collector
 ) -> None:
     issues.unknown_keys(spec, SHELL_TOOL_KEYS, path, "shell tool")
     command = spec.get("command")
@@ -422,7 +346,7 @@ def _parse_shell_tool(
 
 
 def _parse_python_tool(
-    name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector
+    name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: Collector
 ) -> None:
     issues.unknown_keys(spec, TOOL_KEYS, path, "tool")
     function = spec.get("function")
@@ -461,7 +385,7 @@ def _parse_python_tool(
     config.tools[name] = tool
 
 
-def _parse_nodes(nodes: Any, config: GraphConfig, issues: _Collector) -> None:
+def _parse_nodes(nodes: Any, config: GraphConfig, issues: Collector) -> None:
     if not isinstance(nodes, dict) or not nodes:
         issues.add(("nodes",), "a graph needs a 'nodes' mapping with at least one node")
         return
@@ -476,93 +400,55 @@ def _parse_nodes(nodes: Any, config: GraphConfig, issues: _Collector) -> None:
         if not isinstance(spec, dict):
             issues.add(path, "a node must be a mapping with a 'type'")
             continue
-        node = _parse_node(name, spec, path, config, issues)
+        node = parse_node(name, spec, path, config, issues)
         if node:
             config.nodes[name] = node
 
 
-def _parse_node(
-    name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector
+def parse_node(
+    name: str,
+    spec: dict,
+    path: YamlPath,
+    config: GraphConfig,
+    issues: Collector,
+    in_map: bool = False,
 ) -> NodeConfig | None:
+    """Check one node with its type's rules (see yamlgraph.node_types); None if its
+    type is unknown. `in_map`: the node is a map's `node:`."""
+    from yamlgraph.node_types import get_node_type, node_type_names
+
     node_type = spec.get("type", "llm")
-    if not isinstance(node_type, str) or node_type not in NODE_KEYS:
+    kind = get_node_type(node_type) if isinstance(node_type, str) else None
+    if kind is None:
+        known = node_type_names()
         issues.add(
             (*path, "type"),
-            f"unknown node type '{node_type}'{did_you_mean(node_type, set(NODE_KEYS))};"
-            f" known: {', '.join(sorted(NODE_KEYS))}",
+            f"unknown node type '{node_type}'{did_you_mean(node_type, known)};"
+            f" known: {', '.join(sorted(known))}",
         )
         return None
-    issues.unknown_keys(spec, NODE_KEYS[node_type] | COMMON_NODE_KEYS, path, f"{node_type} node")
+    issues.unknown_keys(spec, kind.all_keys(), path, f"{node_type} node")
     node = NodeConfig(name=name, type=node_type, options=dict(spec))
     for key in ("state_key", "resume_key", "collect"):
         if key in spec:
-            _check_writable_key(spec[key], (*path, key), issues)
+            check_writable_key(spec[key], (*path, key), issues)
     if "responses" in spec and not isinstance(spec["responses"], list):
         issues.add((*path, "responses"), "must be a list of scripted answers")
-    if node_type in {"llm", "router"}:
-        _check_prompt(spec, path, config, issues, required=True)
-    _check_templates(spec.get("variables"), (*path, "variables"), issues)
-    _check_common_keys(spec, path, node_type, issues)
-    if node_type == "agent":
-        _check_agent(spec, path, config, issues)
-    elif node_type == "tool_call":
-        _check_tool_call(spec, path, config, issues)
-    elif node_type == "router":
-        routes = spec.get("routes")
-        if not isinstance(routes, dict) or not routes:
-            issues.add((*path, "routes"), "a router needs 'routes': {answer: node}")
-    elif node_type == "python":
-        tool = spec.get("tool")
-        if not tool:
-            issues.add(path, "a python node needs 'tool' (a name under 'tools:')")
-        elif not isinstance(tool, str):
-            issues.add((*path, "tool"), "must be the name of an entry under 'tools:'")
-        elif tool not in config.tools and tool not in _mapping(config.raw.get("tools")):
-            issues.add(
-                (*path, "tool"),
-                f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}",
-            )
-        elif tool in config.tools and config.tools[tool].kind != "python":
-            issues.add(
-                (*path, "tool"),
-                f"tool '{tool}' is a shell tool; a python node needs a"
-                " python tool (use an agent or tool_call node for shell tools)",
-            )
-    elif node_type == "passthrough":
-        output = spec.get("output")
-        if not isinstance(output, dict) or not output:
-            issues.add((*path, "output"), "a passthrough node needs 'output': {key: template}")
-        else:
-            for key, template in output.items():
-                if key != ROUTE_KEY:  # a passthrough may choose a `type: conditional` edge
-                    _check_writable_key(key, (*path, "output", key), issues)
-                _check_templates(template, (*path, "output", key), issues)
-    elif node_type == "interrupt":
-        from yamlgraph.answers import schema_problems
-
-        if "message" not in spec and "prompt" not in spec:
-            issues.add(path, "an interrupt node needs 'message' (or 'prompt')")
-        for subpath, problem in schema_problems(spec):
-            issues.add((*path, *subpath), problem)
-        _check_templates(spec.get("message"), (*path, "message"), issues)
-        if "prompt" in spec:
-            _check_prompt(spec, path, config, issues, required=True)
-        state_key = spec.get("state_key", DEFAULT_INTERRUPT_STATE_KEY)
-        if state_key == spec.get("resume_key", DEFAULT_RESUME_KEY):
-            issues.add(
-                (*path, "resume_key"),
-                f"resume_key '{state_key}' is also the state_key: the answer would overwrite"
-                " the question",
-            )
-    elif node_type == "subgraph":
-        _check_subgraph(spec, path, config, issues)
-        _check_subgraph_mode(node, path, config, issues)
-    elif node_type == "map":
-        _check_map(name, spec, path, config, issues)
+    check_templates(spec.get("variables"), (*path, "variables"), issues)
+    _check_common_keys(spec, path, node_type, kind.on_error_values, issues)
+    ctx = NodeCheck(name, spec, path, config, issues, node, in_map=in_map)
+    kind.check(ctx)
+    kind.check_extensions(ctx)
     return node
 
 
-def _check_common_keys(spec: dict, path: YamlPath, node_type: str, issues: _Collector) -> None:
+def _check_common_keys(
+    spec: dict,
+    path: YamlPath,
+    node_type: str,
+    allowed: tuple[str, ...],
+    issues: Collector,
+) -> None:
     """`requires`, `skip_if_exists`, `stream` and the error-handling properties."""
     requires = spec.get("requires")
     if requires is not None and not (
@@ -574,7 +460,6 @@ def _check_common_keys(spec: dict, path: YamlPath, node_type: str, issues: _Coll
             issues.add((*path, key), "must be true or false")
     if "on_error" not in spec and "fallback" not in spec and "max_retries" not in spec:
         return
-    allowed = ("skip", "fail") if node_type in {"python", "tool_call"} else ON_ERROR_VALUES
     on_error = spec.get("on_error", "fail")
     if on_error not in allowed:
         issues.add(
@@ -592,212 +477,21 @@ def _check_common_keys(spec: dict, path: YamlPath, node_type: str, issues: _Coll
         if not isinstance(fallback, dict):
             issues.add((*path, "fallback"), "must be a mapping with 'provider'")
         else:
-            issues.unknown_keys(fallback, _MODEL_KEYS, (*path, "fallback"), "fallback")
-            if not fallback.get("provider") and set(fallback) <= _MODEL_KEYS:
+            issues.unknown_keys(fallback, set(MODEL_KEYS), (*path, "fallback"), "fallback")
+            if not fallback.get("provider") and set(fallback) <= MODEL_KEYS:
                 issues.add((*path, "fallback"), "needs 'provider'")
     if on_error == "fallback" and not isinstance(fallback, dict):
         issues.add((*path, "on_error"), "on_error: fallback needs 'fallback: {provider: ...}'")
 
 
-def _check_agent(spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector) -> None:
-    # yamlgraph's agent uses the prompt named `agent` when the node names none.
-    _check_prompt({"prompt": "agent", **spec}, path, config, issues, required=True)
-    tools = spec.get("tools", [])
-    if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
-        issues.add((*path, "tools"), "must be a list of names under 'tools:'")
-        tools = []
-    for index, tool in enumerate(tools):
-        if tool not in config.tools and tool not in _mapping(config.raw.get("tools")):
-            issues.add(
-                (*path, "tools", index),
-                f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}",
-            )
-    iterations = spec.get("max_iterations", DEFAULT_AGENT_ITERATIONS)
-    if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 1:
-        issues.add((*path, "max_iterations"), "must be a positive integer")
-    if "tool_results_key" in spec:
-        _check_writable_key(spec["tool_results_key"], (*path, "tool_results_key"), issues)
-
-
-def _check_tool_call(spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector) -> None:
-    for key in ("tool", "args"):
-        if key not in spec:
-            issues.add(path, f"a tool_call node needs '{key}' (a template on the state)")
-    tool, args = spec.get("tool"), spec.get("args")
-    if tool is not None and not isinstance(tool, str):
-        issues.add((*path, "tool"), "must be a tool name or a template like '{state.task.tool}'")
-    elif isinstance(tool, str) and "{" not in tool and tool not in config.tools:
-        issues.add((*path, "tool"), f"unknown tool '{tool}'{did_you_mean(tool, set(config.tools))}")
-    if args is not None and not isinstance(args, str | dict):
-        issues.add((*path, "args"), "must be a template like '{state.task.args}' or a mapping")
-    _check_templates(tool, (*path, "tool"), issues)
-    _check_templates(args, (*path, "args"), issues)
-
-
-def _mapping(value: Any) -> dict:
-    """`value` if it is a mapping, else {} (its own check reports the wrong type)."""
-    return value if isinstance(value, dict) else {}
-
-
-def _is_key_name(key: Any) -> bool:
-    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
-
-
-def _check_writable_key(key: Any, path: YamlPath, issues: _Collector) -> None:
-    if not _is_key_name(key):
-        issues.add(path, f"'{key}' cannot be a state key: use a plain identifier")
-    elif key.startswith("_"):
-        issues.add(path, f"'{key}' cannot be a state key: names starting with '_' are internal")
-
-
-def _check_templates(value: Any, path: YamlPath, issues: _Collector) -> None:
-    from yamlgraph.templates import check_template
-
-    if isinstance(value, str):
-        for problem in check_template(value):
-            issues.add(path, f"bad template: {problem}")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_templates(item, (*path, key), issues)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_templates(item, (*path, index), issues)
-
-
-def _check_prompt(
-    spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector, required: bool
-) -> None:
-    prompt = spec.get("prompt")
-    if prompt is None:
-        if required:
-            issues.add(path, "missing 'prompt' (a prompt file name or {system, user})")
-        return
-    if isinstance(prompt, dict):
-        issues.unknown_keys(prompt, {"system", "user"}, (*path, "prompt"), "prompt")
-        if "user" not in prompt and "system" not in prompt:
-            issues.add((*path, "prompt"), "an inline prompt needs 'user' and/or 'system'")
-        _check_templates(prompt, (*path, "prompt"), issues)
-        return
-    if not isinstance(prompt, str):
-        issues.add((*path, "prompt"), "must be a prompt file name or {system, user}")
-        return
-    if find_prompt(config, prompt) is None:
-        tried = ", ".join(str(c) for c in prompt_candidates(config, prompt))
-        issues.add((*path, "prompt"), f"prompt file '{prompt}' not found (looked in {tried})")
-
-
-def _check_subgraph(spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector) -> None:
-    graph = spec.get("graph")
-    if not graph or not isinstance(graph, str):
-        issues.add(path, "a subgraph node needs 'graph' (a YAML file path)")
-        return
-    child = config.resolve_path(graph)
-    if not child.is_file():
-        issues.add((*path, "graph"), f"subgraph file not found: {child}")
-        return
-    if _subgraph_cycle(child, path, issues):
-        return
-    try:
-        text = read_graph_text(child)
-        load_graph_source(text, child, check_environment=issues.check_environment)
-    except GraphValidationError as exc:
-        for issue in exc.issues:
-            issues.add((*path, "graph"), f"invalid subgraph: {issue}")
-    for key in ("input_mapping", "output_mapping"):
-        mapping = spec.get(key)
-        if mapping is not None and not isinstance(mapping, dict):
-            issues.add((*path, key), "must be a mapping")
-    for key in spec.get("output_mapping") or {}:
-        _check_writable_key(key, (*path, "output_mapping", key), issues)
-
-
-SUBGRAPH_MODES = ("invoke", "direct")
-
-
-def _check_subgraph_mode(
-    node: NodeConfig, path: YamlPath, config: GraphConfig, issues: _Collector
-) -> None:
-    """`mode: invoke|direct` and `interrupt_output_mapping` (yamlgraph 0.6.5's subgraph keys)."""
-    spec = node.options
-    mode = spec.get("mode", "invoke")
-    if mode not in SUBGRAPH_MODES:
-        issues.add(
-            (*path, "mode"),
-            f"unknown subgraph mode '{mode}'; use one of {', '.join(SUBGRAPH_MODES)}",
-        )
-    if mode == "direct":
-        for key in ("input_mapping", "output_mapping", "interrupt_output_mapping"):
-            if key in spec:
-                issues.add(
-                    (*path, key),
-                    f"mode: direct shares the parent's state by key name and takes no {key}",
-                )
-        child = config.resolve_path(str(spec.get("graph")))
-        if child.is_file() and (config.file is None or child.resolve() != config.file):
-            with contextlib.suppress(GraphValidationError):  # reported by _check_subgraph
-                node.child_fields = load_graph_source(
-                    read_graph_text(child), child
-                ).public_state_fields
-    mapping = spec.get("interrupt_output_mapping")
-    if mapping is not None and not isinstance(mapping, dict):
-        issues.add((*path, "interrupt_output_mapping"), "must be a mapping")
-    for key in _mapping(mapping):
-        _check_writable_key(key, (*path, "interrupt_output_mapping", key), issues)
-
-
-def _subgraph_cycle(child: Path, path: YamlPath, issues: _Collector) -> bool:
-    """Report (and return True for) a subgraph that includes itself, directly or not,
-    or nests deeper than MAX_SUBGRAPH_DEPTH."""
-    loading = _LOADING.get()
-    target = child.resolve()
-    if target in loading:
-        cycle = [*loading[loading.index(target) :], target]
-        issues.add(
-            (*path, "graph"),
-            "subgraph cycle: "
-            + " -> ".join(p.name for p in cycle)
-            + (" (a graph cannot include itself)" if len(cycle) == 2 else ""),
-        )
-        return True
-    if len(loading) >= MAX_SUBGRAPH_DEPTH:
-        issues.add((*path, "graph"), f"subgraphs nested more than {MAX_SUBGRAPH_DEPTH} deep")
-        return True
-    return False
-
-
-def _check_map(name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector):
-    for key in ("over", "as", "node"):
-        if key not in spec:
-            issues.add(path, f"a map node needs '{key}'")
-    _check_templates(spec.get("over"), (*path, "over"), issues)
-    sub = spec.get("node")
-    if isinstance(sub, dict):
-        sub_type = sub.get("type", "llm")
-        if not isinstance(sub_type, str) or sub_type not in MAP_SUBNODE_TYPES:
-            issues.add(
-                (*path, "node", "type"),
-                f"a map can run {', '.join(sorted(MAP_SUBNODE_TYPES))} nodes, not '{sub_type}'",
-            )
-        else:
-            _parse_node(f"{name}_item", sub, (*path, "node"), config, issues)
-            if sub_type == "interrupt" and "prompt" in sub:
-                issues.add(
-                    (*path, "node", "prompt"),
-                    "an interrupt inside a map asks with 'message' (a template on the item);"
-                    " 'prompt' is not supported there",
-                )
-    elif sub is not None:
-        issues.add((*path, "node"), "must be a node mapping with a 'type'")
-
-
-def _parse_edges(edges: Any, config: GraphConfig, issues: _Collector) -> None:
+def _parse_edges(edges: Any, config: GraphConfig, issues: Collector) -> None:
     from yamlgraph.expressions import ExpressionError, compile_expression
 
     if not isinstance(edges, list) or not edges:
         issues.add(("edges",), "a graph needs an 'edges' list (start with {from: START, to: ...})")
         return
     known = set(config.nodes) | {START, END}
-    all_nodes = set(_mapping(config.raw.get("nodes"))) | {START, END}
+    all_nodes = set(mapping(config.raw.get("nodes"))) | {START, END}
     for index, spec in enumerate(edges):
         path = ("edges", index)
         if not isinstance(spec, dict):
@@ -858,14 +552,31 @@ def _parse_edges(edges: Any, config: GraphConfig, issues: _Collector) -> None:
 def _writes_route(config: GraphConfig, name: str) -> bool:
     """Whether a node can set state._route, which `type: conditional` edges follow."""
     node = config.nodes.get(name)
-    if node is None:
-        return False
-    if node.type == "passthrough":
-        return ROUTE_KEY in _mapping(node.get("output"))
-    return node.type in {"router", "python"}
+    return node is not None and kind_of(node).writes_route(node)
 
 
-def _parse_loops(data: dict, config: GraphConfig, issues: _Collector) -> None:
+def kind_of(node: NodeConfig) -> NodeType:
+    """The registered type of a validated node."""
+    from yamlgraph.node_types import get_node_type
+
+    kind = get_node_type(node.type)
+    if kind is None:  # unregistered since the graph was validated
+        raise LookupError(f"node type '{node.type}' is not registered")
+    return kind
+
+
+def yaml_node_name(config: GraphConfig, raw: str) -> str:
+    """The YAML node a LangGraph node belongs to (an interrupt's `ask__prompt` is
+    `ask`); any other name as it is."""
+    if raw in config.nodes:
+        return raw
+    for name, node in config.nodes.items():
+        if raw in kind_of(node).inner_names(node):
+            return name
+    return raw
+
+
+def _parse_loops(data: dict, config: GraphConfig, issues: Collector) -> None:
     limits = data.get("loop_limits") or {}
     exits = data.get("loop_exits") or {}
     if not isinstance(limits, dict):
@@ -890,7 +601,7 @@ def _parse_loops(data: dict, config: GraphConfig, issues: _Collector) -> None:
             config.loop_exits[node] = target
 
 
-def _parse_exports(data: dict, config: GraphConfig, issues: _Collector) -> None:
+def _parse_exports(data: dict, config: GraphConfig, issues: Collector) -> None:
     from yamlgraph.exports import export_problems
 
     if data.get("exports") is None:
@@ -904,42 +615,10 @@ def _parse_exports(data: dict, config: GraphConfig, issues: _Collector) -> None:
 
 def written_keys(node: NodeConfig) -> list[str]:
     """State keys a node writes, known before it runs."""
-    spec = node.options
-    errors = [ERRORS_KEY] if spec.get("on_error") == "skip" else []
-    if node.type == "tool_call":
-        return [spec.get("state_key", DEFAULT_TOOL_CALL_KEY)]
-    if node.type in {"llm", "router"}:
-        return [spec.get("state_key", node.name), *errors]
-    if node.type == "agent":
-        extra = [spec["tool_results_key"]] if spec.get("tool_results_key") else []
-        return [spec.get("state_key", node.name), *extra, *errors]
-    if node.type == "python":
-        return ([spec["state_key"]] if spec.get("state_key") else []) + errors
-    if node.type == "passthrough":
-        return [k for k in _mapping(spec.get("output")) if k != ROUTE_KEY]
-    if node.type == "interrupt":
-        return [
-            spec.get("state_key", DEFAULT_INTERRUPT_STATE_KEY),
-            spec.get("resume_key", DEFAULT_RESUME_KEY),
-        ]
-    if node.type == "subgraph" and spec.get("mode") == "direct":
-        return list(node.child_fields)
-    if node.type == "subgraph":
-        return list(
-            {
-                **_mapping(spec.get("output_mapping")),
-                **_mapping(spec.get("interrupt_output_mapping")),
-            }
-        )
-    if node.type == "map":
-        sub = _mapping(spec.get("node"))
-        return [spec.get("collect", node.name), *errors] + (
-            [ERRORS_KEY] if sub.get("on_error") == "skip" else []
-        )
-    return []
+    return kind_of(node).written_keys(node)
 
 
-def _declare_written_keys(config: GraphConfig, issues: _Collector) -> None:
+def _declare_written_keys(config: GraphConfig, issues: Collector) -> None:
     for node in config.nodes.values():
         for key in written_keys(node):
             if key == ERRORS_KEY and key not in config.state:
@@ -947,7 +626,7 @@ def _declare_written_keys(config: GraphConfig, issues: _Collector) -> None:
                 config.state[key] = StateField(name=key, type="list", reducer="add", declared=False)
             elif key in node.child_fields and key not in config.state:
                 config.state[key] = copy.copy(node.child_fields[key])
-            elif _is_key_name(key) and key not in config.state:
+            elif is_key_name(key) and key not in config.state:
                 config.state[key] = StateField(name=key, declared=False)
     for key in PRIVATE_KEYS:
         config.state.pop(key, None)
@@ -964,7 +643,7 @@ def _edge_links(config: GraphConfig) -> list[tuple[list[str], list[str]]]:
     return links
 
 
-def _check_graph_shape(config: GraphConfig, issues: _Collector) -> None:
+def _check_graph_shape(config: GraphConfig, issues: Collector) -> None:
     if not config.nodes or not config.edges:
         return
     # Edges rejected above (bad condition, no way to choose...) still count here, so one
@@ -977,16 +656,14 @@ def _check_graph_shape(config: GraphConfig, issues: _Collector) -> None:
     for sources, targets in links:
         for source in sources:
             successors.setdefault(source, set()).update(targets)
-    for name, node in config.nodes.items():
-        if node.type == "router":
-            successors.setdefault(name, set()).update(
-                t for t in _mapping(node.get("routes")).values() if isinstance(t, str)
-            )
+    routes = {name: kind_of(node).routes(node) for name, node in config.nodes.items()}
+    for name, chosen in routes.items():
+        successors.setdefault(name, set()).update(t for t in chosen.values() if isinstance(t, str))
     for name, target in config.loop_exits.items():
         successors.setdefault(name, set()).add(target)
-    for name, node in config.nodes.items():
-        if node.type == "router":
-            for label, target in _mapping(node.get("routes")).items():
+    for name, chosen in routes.items():
+        if chosen:
+            for label, target in chosen.items():
                 if target not in config.nodes and target != END:
                     issues.add(
                         ("nodes", name, "routes", label),

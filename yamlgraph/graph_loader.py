@@ -18,8 +18,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END as LG_END
 from langgraph.graph import START as LG_START
 from langgraph.graph import StateGraph
+from langgraph.graph.message import add_messages
 
-from yamlgraph.agent import build_agent
 from yamlgraph.config import (
     END,
     PAYLOADS_KEY,
@@ -29,28 +29,12 @@ from yamlgraph.config import (
     VISITS_KEY,
     EdgeConfig,
     GraphConfig,
+    kind_of,
     load_graph_source,
     read_graph_text,
 )
 from yamlgraph.errors import GraphRuntimeError, GraphValidationError
 from yamlgraph.expressions import compile_expression
-from yamlgraph.map_nodes import build_map
-from yamlgraph.nodes import (
-    build_interrupt,
-    build_llm,
-    build_passthrough,
-    build_python,
-    build_router,
-    build_tool_call,
-    interrupt_entry,
-)
-from yamlgraph.subgraph_nodes import (
-    build_subgraph,
-    build_subgraph_relay,
-    relay_done_name,
-    relay_pause_name,
-    relay_paused,
-)
 
 __all__ = [
     "GraphConfig",
@@ -105,7 +89,9 @@ def state_schemas(config: GraphConfig) -> tuple[type, type]:
     public: dict[str, Any] = {}
     for name, field in config.public_state_fields.items():
         py_type = _PY_TYPES.get(field.type, Any)
-        if field.reducer == "add":
+        if field.type == "messages":  # a conversation: LangGraph's own reducer
+            public[name] = Annotated[list, add_messages]
+        elif field.reducer == "add":
             public[name] = Annotated[py_type, _add]
         elif not field.declared:
             # Keys the engine declared may be written by parallel branches (two interrupts).
@@ -158,52 +144,45 @@ def compiled_child_factory(cache: dict) -> Callable[..., tuple[GraphConfig, Any]
     return compile_child
 
 
+class Builder:
+    """The graph being built, as node types see it (`node_types.base.GraphBuilder`)."""
+
+    def __init__(self, graph: StateGraph, config: GraphConfig):
+        self.graph = graph
+        self.config = config
+        self.compile_child = compiled_child_factory({})
+
+    def add_node(self, name: str, action: Any, *, counts_for: str | None = None) -> None:
+        """Add a LangGraph node; one that `counts_for` a YAML node obeys its loop limit."""
+        self.graph.add_node(
+            name, _limited(self.config, counts_for, action) if counts_for else action
+        )
+
+    def add_edge(self, source: str, target: str) -> None:
+        self.graph.add_edge(source, target)
+
+    def add_conditional_edges(self, source: str, route: Callable, targets: list[str]) -> None:
+        self.graph.add_conditional_edges(source, route, targets)
+
+
 def compile_graph(config: GraphConfig) -> YamlStateGraph:
-    """Build the StateGraph for a validated config. Callers compile it with a checkpointer."""
+    """Build the StateGraph for a validated config. Callers compile it with a checkpointer.
+
+    Each node's type (yamlgraph.node_types) adds its LangGraph node(s) and says where
+    edges enter and leave it; the edges of the file are then drawn between those.
+    """
     full, output = state_schemas(config)
     graph = YamlStateGraph(full, input_schema=output, output_schema=output)
     graph.yaml_config = config
-    child_cache: dict = {}
+    builder = Builder(graph, config)
     entries: dict[str, str] = {START: LG_START, END: LG_END}
     exits: dict[str, str] = {}  # nodes whose outgoing edges leave from another node
 
     for name, node in config.nodes.items():
-        entries[name] = name
-        if node.type == "interrupt":
-            prepare, wait = build_interrupt(config, node)
-            graph.add_node(interrupt_entry(name), _limited(config, name, prepare))
-            graph.add_node(name, wait)
-            graph.add_edge(interrupt_entry(name), name)
-            entries[name] = interrupt_entry(name)
-            continue
-        if node.type == "llm":
-            action = build_llm(config, node)
-        elif node.type == "router":
-            action = build_router(config, node)
-        elif node.type == "python":
-            action = build_python(config, node)
-        elif node.type == "passthrough":
-            action = build_passthrough(config, node)
-        elif node.type == "subgraph" and node.get("interrupt_output_mapping"):
-            run, pause = build_subgraph_relay(config, node, compiled_child_factory(child_cache))
-            graph.add_node(name, _limited(config, name, run))
-            graph.add_node(relay_pause_name(name), pause)
-            graph.add_node(relay_done_name(name), _pass)
-            graph.add_conditional_edges(
-                name, relay_paused(name), [relay_pause_name(name), relay_done_name(name)]
-            )
-            graph.add_edge(relay_pause_name(name), name)
-            exits[name] = relay_done_name(name)
-            continue
-        elif node.type == "subgraph":
-            action = build_subgraph(config, node, compiled_child_factory(child_cache))
-        elif node.type == "agent":
-            action = build_agent(config, node)
-        elif node.type == "tool_call":
-            action = build_tool_call(config, node)
-        else:
-            action = build_map(config, node)
-        graph.add_node(name, _limited(config, name, action))
+        ends = kind_of(node).build(builder, node)
+        entries[name] = ends.entry
+        if ends.exit != name:
+            exits[name] = ends.exit
 
     start = LG_START
     defaults = {name: f.default for name, f in config.public_state_fields.items() if f.has_default}
@@ -267,10 +246,6 @@ def _defaults_writer(defaults: dict[str, Any]) -> Callable[[dict], dict]:
     return write_defaults
 
 
-def _pass(state: dict) -> dict:
-    return {}
-
-
 def _add_edges(
     graph: StateGraph,
     config: GraphConfig,
@@ -291,9 +266,9 @@ def _add_edges(
             continue
         by_source.setdefault(edge.sources[0], []).append(edge)
     for name, node in config.nodes.items():
-        if node.type == "router" and name not in by_source and node.get("routes"):
-            targets = sorted(set(node.get("routes").values()))
-            by_source[name] = [EdgeConfig([name], targets, conditional=True)]
+        routes = kind_of(node).routes(node)
+        if routes and name not in by_source:  # a router without edges follows its routes
+            by_source[name] = [EdgeConfig([name], sorted(set(routes.values())), conditional=True)]
 
     for source, edges in by_source.items():
         plain = all(not e.condition and not e.conditional for e in edges)

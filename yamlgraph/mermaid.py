@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from yamlgraph.config import END, START, GraphConfig
-
-_SHAPES = {
-    "interrupt": ("{{", "}}"),
-    "router": ("{", "}"),
-    "python": ("[[", "]]"),
-    "subgraph": ("[/", "/]"),
-    "map": ("[(", ")]"),
-}
+from yamlgraph.config import END, START, GraphConfig, kind_of
 
 
 def _node_id(name: str) -> str:
@@ -22,9 +14,11 @@ def _label(text: str) -> str:
 
 
 def to_mermaid(config: GraphConfig) -> str:
+    """A Mermaid flowchart of the graph: one shape per node (its type's), every edge,
+    route and loop exit."""
     lines = ["flowchart TD", "    __start__([START])", "    __end__([END])"]
     for name, node in config.nodes.items():
-        left, right = _SHAPES.get(node.type, ("[", "]"))
+        left, right = kind_of(node).mermaid_shape  # each node type says how it is drawn
         lines.append(f'    {_node_id(name)}{left}"{_label(name)}<br/><i>{node.type}</i>"{right}')
     for edge in config.edges:
         for source in edge.sources:
@@ -37,8 +31,8 @@ def to_mermaid(config: GraphConfig) -> str:
                 lines.append(f"    {_node_id(source)} {arrow} {_node_id(target)}")
     routed = {s for e in config.edges for s in e.sources}
     for name, node in config.nodes.items():
-        if node.type == "router" and name not in routed:
-            for label, target in (node.get("routes") or {}).items():
+        if name not in routed:
+            for label, target in kind_of(node).routes(node).items():
                 lines.append(
                     f'    {_node_id(name)} -. "{_label(str(label))}" .-> {_node_id(target)}'
                 )

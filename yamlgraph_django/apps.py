@@ -30,6 +30,7 @@ class YamlgraphConfig(AppConfig):
         from yamlgraph_django.services import notifications
 
         register_django_checkpointer()
+        load_node_types()
         notifications.connect()
         _watch_graph_dirs_in_runserver()
 
@@ -52,6 +53,17 @@ def register_django_checkpointer() -> bool:
 
     register_checkpointer("django", sync_factory, async_factory)
     return True
+
+
+def load_node_types() -> list[str]:
+    """Import the modules of YAMLGRAPH["NODE_TYPES"], which register the project's own
+    node types, before any graph is validated; returns the modules imported."""
+    from yamlgraph_django.conf import app_settings
+
+    modules = [str(name) for name in app_settings.NODE_TYPES or ()]
+    for module in modules:
+        importlib.import_module(module)
+    return modules
 
 
 def _watch_graph_dirs_in_runserver() -> None:

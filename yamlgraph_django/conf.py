@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRIES": 5,
     "WEBHOOK_BACKOFF_SECONDS": 2.0,
     "WEBHOOK_TIMEOUT_SECONDS": 5.0,
+    # Modules of the project's own node types (each registers its types on import).
+    "NODE_TYPES": [],
 }
 
 IMPORT_STRINGS = {"LLM_FACTORY", "SESSION_ACCESS"}

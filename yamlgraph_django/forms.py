@@ -67,6 +67,9 @@ class ResumeForm(forms.Form):
                 )
             elif not isinstance(value, str):
                 help_text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+            if "review" in schema:  # Approve / Edit / Reject buttons
+                self._add_review_fields(index, schema["review"], value)
+                continue
             self.fields[f"answer_{index}"] = answer_field(schema, question_text(value), help_text)
             if free_json(schema):
                 self.fields[f"as_json_{index}"] = forms.BooleanField(
@@ -74,6 +77,30 @@ class ResumeForm(forms.Form):
                     required=False,
                     help_text=_('Send 42, true, ["a"] or {"k": "v"} as that value, not as text.'),
                 )
+
+    def _add_review_fields(self, index: int, review: dict[str, Any], value: Any) -> None:
+        """A review question: its decision (a button each), the arguments to edit and a
+        message for a rejection, as far as the question allows them."""
+        allowed = [d for d in review.get("allowed") or () if d in REVIEW_LABELS]
+        request = (value.get("action_requests") or [{}])[0] if isinstance(value, dict) else {}
+        description = request.get("description") or review.get("action") or ""
+        self.fields[f"answer_{index}"] = forms.ChoiceField(
+            label=str(description),
+            choices=[(decision, REVIEW_LABELS[decision]) for decision in allowed],
+            help_text=_("Action: %(action)s") % {"action": review.get("action")},
+        )
+        if "edit" in allowed:
+            self.fields[f"args_{index}"] = forms.CharField(
+                label=_("Arguments (JSON, for Edit)"),
+                required=False,
+                strip=False,
+                initial=json.dumps(review.get("args"), indent=2, ensure_ascii=False),
+                widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+            )
+        if "reject" in allowed:
+            self.fields[f"message_{index}"] = forms.CharField(
+                label=_("Message (for Reject)"), required=False
+            )
 
     def answer_fields(self) -> list[dict[str, Any]]:
         """Per interrupt, for the template: the interrupt, its answer field, its JSON
@@ -88,6 +115,9 @@ class ResumeForm(forms.Form):
                 ]
                 if isinstance(self.fields[f"answer_{index}"], forms.ChoiceField)
                 else [],
+                "review": self.schemas[index].get("review"),
+                "args": self[f"args_{index}"] if f"args_{index}" in self.fields else None,
+                "message": self[f"message_{index}"] if f"message_{index}" in self.fields else None,
             }
             for index, interrupt in enumerate(self.interrupts)
         ]
@@ -95,7 +125,9 @@ class ResumeForm(forms.Form):
     @property
     def single_choice(self) -> bool:
         """One question with choices: each choice is a button that answers it."""
-        return len(self.interrupts) == 1 and "enum" in self.schemas[0]
+        return len(self.interrupts) == 1 and (
+            "enum" in self.schemas[0] or "review" in self.schemas[0]
+        )
 
     def clean_interrupt_ids(self) -> list[Any]:
         try:
@@ -118,7 +150,11 @@ class ResumeForm(forms.Form):
             name = f"answer_{index}"
             if name not in cleaned:
                 continue
-            if cleaned.get(f"as_json_{index}"):
+            if "review" in schema:
+                cleaned[name] = self._decision(index, schema["review"], cleaned)
+                if cleaned[name] is None:
+                    continue
+            elif cleaned.get(f"as_json_{index}"):
                 try:
                     cleaned[name] = parse_json(cleaned[name], what=str(_("answer")))
                 except forms.ValidationError as error:
@@ -128,12 +164,33 @@ class ResumeForm(forms.Form):
                 self.add_error(name, problem)
         return cleaned
 
+    def _decision(
+        self, index: int, review: dict[str, Any], cleaned: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The pressed button as the answer in LangChain's HITL shape ({"decisions": [...]})."""
+        kind = cleaned[f"answer_{index}"]
+        decision: dict[str, Any] = {"type": kind}
+        if kind == "edit":
+            try:
+                args = parse_json(cleaned.get(f"args_{index}") or "", what=str(_("arguments")))
+            except forms.ValidationError as error:
+                self.add_error(f"args_{index}", error)
+                return None
+            decision["edited_action"] = {"name": review.get("action"), "args": args}
+        elif kind == "reject" and cleaned.get(f"message_{index}"):
+            decision["message"] = cleaned[f"message_{index}"]
+        return {"decisions": [decision]}
+
     def answers(self) -> dict[str, Any]:
         """Interrupt id -> value, for `resume_session(values=...)`."""
         return {
             interrupt.get("id"): self.cleaned_data[f"answer_{index}"]
             for index, interrupt in enumerate(self.interrupts)
         }
+
+
+#: The buttons of a review question.
+REVIEW_LABELS = {"approve": _("Approve"), "edit": _("Edit"), "reject": _("Reject")}
 
 
 def schema_of(interrupt: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from yamlgraph_django.registry import SyncStatus, config_for, get_latest, sync_g
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = {"interview", "approval", "support-router"}
+EXAMPLES = {"interview", "approval", "support-router", "chat_assistant"}
 
 
 def latest_versions(name: str) -> list[tuple[int, bool]]:
@@ -48,7 +48,7 @@ def test_sync_registers_every_example_graph_as_version_1(yamlgraph_settings, gra
     assert interview.declared_version == "1.0"
     assert interview.path == str((graph_dir / "interview.yaml").resolve())
     assert len(interview.checksum) == 64
-    assert "3 added, 0 updated, 0 unchanged, 0 invalid" in report.summary()
+    assert "4 added, 0 updated, 0 unchanged, 0 invalid" in report.summary()
 
 
 def test_prompt_files_and_yaml_without_nodes_are_not_graphs(
@@ -179,7 +179,12 @@ def test_progress_is_called_for_each_file(yamlgraph_settings, graph_dir):
 
     sync_graphs(progress=seen.append)
 
-    assert {p.name for p in seen} == {"approval.yaml", "interview.yaml", "support_router.yaml"}
+    assert {p.name for p in seen} == {
+        "approval.yaml",
+        "chat_assistant.yaml",
+        "interview.yaml",
+        "support_router.yaml",
+    }
 
 
 def test_explicit_dirs_override_the_setting(yamlgraph_settings, tmp_path, write_graph):
@@ -362,7 +367,12 @@ def test_latest_definitions_lists_one_row_per_name(yamlgraph_settings, graph_dir
 
     names = [(d.name, d.version) for d in registry.latest_definitions()]
 
-    assert names == [("approval", 1), ("interview", 2), ("support-router", 1)]
+    assert names == [
+        ("approval", 1),
+        ("chat_assistant", 1),
+        ("interview", 2),
+        ("support-router", 1),
+    ]
 
 
 # --------------------------------------------------------------------------- lazy sync
@@ -372,7 +382,7 @@ def test_first_lookup_syncs_the_graph_dirs(yamlgraph_settings):
     assert GraphDefinition.objects.count() == 0
 
     assert get_latest("interview").version == 1
-    assert GraphDefinition.objects.count() == 3
+    assert GraphDefinition.objects.count() == 4
 
 
 def test_no_lazy_sync_when_sync_on_startup_is_off(yamlgraph_settings):

@@ -54,7 +54,7 @@ def _final_json(stdout: str) -> dict:
 
 def test_validate_ok_exits_0(capsys):
     assert main(["validate", *sorted(str(p) for p in GRAPHS.glob("*.yaml"))]) == 0
-    assert capsys.readouterr().out == "ok: 3 file(s) valid\n"
+    assert capsys.readouterr().out == "ok: 4 file(s) valid\n"
 
 
 def test_validate_bad_files_prints_one_line_per_error_and_exits_1(tmp_path):

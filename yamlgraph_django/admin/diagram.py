@@ -15,18 +15,11 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from yamlgraph.config import END, START, GraphConfig
+from yamlgraph.config import END, START, GraphConfig, kind_of
+from yamlgraph.node_types import node_types
 
-#: Fill and border per node type; START and END are dark pills.
-TYPE_COLOURS: dict[str, tuple[str, str]] = {
-    "llm": ("#dbeafe", "#2563eb"),
-    "router": ("#ede9fe", "#7c3aed"),
-    "python": ("#dcfce7", "#16a34a"),
-    "passthrough": ("#f3f4f6", "#6b7280"),
-    "interrupt": ("#fef3c7", "#d97706"),
-    "subgraph": ("#cffafe", "#0891b2"),
-    "map": ("#fce7f3", "#db2777"),
-}
+#: Fill and border of a node type that gives no `colours` of its own.
+PLAIN_COLOURS = ("#fff", "#999")
 TERMINAL_COLOURS = ("#374151", "#111827")
 #: Border of a highlighted node, per what the session is doing there ("running": the
 #: step a live page saw finish last, see static/yamlgraph_django/session_live.js).
@@ -64,8 +57,8 @@ def links_of(config: GraphConfig) -> list[Link]:
                 links.append(Link(source, target, edge.condition or "", dashed=edge.conditional))
     routed = {source for edge in config.edges for source in edge.sources}
     for name, node in config.nodes.items():
-        if node.type == "router" and name not in routed:
-            for label, target in (node.get("routes") or {}).items():
+        if name not in routed:
+            for label, target in kind_of(node).routes(node).items():
                 links.append(Link(name, str(target), str(label), dashed=True))
     for name, target in config.loop_exits.items():
         links.append(Link(name, target, f"after {config.loop_limits.get(name)} runs", True))
@@ -186,7 +179,10 @@ def _node(
 ) -> str:
     node = config.nodes.get(name)
     kind = node.type if node is not None else name.lower()
-    fill, border = TYPE_COLOURS.get(kind, TERMINAL_COLOURS if node is None else ("#fff", "#999"))
+    if node is None:
+        fill, border = TERMINAL_COLOURS
+    else:  # each node type says how it is drawn
+        fill, border = kind_of(node).colours or PLAIN_COLOURS
     text_colour = "#fff" if node is None else "#111827"
     classes = f"node node-{escape(kind)}"
     if current:
@@ -215,6 +211,11 @@ def _short(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+def type_colours() -> dict[str, tuple[str, str]]:
+    """(fill, border) of every registered node type that has colours, in registry order."""
+    return {name: kind.colours for name, kind in node_types().items() if kind.colours}
+
+
 def legend() -> SafeString:
     """The colours of the node types, as small swatches under the picture."""
     items = "".join(
@@ -222,6 +223,6 @@ def legend() -> SafeString:
         f'<span style="display:inline-block;width:12px;height:12px;border-radius:3px;'
         f'vertical-align:middle;background:{fill};border:2px solid {border}"></span> '
         f"{escape(kind)}</span>"
-        for kind, (fill, border) in TYPE_COLOURS.items()
+        for kind, (fill, border) in type_colours().items()
     )
     return mark_safe(f'<div class="yamlgraph-legend quiet" style="margin-top:6px">{items}</div>')

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from yamlgraph.answers import answer_errors, input_errors, response_schema
+from yamlgraph.config import kind_of
 from yamlgraph_django.exceptions import InvalidInput
 
 if TYPE_CHECKING:
@@ -29,9 +30,10 @@ def schemas_by_interrupt(config: GraphConfig, snapshot: Any) -> dict[str, dict[s
     schemas: dict[str, dict[str, Any]] = {}
     for task in getattr(snapshot, "tasks", None) or ():
         node = config.nodes.get(task.name)
-        options = node.options if node is not None and node.type == "interrupt" else None
         for interrupt in task.interrupts or ():
-            schemas[interrupt.id] = response_schema(options, interrupt.value)
+            # the node's type knows what its questions take (an interrupt's choices...)
+            asked = kind_of(node).response_schema(node, interrupt.value) if node else None
+            schemas[interrupt.id] = asked or response_schema(None, interrupt.value)
     for interrupt in getattr(snapshot, "interrupts", None) or ():
         schemas.setdefault(interrupt.id, response_schema(None, interrupt.value))
     return schemas

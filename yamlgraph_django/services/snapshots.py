@@ -15,15 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from yamlgraph.config import yaml_node_name
 from yamlgraph.graph_loader import DEFAULTS_NODE
 from yamlgraph_django.services.answers import with_response_schemas
 
 if TYPE_CHECKING:
     from yamlgraph.config import GraphConfig
     from yamlgraph_django.models import Session
-
-#: The engine's interrupt nodes are two LangGraph nodes; the first carries this suffix.
-PROMPT_SUFFIX = "__prompt"
 
 #: The state of a session with no checkpoint yet (queued, or failed before its first step).
 EMPTY_STATE: dict[str, Any] = {
@@ -100,12 +98,7 @@ def node_name(config: GraphConfig, raw: str) -> str:
     engine's defaults step are START."""
     if raw in ("__start__", DEFAULTS_NODE):
         return "START"
-    if raw.endswith(PROMPT_SUFFIX):
-        base = raw[: -len(PROMPT_SUFFIX)]
-        node = config.nodes.get(base)
-        if node is not None and node.type == "interrupt":
-            return base
-    return raw
+    return yaml_node_name(config, raw)
 
 
 def node_names(config: GraphConfig, raw: Iterable[str]) -> list[str]:

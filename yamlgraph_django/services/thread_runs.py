@@ -31,7 +31,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import admission, rules, stores
+from yamlgraph_django.services import admission, chat, rules, stores
 from yamlgraph_django.services.execution import DURABILITY, Heartbeat
 from yamlgraph_django.services.run_events import (
     END,
@@ -135,10 +135,16 @@ def prepare_run(
         head = at
     if request.command is not None and not request.command:
         admission.refuse_empty_command(head)
-    first_run = head is None or not checkpoint_exists(head)
-    graph_input = admission.check_run_input(
-        stores.graph_config(definition), request.input, first_run=first_run and not command
-    )
+    chat_reply = None
+    if command is None and head is not None:  # a chat message may answer the question
+        chat_reply = chat.chat_answer(stores.graph_config(definition), head, request.input)
+    if chat_reply is not None:
+        command, graph_input = {"resume": chat_reply}, None
+    else:
+        first_run = head is None or not checkpoint_exists(head)
+        graph_input = admission.check_run_input(
+            stores.graph_config(definition), request.input, first_run=first_run and not command
+        )
     if command:
         unknown = sorted(set(command) - {"resume", "update", "goto"})
         if unknown:

@@ -194,10 +194,12 @@ def validate_input(config: GraphConfig, data: Any) -> dict[str, Any]:
             f"Unknown input field(s) {names} for graph '{config.name}'; known fields: {known}.",
             errors={key: f"unknown field; known fields: {known}" for key in unknown},
         )
-    errors: dict[str, str] = {}
+    from yamlgraph_django.services.chat import messages_errors
+
+    errors: dict[str, str] = messages_errors(config, data)
     for key, value in data.items():
         expected = fields[key].type
-        if not matches_type(expected, value):
+        if expected != "messages" and not matches_type(expected, value):
             errors[str(key)] = (
                 f"expected {_TYPE_WORDS.get(expected, expected)} ({expected}), "
                 f"got {json_type_word(value)}"

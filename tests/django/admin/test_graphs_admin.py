@@ -30,7 +30,7 @@ def test_list_shows_latest_versions_with_session_counts(request, who, graphs, st
 
     assert response.status_code == 200
     rows = {graph.name: graph for graph in response.context["cl"].result_list}
-    assert set(rows) == {"interview", "approval", "support-router"}
+    assert set(rows) == {"interview", "approval", "support-router", "chat_assistant"}
     assert rows["interview"]._session_count == 2
     page = response.content.decode()
     assert graphs["interview"].description in page

@@ -20,6 +20,7 @@ def test_list_shows_the_latest_version_of_each_graph(api, graph_dir):
 
     assert [g["name"] for g in graphs] == [
         "approval",
+        "chat_assistant",
         "checked",
         "interview",
         "pair",

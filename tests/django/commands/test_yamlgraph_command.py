@@ -69,6 +69,7 @@ def test_graphs_lists_latest_versions_with_node_and_session_counts(synced_graphs
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert rows == {
         "approval": ["v1", "4", "0"],
+        "chat_assistant": ["v1", "7", "0"],
         "interview": ["v2", "3", "3"],
         "support-router": ["v1", "4", "0"],
     }
@@ -86,8 +87,8 @@ def test_sync_shows_progress_and_the_report(db, yamlgraph_settings, graph_dir):
 
     assert f"reading {graph_dir.resolve() / 'interview.yaml'}" in err
     assert "added interview v1" in out
-    assert out.strip().endswith("3 graph files: 3 added, 0 updated, 0 unchanged, 0 invalid")
-    assert GraphDefinition.objects.count() == 3
+    assert out.strip().endswith("4 graph files: 4 added, 0 updated, 0 unchanged, 0 invalid")
+    assert GraphDefinition.objects.count() == 4
 
     (graph_dir / "interview.yaml").write_text(
         (graph_dir / "interview.yaml").read_text().replace("What is your name?", "Name?")
@@ -104,7 +105,7 @@ def test_sync_fails_on_an_invalid_file_but_registers_the_rest(db, yamlgraph_sett
 
     assert "1 invalid" in str(caught.value)
     assert "\n" not in str(caught.value)
-    assert GraphDefinition.objects.count() == 3
+    assert GraphDefinition.objects.count() == 4
 
 
 # --------------------------------------------------------------------------- validate
@@ -114,7 +115,7 @@ def test_validate_every_graph_under_graph_dirs(yamlgraph_settings, graph_dir):
     out, _ = yamlgraph("validate")
 
     assert f"ok {graph_dir.resolve() / 'approval.yaml'}" in out
-    assert out.strip().endswith("3 graph files valid")
+    assert out.strip().endswith("4 graph files valid")
 
 
 def test_validate_prints_one_line_per_issue_and_fails(yamlgraph_settings, graph_dir):
@@ -131,7 +132,7 @@ def test_validate_prints_one_line_per_issue_and_fails(yamlgraph_settings, graph_
     assert len(issues) >= 2
     assert any(":4: nodes.a.type" in line and "'interrupt'" in line for line in issues)
     assert f"ok {graph_dir.resolve() / 'interview.yaml'}" in out.getvalue()
-    assert str(caught.value) == f"{len(issues)} problems found (3 valid graph files)"
+    assert str(caught.value) == f"{len(issues)} problems found (4 valid graph files)"
 
 
 def test_validate_named_paths(yamlgraph_settings, graph_dir, tmp_path):
