@@ -21,6 +21,7 @@ from yamlgraph_django.exceptions import InvalidInput, SessionNotFound
 from yamlgraph_django.http_streams import event_stream_response, follow_response, sse
 from yamlgraph_django.models import RunStatus, Session
 from yamlgraph_django.protocol import serializers, shaping
+from yamlgraph_django.protocol.stream_modes import stream_modes_of
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
 from yamlgraph_django.services.run_events import END
 
@@ -221,7 +222,7 @@ class RunJoinStreamView(ProtocolView):
             request,
             follower,
             ProtocolFrames(
-                [m for m in request.query_params.getlist("stream_mode") if m]  # SDK: "" = none
+                stream_modes_of(request.query_params)
                 or (thread_runs.logged_modes(session, run) if after else [])
             ),
             {"Content-Location": f"/threads/{thread_id}/runs/{public_id}"},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from yamlgraph_django.protocol import runs, views
+from yamlgraph_django.protocol import commands, runs, views
 
 app_name = "yamlgraph_protocol"
 
@@ -57,6 +57,11 @@ urlpatterns = [
         name="thread-state-at",
     ),
     path(f"{THREAD}/history", views.ThreadHistoryView.as_view(), name="thread-history"),
+    path(f"{THREAD}/commands", commands.CommandsView.as_view(), name="thread-commands"),
+    path(
+        f"{THREAD}/stream/events", commands.StreamEventsView.as_view(), name="thread-stream-events"
+    ),
+    path(f"{THREAD}/stream", commands.ThreadJoinStreamView.as_view(), name="thread-join-stream"),
     path(f"{THREAD}/runs", runs.RunListView.as_view(), name="runs"),
     path(f"{THREAD}/runs/wait", runs.RunWaitView.as_view(), name="run-wait"),
     path(f"{THREAD}/runs/stream", runs.RunStreamView.as_view(), name="run-stream"),
