@@ -333,10 +333,10 @@ class ThreadFollower:
         *,
         after: str | None = None,
         from_run: int | None = None,
-        idle_seconds: float = IDLE_CLOSE_SECONDS,
+        idle_seconds: float | None = None,
     ) -> None:
         self.session_id, self.after, self.from_run = str(session_id), after, from_run
-        self.idle_seconds = idle_seconds
+        self.idle_seconds = IDLE_CLOSE_SECONDS if idle_seconds is None else idle_seconds
         self.last_news = time.monotonic()
         self.done = False
 
