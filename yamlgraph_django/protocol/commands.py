@@ -349,4 +349,6 @@ class ThreadJoinStreamView(ProtocolView):
                 idle_seconds=JOIN_IDLE_SECONDS,
             )
         modes = stream_modes_of(request.query_params)
-        return follow_response(request, follower, ProtocolFrames(modes or ["values"]), {})
+        graph_name = session.graph.name if session.graph_id else ""
+        frames = ProtocolFrames(modes or ["values"], graph_name)
+        return follow_response(request, follower, frames, {})

@@ -8,7 +8,7 @@ LangGraph SDKs send them.
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from yamlgraph_django.protocol import commands, runs, views
 
@@ -69,4 +69,6 @@ urlpatterns = [
     path(f"{RUN}/join", runs.RunJoinView.as_view(), name="run-join"),
     path(f"{RUN}/stream", runs.RunJoinStreamView.as_view(), name="run-join-stream"),
     path(f"{RUN}/cancel", runs.RunCancelView.as_view(), name="run-cancel"),
+    # Last: every other path answers a JSON 404 (never Django's HTML page).
+    re_path(r"^(?P<path>.*)$", views.not_found, name="not-found"),
 ]

@@ -200,3 +200,68 @@ def test_stream_mode_spellings() -> None:
         "updates",
     ]
     assert stream_modes_of(QueryDict("stream_mode=")) == []
+
+
+def sse_frames(response: Any) -> list[tuple[str, Any]]:
+    text = b"".join(response.streaming_content).decode().replace("\r\n", "\n")
+    frames = []
+    for frame in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in frame.splitlines() if ": " in line)
+        if "event" in fields:
+            frames.append((fields["event"], json.loads(fields["data"])))
+    return frames
+
+
+def test_events_mode_streams_astream_events_shapes(browser: Client) -> None:
+    thread_id = str(uuid.uuid4())
+    body = {"assistant_id": "interview", "input": {}, "if_not_exists": "create"}
+    response = browser.post(
+        f"/lg/threads/{thread_id}/runs/stream",
+        json.dumps({**body, "stream_mode": ["events"]}),
+        content_type="application/json",
+    )
+    frames = sse_frames(response)
+    assert frames[0][0] == "metadata"
+    assert {name for name, _ in frames} == {"metadata", "events"}  # nothing else was asked
+    events = [data for name, data in frames if name == "events"]
+    assert events[0]["event"] == "on_chain_start" and events[0]["name"] == "interview"
+    assert events[-1]["event"] == "on_chain_end" and events[-1]["name"] == "interview"
+    ended = [e["name"] for e in events if e["event"] == "on_chain_end"]
+    assert "ask_name__prompt" in ended
+    run_id = frames[0][1]["run_id"]
+    assert all(e["run_id"] == run_id or run_id in e["parent_ids"] for e in events)
+
+    # The LLM's tokens as on_chat_model_stream, on a later run.
+    for answer in ("Ada", "ship it"):
+        resumed = browser.post(
+            f"/lg/threads/{thread_id}/runs/stream",
+            json.dumps(
+                {
+                    "assistant_id": "interview",
+                    "command": {"resume": answer},
+                    "stream_mode": "events",
+                }
+            ),
+            content_type="application/json",
+        )
+        frames = sse_frames(resumed)
+    tokens = [
+        d["data"]["chunk"]["content"] for n, d in frames if d.get("event") == "on_chat_model_stream"
+    ]
+    assert "".join(tokens) == "Summary: Ada wants to ship it."
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_paths_and_methods_answer_json(browser: Client, debug: bool, settings: Any) -> None:
+    settings.DEBUG = debug
+    for response in [
+        browser.get("/lg/nope"),
+        browser.post("/lg/threads/x/unknown/deeper", "{}", content_type="application/json"),
+    ]:
+        assert response.status_code == 404
+        assert response["content-type"] == "application/json"
+        assert response.json()["code"] == "not_found"
+    wrong = browser.delete("/lg/assistants/search")
+    assert wrong.status_code == 405
+    assert wrong["content-type"] == "application/json"
+    assert "DELETE" in wrong.json()["detail"]
