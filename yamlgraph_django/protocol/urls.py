@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from yamlgraph_django.protocol import commands, runs, views
+from yamlgraph_django.protocol import store as store_views
 
 app_name = "yamlgraph_protocol"
 
@@ -69,6 +70,9 @@ urlpatterns = [
     path(f"{RUN}/join", runs.RunJoinView.as_view(), name="run-join"),
     path(f"{RUN}/stream", runs.RunJoinStreamView.as_view(), name="run-join-stream"),
     path(f"{RUN}/cancel", runs.RunCancelView.as_view(), name="run-cancel"),
+    path("store/items", store_views.StoreItemsView.as_view(), name="store-items"),
+    path("store/items/search", store_views.StoreSearchView.as_view(), name="store-search"),
+    path("store/namespaces", store_views.StoreNamespacesView.as_view(), name="store-namespaces"),
     # Last: every other path answers a JSON 404 (never Django's HTML page).
     re_path(r"^(?P<path>.*)$", views.not_found, name="not-found"),
 ]
