@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from yamlgraph_django.protocol import commands, runs, views
+from yamlgraph_django.protocol import crons as cron_views
 from yamlgraph_django.protocol import store as store_views
 
 app_name = "yamlgraph_protocol"
@@ -39,6 +40,10 @@ urlpatterns = [
         views.AssistantSubgraphsView.as_view(),
         name="assistant-subgraphs",
     ),
+    path("runs/crons", cron_views.CronCreateView.as_view(), name="crons"),
+    path("runs/crons/search", cron_views.CronSearchView.as_view(), name="cron-search"),
+    path("runs/crons/count", cron_views.CronCountView.as_view(), name="cron-count"),
+    path("runs/crons/<str:cron_id>", cron_views.CronDetailView.as_view(), name="cron"),
     path("runs/wait", runs.StatelessRunWaitView.as_view(), name="stateless-run-wait"),
     path("runs/stream", runs.StatelessRunStreamView.as_view(), name="stateless-run-stream"),
     path("threads", views.ThreadCreateView.as_view(), name="threads"),
@@ -64,6 +69,7 @@ urlpatterns = [
     ),
     path(f"{THREAD}/stream", commands.ThreadJoinStreamView.as_view(), name="thread-join-stream"),
     path(f"{THREAD}/runs", runs.RunListView.as_view(), name="runs"),
+    path(f"{THREAD}/runs/crons", cron_views.ThreadCronCreateView.as_view(), name="thread-crons"),
     path(f"{THREAD}/runs/wait", runs.RunWaitView.as_view(), name="run-wait"),
     path(f"{THREAD}/runs/stream", runs.RunStreamView.as_view(), name="run-stream"),
     path(RUN, runs.RunDetailView.as_view(), name="run"),

@@ -128,7 +128,7 @@ class InfoView(OkView):
             {
                 "version": ours,
                 "server": "yamlgraph-django",
-                "flags": {"assistants": True, "crons": False, "langsmith": False},
+                "flags": {"assistants": True, "crons": True, "langsmith": False},
             }
         )
 

@@ -310,7 +310,7 @@ def test_thread_create_if_exists_and_run_if_not_exists(sdk: Any) -> None:
 
 def test_server_info_and_ok(sdk: Any) -> None:
     info = sdk.http.get("/info")
-    assert info["flags"]["assistants"] is True and info["flags"]["crons"] is False
+    assert info["flags"]["assistants"] is True and info["flags"]["crons"] is True
     assert sdk.http.get("/ok") == {"ok": True}
 
 
