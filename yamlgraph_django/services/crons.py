@@ -160,7 +160,7 @@ def fire_due(now: dt.datetime | None = None) -> int:
         if not won:
             continue  # another worker fired this occurrence
         try:
-            start_cron_run(cron)
+            start_cron_run(cron, cron.next_run_at)
             fired += 1
         except Exception:
             logger.warning("cron %s could not start its run", cron.pk, exc_info=True)
@@ -168,12 +168,14 @@ def fire_due(now: dt.datetime | None = None) -> int:
     return fired
 
 
-def start_cron_run(cron: Cron) -> thread_runs.PreparedRun:
-    """Queue one run of `cron` (on its thread, or on a new thread)."""
+def start_cron_run(cron: Cron, occurrence: dt.datetime | None = None) -> thread_runs.PreparedRun:
+    """Queue one run of `cron` (on its thread, or on a new thread); `occurrence` (the
+    slot it fires for) goes into the run's metadata as `cron_occurrence`."""
     payload = dict(cron.payload or {})
     session = cron.thread
+    slot = occurrence.isoformat() if occurrence is not None else None
     if session is None:
-        metadata = {"cron_id": str(cron.pk)}
+        metadata = {"cron_id": str(cron.pk), "cron_occurrence": slot}
         if cron.on_run_completed == "delete":
             metadata["cron_delete"] = True
         session, _created = threads.create_thread(
