@@ -26,7 +26,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from yamlgraph_django import services
-from yamlgraph_django.events import event_log
 from yamlgraph_django.exceptions import InvalidInput, SessionNotFound, YamlgraphError
 from yamlgraph_django.http_streams import follow_response
 from yamlgraph_django.models import Session
@@ -34,6 +33,7 @@ from yamlgraph_django.protocol import stream_events
 from yamlgraph_django.protocol.runs import ProtocolFrames
 from yamlgraph_django.protocol.stream_modes import stream_modes_of
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
+from yamlgraph_django.services.thread_events import ThreadFollower, latest_run_pk
 
 threads = services.threads
 thread_runs = services.thread_runs
@@ -334,20 +334,15 @@ class ThreadJoinStreamView(ProtocolView):
     def get(self, request: Request, thread_id: str) -> StreamingHttpResponse:
         session = self.thread(thread_id)
         after = request.headers.get("Last-Event-ID") or None
-        if after is not None:
-            try:
-                event_log().check_id(after)
-            except services.InvalidEventId as exc:
-                raise InvalidInput(errors={"Last-Event-ID": str(exc)}) from None
-            follower = stream_events.ThreadFollower(
-                session.pk, after=after, idle_seconds=JOIN_IDLE_SECONDS
-            )
-        else:
-            follower = stream_events.ThreadFollower(
+        try:
+            follower = ThreadFollower(
                 session.pk,
-                from_run=stream_events.latest_run_pk(session) or 0,
+                after=after,
+                from_run=None if after else latest_run_pk(session),
                 idle_seconds=JOIN_IDLE_SECONDS,
             )
+        except services.InvalidEventId as exc:
+            raise InvalidInput(errors={"Last-Event-ID": str(exc)}) from None
         modes = stream_modes_of(request.query_params)
         graph_name = session.graph.name if session.graph_id else ""
         frames = ProtocolFrames(modes or ["values"], graph_name)

@@ -24,8 +24,8 @@ from typing import Any
 
 from yamlgraph_django.events import Event
 from yamlgraph_django.exceptions import InvalidInput
-from yamlgraph_django.models import Run, RunStatus
-from yamlgraph_django.services.run_events import END, read_events
+from yamlgraph_django.services.run_events import END
+from yamlgraph_django.services.thread_events import ThreadFollower, latest_run_pk
 
 #: Channels a client may ask for (`custom:<name>` too).
 CHANNELS = (
@@ -39,9 +39,6 @@ CHANNELS = (
     "tasks",
     "custom",
 )
-#: A stream with no run active and nothing new for this long closes (the SDK reconnects
-#: on its own, with the events it has seen deduplicated).
-IDLE_CLOSE_SECONDS = 60.0
 #: Log ids are `A-B`; seq = A * SEQ_SPAN + B (B above SEQ_SPAN - 1 shares the last slot).
 SEQ_SPAN = 4096
 _LOG_ID = re.compile(r"([0-9]{1,18})-([0-9]{1,18})")
@@ -322,53 +319,11 @@ def checkpoint_part(data: Mapping[str, Any]) -> dict[str, Any]:
     return part
 
 
-class ThreadFollower:
-    """Reads a thread's log for a long-lived stream: from `after` (or from the latest
-    run's first part), every run after it, until nothing has happened and no run is
-    active for `idle_seconds`. Same `poll()`/`done` as `run_events.Follower`."""
-
-    def __init__(
-        self,
-        session_id: Any,
-        *,
-        after: str | None = None,
-        from_run: int | None = None,
-        idle_seconds: float | None = None,
-    ) -> None:
-        self.session_id, self.after, self.from_run = str(session_id), after, from_run
-        self.idle_seconds = IDLE_CLOSE_SECONDS if idle_seconds is None else idle_seconds
-        self.last_news = time.monotonic()
-        self.done = False
-
-    def poll(self) -> list[Event]:
-        events = read_events(self.session_id, self.after)
-        if events:
-            self.after = events[-1].id
-            self.last_news = time.monotonic()
-        if self.from_run is not None:
-            events = [e for e in events if e.run_id is None or e.run_id >= self.from_run]
-        if not events and time.monotonic() - self.last_news > self.idle_seconds:
-            if self.run_active():
-                self.last_news = time.monotonic()
-            else:
-                self.done = True
-        return events
-
-    def run_active(self) -> bool:
-        return Run.objects.filter(
-            session_id=self.session_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
-        ).exists()
-
-
-def latest_run_pk(session: Any) -> int | None:
-    return Run.objects.filter(session=session).order_by("-pk").values_list("pk", flat=True).first()
-
-
 def thread_follower(session: Any, since: int | None) -> ThreadFollower:
     """Where a stream of `session` starts: after `since`, else at its latest run."""
     if since is not None:
         return ThreadFollower(session.pk, after=log_id_of(since))
-    return ThreadFollower(session.pk, from_run=latest_run_pk(session) or 0)
+    return ThreadFollower(session.pk, from_run=latest_run_pk(session))
 
 
 class ProtocolEventFrames:

@@ -7,26 +7,33 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from yamlgraph_django.models import Session
-from yamlgraph_django.protocol import stream_events
 from yamlgraph_django.protocol.stream_modes import stream_modes_of
+from yamlgraph_django.services import thread_events
 
 
 @pytest.fixture(autouse=True)
 def _short_idle(monkeypatch: pytest.MonkeyPatch) -> None:
     """Event streams close after 0.3 s without news (60 s in production), so a test
     reads a whole stream."""
-    monkeypatch.setattr(stream_events, "IDLE_CLOSE_SECONDS", 0.3)
+    monkeypatch.setattr(thread_events, "IDLE_CLOSE_SECONDS", 0.3)
 
 
-@pytest.fixture
-def browser(graphs: Any, alice: Any, token_of: Any) -> Client:
-    return Client(HTTP_X_API_KEY=token_of(alice))
+@pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.redis)])
+def browser(
+    request: pytest.FixtureRequest, graphs: Any, alice: Any, token_of: Any, yamlgraph_settings: Any
+) -> Iterator[Client]:
+    """Alice's client; the run event log in the database table, or in Redis Streams
+    (which cannot seek to a run: the stream reads the log and filters)."""
+    url = request.getfixturevalue("redis_clean_url") if request.param == "redis" else None
+    with override_settings(YAMLGRAPH={**yamlgraph_settings, "EVENTS_URL": url}):
+        yield Client(HTTP_X_API_KEY=token_of(alice))
 
 
 def command(client: Client, thread_id: str, method: str, params: dict, number: int = 1) -> Any:
