@@ -272,3 +272,54 @@ def test_unknown_paths_and_methods_answer_json(browser: Client, debug: bool, set
     assert wrong.status_code == 405
     assert wrong["content-type"] == "application/json"
     assert "DELETE" in wrong.json()["detail"]
+
+
+def test_projection_of_tool_calls_custom_parts_and_checkpoints() -> None:
+    """What the log holds for an agent's turn, a writer's custom part and a checkpoint,
+    as protocol events (no graph needed: the projection reads logged parts)."""
+    from yamlgraph_django.events import Event
+    from yamlgraph_django.protocol.stream_events import Projection
+
+    projection = Projection(["tools", "custom", "checkpoints", "updates"])
+    ai = {
+        "type": "ai",
+        "content": "",
+        "tool_calls": [{"id": "c1", "name": "add", "args": {"a": 1}}],
+    }
+    tool = {"type": "tool", "content": "2", "tool_call_id": "c1", "status": "success"}
+    parts = [
+        Event("5-0", 1, "updates", {"agent": {"messages": [ai]}}),
+        Event("5-1", 1, "updates", {"tools": {"messages": [tool]}}),
+        Event("6-0", 1, "custom", {"name": "progress", "payload": {"done": 1}}),
+        Event("6-1", 1, "custom", "plain"),
+        Event(
+            "7-0",
+            1,
+            "checkpoints",
+            {
+                "config": {"configurable": {"checkpoint_id": "b"}},
+                "parent_config": {"configurable": {"checkpoint_id": "a"}},
+                "metadata": {"step": 2, "source": "loop"},
+            },
+        ),
+    ]
+    events = [e for part in parts for e in projection.events(part)]
+    tools = [e["params"]["data"] for e in events if e["method"] == "tools"]
+    assert tools == [
+        {"event": "tool-started", "tool_call_id": "c1", "tool_name": "add", "input": {"a": 1}},
+        {"event": "tool-finished", "tool_call_id": "c1", "output": "2"},
+    ]
+    custom = [e["params"]["data"] for e in events if e["method"] == "custom"]
+    assert custom == [{"name": "progress", "payload": {"done": 1}}, {"payload": "plain"}]
+    checkpoint = [e["params"]["data"] for e in events if e["method"] == "checkpoints"]
+    assert checkpoint == [{"id": "b", "parent_id": "a", "step": 2, "source": "loop"}]
+    updates = [e for e in events if e["method"] == "updates"]
+    assert updates[0]["params"]["node"] == "agent"
+    assert updates[0]["params"]["data"]["values"] == {"messages": [ai]}
+    # seq grows with the log id; a part's events have their own event ids.
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert len({e["event_id"] for e in events}) == len(events)
+
+    only_named = Projection(["custom:progress"])
+    named = [e for part in parts for e in only_named.events(part)]
+    assert [e["params"]["data"]["name"] for e in named] == ["progress"]
