@@ -67,12 +67,15 @@ def react_page(
         context = browser.new_context(base_url=live_server.url)
         context.set_default_timeout(30_000)
 
-        def open_page(assistant_id: str, graph_input: dict[str, Any]) -> Any:
+        def open_page(
+            assistant_id: str, graph_input: dict[str, Any], thread_id: str | None = None
+        ) -> Any:
             config = {
                 "apiUrl": f"{live_server.url}/lg",
                 "token": token,
                 "assistantId": assistant_id,
                 "input": graph_input,
+                "threadId": thread_id,
             }
             html = HTML.format(config=json.dumps(config))
             tab = context.new_page()
@@ -98,6 +101,7 @@ def react_page(
             tab.errors = errors
             return tab
 
+        open_page.user = user
         yield open_page
         context.close()
         browser.close()
@@ -143,4 +147,22 @@ def test_use_stream_answers_the_approval_question(react_page: Any) -> None:
     thread_id = tab.text_content("#thread")
     tab.wait_for_function("() => document.querySelector('#loading').textContent === 'idle'")
     assert Session.objects.get(thread_id=thread_id).status == "completed"
+    assert tab.errors == []
+
+
+def test_use_stream_opens_a_waiting_thread_and_answers_it(react_page: Any) -> None:
+    """A page opened on a thread that already waits (started elsewhere: the session
+    service, as the admin or /api/ would) shows its question and takes the answer."""
+    from yamlgraph_django.services import start_session
+
+    session = start_session("interview", {"topic": "Django"}, owner=react_page.user)
+    assert session.status == "interrupted"
+    tab = react_page("interview", {}, session.thread_id)
+    answer(tab, "Hi! What is your name?", "Ada")
+    answer(tab, "Thanks Ada. What do you want to achieve with Django?", "ship it")
+    tab.wait_for_function(
+        "() => document.querySelector('#values').textContent.includes('Summary: Ada wants')"
+    )
+    session.refresh_from_db()
+    assert session.status == "completed"
     assert tab.errors == []

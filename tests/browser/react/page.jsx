@@ -5,13 +5,19 @@ import { createRoot } from "react-dom/client";
 import { useState } from "react";
 import { useStream } from "@langchain/react";
 
-const { apiUrl, token, assistantId, input } = window.LG;
+const { apiUrl, token, assistantId, input, threadId } = window.LG;
 // One object for the page's life: useStream makes a new client (and controller) when
 // the identity of `defaultHeaders` changes.
 const headers = { Authorization: `Token ${token}` };
 
 function App() {
-  const stream = useStream({ apiUrl, assistantId, defaultHeaders: headers, optimistic: false });
+  const stream = useStream({
+    apiUrl,
+    assistantId,
+    threadId: threadId ?? null, // set: open that thread (its state and pending question)
+    defaultHeaders: headers,
+    optimistic: false,
+  });
   const [answer, setAnswer] = useState("");
   const question = stream.interrupt?.value ?? stream.interrupt?.payload;
   return (
