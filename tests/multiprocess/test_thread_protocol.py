@@ -7,6 +7,9 @@ with `since` resumes after the seq it gives."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,8 @@ import pytest
 
 from tests.multiprocess.conftest import LEASE_SECONDS, deploy_or_fail, start_or_fail
 from tests.multiprocess.harness import AppServer, Deployment, Worker
+
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +118,25 @@ def test_one_stream_follows_a_thread_across_runs_on_a_worker(
         ) as resumed:
             again = until_stop(events_of(resumed))
         assert [e["event_id"] for e in again] == [e["event_id"] for e in second]
+
+
+def test_the_js_sdk_over_websocket(asgi: tuple[Deployment, AppServer, Worker]) -> None:
+    """`client.threads.stream(id, {transport: "websocket"})` of the JS SDK: commands and
+    events on one socket (uvicorn serves it; the token rides in the URL)."""
+    deployment, server, _worker = asgi
+    node = shutil.which("node")
+    if node is None or not (JS_DIR / "node_modules" / "@langchain" / "langgraph-sdk").is_dir():
+        pytest.skip("node or tests/js/node_modules is missing: run `make js`")
+    env = {**os.environ, "LG_URL": f"{server.url}/lg", "LG_TOKEN": deployment.tokens["alice"]}
+    for name in ("LANGGRAPH_API_KEY", "LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [node, "--experimental-websocket", "--test", "thread_socket.test.mjs"],
+        cwd=JS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# pass 2" in result.stdout, result.stdout
