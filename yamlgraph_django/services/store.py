@@ -287,12 +287,12 @@ def build_store(config: Mapping[str, Any] | None) -> BaseStore:
             conn = Connection.connect(
                 url, autocommit=True, prepare_threshold=0, row_factory=dict_row
             )
-            store: BaseStore = PostgresStore(conn, ttl=ttl)
+            store: BaseStore = PostgresStore(conn, index=config.get("index"), ttl=ttl)
         elif kind == "redis":
             from langgraph.store.redis import RedisStore
             from redis import Redis
 
-            store = RedisStore(Redis.from_url(url), ttl=ttl)
+            store = RedisStore(Redis.from_url(url), index=config.get("index"), ttl=ttl)
         else:
             raise ImproperlyConfigured(
                 f'YAMLGRAPH["STORE"]: unknown type "{kind}"; known: django, postgres, redis'
