@@ -26,7 +26,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from yamlgraph_django import services
-from yamlgraph_django.exceptions import InvalidInput, SessionNotFound, YamlgraphError
+from yamlgraph_django.exceptions import (
+    GraphNotFound,
+    InvalidInput,
+    SessionNotFound,
+    YamlgraphError,
+)
 from yamlgraph_django.http_streams import follow_response
 from yamlgraph_django.models import Session
 from yamlgraph_django.protocol import stream_events
@@ -96,7 +101,9 @@ class CommandsView(ProtocolView):
             return self.error(command_id, exc.code, exc.message, exc.status)
         except YamlgraphError as exc:
             status = getattr(exc, "status_code", 400)
-            code = getattr(exc, "protocol_code", None) or ERROR_CODES.get(status, "unknown_error")
+            code = ERROR_CODES.get(status, "unknown_error")
+            if isinstance(exc, GraphNotFound):
+                code = "invalid_argument"  # an unknown assistant, not a missing run
             return self.error(command_id, code, message_of(exc), status)
         return Response({"type": "success", "id": command_id, "result": result})
 
@@ -170,21 +177,25 @@ class CommandsView(ProtocolView):
         if not isinstance(assistant, str) or not assistant:
             raise CommandError("invalid_argument", "assistant_id: required (a graph name or id)")
         definition = resolve_assistant(assistant)
-        session = self.visible().filter(thread_id=thread_id).first()
-        if session is None:
-            # @langchain/react makes a thread id up and starts its first run on it.
-            session, _created = threads.create_thread(
-                owner=self.actor(), thread_id=thread_id, graph_name=definition.name
-            )
         command = params.get("command")
         if command is not None and not isinstance(command, Mapping):
             raise CommandError("invalid_argument", "command: must be an object")
-        graph_input = params.get("input")
-        if command:
-            graph_input = None
-        prepared = self.launch(
-            session, definition.name, params, graph_input=graph_input, command=command
-        )
+        graph_input = None if command else params.get("input")
+        session = self.visible().filter(thread_id=thread_id).first()
+        created = False
+        if session is None:
+            # @langchain/react makes a thread id up and starts its first run on it.
+            session, created = threads.create_thread(
+                owner=self.actor(), thread_id=thread_id, graph_name=definition.name
+            )
+        try:
+            prepared = self.launch(
+                session, definition.name, params, graph_input=graph_input, command=command
+            )
+        except BaseException:
+            if created:  # a refused first run leaves no thread behind
+                threads.delete_thread(session)
+            raise
         return {"run_id": prepared.run_id}
 
     def input_respond(self, thread_id: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -159,6 +159,10 @@ def test_protocol_errors_name_what_is_wrong(browser: Client, bob: Any, token_of:
     assert (
         unknown.json()["error"] == "unknown_command" and "run.explode" in unknown.json()["message"]
     )
+    unknown_graph = command(browser, thread_id, "run.start", {"assistant_id": "nope", "input": {}})
+    assert unknown_graph.status_code == 422 and "nope" in unknown_graph.json()["message"]
+    assert unknown_graph.json()["error"] == "invalid_argument"
+    assert not Session.objects.filter(thread_id=thread_id).exists()  # nothing was created
     no_assistant = command(browser, thread_id, "run.start", {"input": {}})
     assert no_assistant.status_code == 400 and "assistant_id" in no_assistant.json()["message"]
     bad_input = command(
@@ -166,6 +170,7 @@ def test_protocol_errors_name_what_is_wrong(browser: Client, bob: Any, token_of:
     )
     assert bad_input.status_code == 400 and "nope" in bad_input.json()["message"]
     assert bad_input.json()["error"] == "invalid_argument"
+    assert not Session.objects.filter(thread_id=thread_id).exists()  # refused: no thread left
     assert command(browser, thread_id, "state.get", {"namespace": []}).status_code in (200, 404)
 
     command(browser, thread_id, "run.start", {"assistant_id": "interview", "input": {}})
