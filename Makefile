@@ -23,9 +23,14 @@ JS_STAMP := tests/js/node_modules/.installed
 $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS_STAMP)
+# @langchain/react, React and esbuild for tests/browser/test_react_usestream.py's page.
+REACT_STAMP := tests/browser/react/node_modules/.installed
+$(REACT_STAMP): tests/browser/react/package.json tests/browser/react/package-lock.json
+	cd tests/browser/react && npm ci --no-audit --no-fund --loglevel=error
+	touch $(REACT_STAMP)
 
 js:
-	@if command -v node >/dev/null && command -v npm >/dev/null; then $(MAKE) $(JS_STAMP); \
+	@if command -v node >/dev/null && command -v npm >/dev/null; then $(MAKE) $(JS_STAMP) $(REACT_STAMP); \
 	else echo "node/npm not found: the JS SDK test will skip"; fi
 
 # The web server (ASGI: uvicorn) and one background worker (django-tasks-db's queue in

@@ -12,6 +12,11 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 application = get_asgi_application()
 
+# The LangGraph thread protocol over WebSocket (`ws://host/lg/threads/{id}/stream/events`).
+from yamlgraph_django.protocol.websocket import thread_sockets  # noqa: E402
+
+application = thread_sockets(application, prefix="/lg/")
+
 if settings.DEBUG:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 

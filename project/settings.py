@@ -161,6 +161,8 @@ YAMLGRAPH = {
     # The event log of live runs: a database table here, Redis Streams with a URL.
     "EVENTS_URL": os.environ.get("YAMLGRAPH_EVENTS_URL") or None,
     "WEBHOOK_SECRET": os.environ.get("YAMLGRAPH_WEBHOOK_SECRET", ""),
+    # How often a worker looks for due crons (scheduled runs).
+    "CRON_POLL_SECONDS": float(os.environ.get("YAMLGRAPH_CRON_POLL_SECONDS", "10")),
 }
 
 _CHECKPOINTER_SCHEMES = {

@@ -46,6 +46,12 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_TIMEOUT_SECONDS": 5.0,
     # Modules of the project's own node types (each registers its types on import).
     "NODE_TYPES": [],
+    # LangGraph's store (/lg/store/*, python tools' `store`): None = the database
+    # (StoreItem); {"type": "postgres"|"redis", "url": ..., "ttl": {...}} = LangGraph's.
+    "STORE": None,
+    "STORE_ACCESS": "yamlgraph_django.services.store.own_namespace_or_staff",
+    # Scheduled runs (crons): how often the worker looks for due ones.
+    "CRON_POLL_SECONDS": 10,
 }
 
 IMPORT_STRINGS = {"LLM_FACTORY", "SESSION_ACCESS"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +48,24 @@ def python_view(node: NodeConfig, state: Mapping[str, Any]) -> dict:
     """The state a python tool receives: the state plus the node's rendered `variables`."""
     variables = node.get("variables")
     return {**state, **render(variables, state)} if variables else dict(state)
+
+
+def current_store() -> Any:
+    """The LangGraph store of the running graph, or None when it was compiled without."""
+    from langgraph.config import get_store
+
+    try:
+        return get_store()
+    except RuntimeError:
+        return None
+
+
+def takes_store(function: Any) -> bool:
+    """Does a python tool take a `store` parameter (LangGraph's long-term store)?"""
+    try:
+        return "store" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class PythonItem:
@@ -99,12 +118,17 @@ class PythonNode(NodeType):
     def action(self, graph: GraphConfig, node: NodeConfig) -> NodeFunction:
         function = load_tool_function(graph.tools[node.get("tool")])
         policy = ErrorPolicy(node.name, node.options)
+        with_store = takes_store(function)
 
         @node_errors(node.name)
         @node_policy(node, node.get("state_key"))
         def run(state: dict) -> dict:
+            # A tool that asks for `store` gets the store the graph was compiled with
+            # (None without one).
+            extra = {"store": current_store()} if with_store else {}
+
             def attempt(_model: Any) -> dict:
-                return python_result(graph, node, function(python_view(node, state)))
+                return python_result(graph, node, function(python_view(node, state), **extra))
 
             return policy.run(attempt, None)
 

@@ -10,10 +10,13 @@ Everything that runs a graph or touches checkpoints goes through
 from django.contrib import admin
 
 from yamlgraph_django.admin.graphs import GraphDefinitionAdmin
+from yamlgraph_django.admin.schedules import CronAdmin
 from yamlgraph_django.admin.sessions import SessionAdmin
 from yamlgraph_django.models import GraphDefinition, Session
+from yamlgraph_django.store_models import Cron
 
 admin.site.register(GraphDefinition, GraphDefinitionAdmin)
 admin.site.register(Session, SessionAdmin)
+admin.site.register(Cron, CronAdmin)
 
-__all__ = ["GraphDefinitionAdmin", "SessionAdmin"]
+__all__ = ["CronAdmin", "GraphDefinitionAdmin", "SessionAdmin"]

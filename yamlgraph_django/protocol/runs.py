@@ -21,6 +21,8 @@ from yamlgraph_django.exceptions import InvalidInput, SessionNotFound
 from yamlgraph_django.http_streams import event_stream_response, follow_response, sse
 from yamlgraph_django.models import RunStatus, Session
 from yamlgraph_django.protocol import serializers, shaping
+from yamlgraph_django.protocol.events_mode import SOURCE_MODES, EventsMode
+from yamlgraph_django.protocol.stream_modes import stream_modes_of
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
 from yamlgraph_django.services.run_events import END
 
@@ -109,9 +111,22 @@ class RunStreamView(RunStartMixin, ProtocolView):
 
 def run_events(prepared: thread_runs.PreparedRun, with_ids: bool) -> Iterator[bytes]:
     """The run's parts as SSE frames; with `with_ids`, each with its event log id (what
-    a rejoin sends back as Last-Event-ID)."""
+    a rejoin sends back as Last-Event-ID). `events` (astream_events-shaped) is made from
+    the run's values, updates and token chunks, which it then produces too."""
+    asked = list(prepared.request.stream_modes or ["values"])
+    shown = set(asked) - {"messages"} | ({"messages"} if "messages-tuple" in asked else set())
+    events = EventsMode(prepared.session.graph.name) if "events" in asked else None
+    if events is not None:
+        prepared.request.stream_modes = list(dict.fromkeys([*asked, *SOURCE_MODES]))
     for mode, chunk, event_id in thread_runs.stream_run(prepared):
-        yield sse(mode, chunk, event_id if with_ids else None)
+        if mode in shown or mode in ("metadata", "error"):
+            yield sse(mode, chunk, event_id if with_ids else None)
+        if events is not None:
+            for event in events.of(mode, chunk):
+                yield sse("events", event)
+    if events is not None:
+        for event in events.of(END, None):
+            yield sse("events", event)
 
 
 class StatelessRunMixin(RunStartMixin):
@@ -221,8 +236,9 @@ class RunJoinStreamView(ProtocolView):
             request,
             follower,
             ProtocolFrames(
-                [m for m in request.query_params.getlist("stream_mode") if m]  # SDK: "" = none
-                or (thread_runs.logged_modes(session, run) if after else [])
+                stream_modes_of(request.query_params)
+                or (thread_runs.logged_modes(session, run) if after else []),
+                session.graph.name if session.graph_id else "",
             ),
             {"Content-Location": f"/threads/{thread_id}/runs/{public_id}"},
         )
@@ -230,26 +246,37 @@ class RunJoinStreamView(ProtocolView):
 
 class ProtocolFrames:
     """Logged parts as the protocol sends them: the modes the join asks for, else those
-    the run's own client asked for; our own `end` closes the stream silently."""
+    the run's own client asked for (`events` made from the parts); our own `end`
+    closes the stream silently."""
 
-    def __init__(self, modes: list[str]) -> None:
-        self.modes = set(modes) | ({"messages"} if "messages-tuple" in modes else set())
+    def __init__(self, modes: list[str], graph_name: str = "") -> None:
         self.chosen = bool(modes)
+        self.graph_name = graph_name
+        self.events: EventsMode | None = None
+        self.choose(modes)
+
+    def choose(self, modes: Any) -> None:
+        self.modes = set(modes) | ({"messages"} if "messages-tuple" in modes else set())
+        if "events" in self.modes and self.events is None:
+            self.events = EventsMode(self.graph_name)
 
     def __call__(self, event: Any) -> bytes:
         if event.event == thread_runs.MODES_EVENT:
             if not self.chosen:
-                self.modes = set(event.data)
+                self.choose(event.data)
             return b""
+        made = b""
+        if self.events is not None:
+            made = b"".join(sse("events", e) for e in self.events.of(event.event, event.data))
         if event.event == END or event.event.startswith("__"):
-            return b""
+            return made
         if (
             event.event not in ("metadata", "error")
             and self.modes
             and event.event not in self.modes
         ):
-            return b""
-        return sse(event.event, event.data, event.id)
+            return made
+        return sse(event.event, event.data, event.id) + made
 
 
 class RunCancelView(ProtocolView):

@@ -8,9 +8,11 @@ LangGraph SDKs send them.
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from yamlgraph_django.protocol import runs, views
+from yamlgraph_django.protocol import commands, runs, views
+from yamlgraph_django.protocol import crons as cron_views
+from yamlgraph_django.protocol import store as store_views
 
 app_name = "yamlgraph_protocol"
 
@@ -38,6 +40,10 @@ urlpatterns = [
         views.AssistantSubgraphsView.as_view(),
         name="assistant-subgraphs",
     ),
+    path("runs/crons", cron_views.CronCreateView.as_view(), name="crons"),
+    path("runs/crons/search", cron_views.CronSearchView.as_view(), name="cron-search"),
+    path("runs/crons/count", cron_views.CronCountView.as_view(), name="cron-count"),
+    path("runs/crons/<str:cron_id>", cron_views.CronDetailView.as_view(), name="cron"),
     path("runs/wait", runs.StatelessRunWaitView.as_view(), name="stateless-run-wait"),
     path("runs/stream", runs.StatelessRunStreamView.as_view(), name="stateless-run-stream"),
     path("threads", views.ThreadCreateView.as_view(), name="threads"),
@@ -57,11 +63,22 @@ urlpatterns = [
         name="thread-state-at",
     ),
     path(f"{THREAD}/history", views.ThreadHistoryView.as_view(), name="thread-history"),
+    path(f"{THREAD}/commands", commands.CommandsView.as_view(), name="thread-commands"),
+    path(
+        f"{THREAD}/stream/events", commands.StreamEventsView.as_view(), name="thread-stream-events"
+    ),
+    path(f"{THREAD}/stream", commands.ThreadJoinStreamView.as_view(), name="thread-join-stream"),
     path(f"{THREAD}/runs", runs.RunListView.as_view(), name="runs"),
+    path(f"{THREAD}/runs/crons", cron_views.ThreadCronCreateView.as_view(), name="thread-crons"),
     path(f"{THREAD}/runs/wait", runs.RunWaitView.as_view(), name="run-wait"),
     path(f"{THREAD}/runs/stream", runs.RunStreamView.as_view(), name="run-stream"),
     path(RUN, runs.RunDetailView.as_view(), name="run"),
     path(f"{RUN}/join", runs.RunJoinView.as_view(), name="run-join"),
     path(f"{RUN}/stream", runs.RunJoinStreamView.as_view(), name="run-join-stream"),
     path(f"{RUN}/cancel", runs.RunCancelView.as_view(), name="run-cancel"),
+    path("store/items", store_views.StoreItemsView.as_view(), name="store-items"),
+    path("store/items/search", store_views.StoreSearchView.as_view(), name="store-search"),
+    path("store/namespaces", store_views.StoreNamespacesView.as_view(), name="store-namespaces"),
+    # Last: every other path answers a JSON 404 (never Django's HTML page).
+    re_path(r"^(?P<path>.*)$", views.not_found, name="not-found"),
 ]

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from django.db.models import QuerySet
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny, BasePermission
@@ -127,9 +128,19 @@ class InfoView(OkView):
             {
                 "version": ours,
                 "server": "yamlgraph-django",
-                "flags": {"assistants": True, "crons": False, "langsmith": False},
+                "flags": {"assistants": True, "crons": True, "langsmith": False},
             }
         )
+
+
+@csrf_exempt
+def not_found(request: Any, path: str = "") -> Any:
+    """Any other path under the protocol's prefix: a JSON 404 (DEBUG or not), as
+    LangGraph clients parse error bodies as JSON."""
+    from django.http import JsonResponse
+
+    body = {"detail": f"Not found: {request.path} is no LangGraph endpoint", "code": "not_found"}
+    return JsonResponse(body, status=404)
 
 
 # --------------------------------------------------------------------------- assistants

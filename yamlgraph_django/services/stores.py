@@ -161,7 +161,11 @@ def get_app(definition: GraphDefinition) -> Any:
         if app is None:
             _apply_llm_factory()
             saver = get_saver(checkpointer, source)
-            app = compile_graph(graph_config(definition)).compile(checkpointer=saver)
+            from yamlgraph_django.services.store import get_store
+
+            app = compile_graph(graph_config(definition)).compile(
+                checkpointer=saver, store=get_store()
+            )
             _apps[key] = app
     return app
 

@@ -127,7 +127,9 @@ def test_reject_with_a_message_and_bad_chat_input(sdk: Any) -> None:
     with pytest.raises(httpx.HTTPStatusError) as caught:  # runs.wait raises httpx's
         sdk.runs.wait(thread, "chat_assistant", input={"messages": 42})
     assert caught.value.response.status_code == 400
-    assert caught.value.response.json()["errors"]["messages"]
+    assert caught.value.response.json()["errors"][
+        "input.messages"
+    ]  # named under input, as on every /lg/ run
 
     rejected = sdk.runs.wait(
         thread,

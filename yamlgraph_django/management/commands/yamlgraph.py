@@ -413,14 +413,19 @@ class Command(BaseCommand):
         from django.core.management import call_command
 
         command, args = services.worker_command()
+        from yamlgraph_django.services.crons import CronTicker
+
         sweeper = services.Sweeper(options["sweep_seconds"])
         sweeper.start()
-        self.stdout.write(f"yamlgraph worker: {command} {' '.join(args)} + crash sweeper")
+        ticker = CronTicker()  # scheduled runs (and expired store items)
+        ticker.start()
+        self.stdout.write(f"yamlgraph worker: {command} {' '.join(args)} + crash sweeper + crons")
         self.stdout.flush()
         try:
             call_command(command, *args)
         finally:
             sweeper.stop()
+            ticker.stop()
 
     # ----------------------------------------------------------------------- recover
 
