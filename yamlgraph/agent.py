@@ -22,6 +22,7 @@ from yamlgraph.errors import GraphRuntimeError
 from yamlgraph.graph_tools import call_tool, langchain_tool
 from yamlgraph.llm import message_text
 from yamlgraph.nodes import PromptedModel, node_errors, node_policy
+from yamlgraph.websearch import WebsearchNotConfigured
 
 
 class AgentLoop:
@@ -62,6 +63,8 @@ class AgentLoop:
             output, success = call_tool(tool, arguments), True
         except GraphBubbleUp:
             raise
+        except WebsearchNotConfigured as exc:  # no search at all: the node fails, named
+            raise GraphRuntimeError(self.node.name, str(exc)) from exc
         except Exception as exc:
             output, success = f"Error: {exc}", False
         return {"tool": name, "args": arguments, "output": output, "success": success}

@@ -20,6 +20,7 @@ from yamlgraph.document import check_checkpointer, check_top_level, root_problem
 from yamlgraph.errors import GraphValidationError, ValidationIssue, did_you_mean
 from yamlgraph.graph_tools import SHELL_PARSE_MODES, ToolConfig, load_tool_function
 from yamlgraph.prompts import find_prompt, prompt_candidates
+from yamlgraph.state_keys import internal_key_problem
 from yamlgraph.yaml_source import (
     LineMap,
     YamlPath,
@@ -376,12 +377,33 @@ def _parse_tools(tools: Any, config: GraphConfig, issues: _Collector) -> None:
             _parse_shell_tool(name, spec, path, config, issues)
         elif kind == "python":
             _parse_python_tool(name, spec, path, config, issues)
+        elif kind == "websearch":
+            _parse_websearch_tool(name, spec, path, config, issues)
         else:
             issues.add(
                 (*path, "type"),
-                f"unsupported tool type '{kind}' (supported: python, shell)"
-                + did_you_mean(kind, {"python", "shell"}),
+                f"unsupported tool type '{kind}' (supported: python, shell, websearch)"
+                + did_you_mean(kind, {"python", "shell", "websearch"}),
             )
+
+
+def _parse_websearch_tool(
+    name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: _Collector
+) -> None:
+    """A websearch tool loads without a search function; a run names the missing setting."""
+    from yamlgraph import websearch
+
+    issues.unknown_keys(spec, websearch.TOOL_KEYS, path, "websearch tool")
+    problems = websearch.check_tool(spec)
+    for key, message in problems:
+        issues.add((*path, key) if key else path, message)
+    if problems:
+        return
+    tool = ToolConfig(name=name, kind="websearch")
+    tool.description = str(spec.get("description") or "Search the web")
+    tool.provider = str(spec.get("provider", websearch.PROVIDERS_DEFAULT))
+    tool.max_results = int(spec.get("max_results", websearch.MAX_RESULTS_DEFAULT))
+    config.tools[name] = tool
 
 
 def _parse_shell_tool(
@@ -646,8 +668,8 @@ def _is_key_name(key: Any) -> bool:
 def _check_writable_key(key: Any, path: YamlPath, issues: _Collector) -> None:
     if not _is_key_name(key):
         issues.add(path, f"'{key}' cannot be a state key: use a plain identifier")
-    elif key.startswith("_"):
-        issues.add(path, f"'{key}' cannot be a state key: names starting with '_' are internal")
+    elif problem := internal_key_problem(key):
+        issues.add(path, problem)
 
 
 def _check_templates(value: Any, path: YamlPath, issues: _Collector) -> None:
