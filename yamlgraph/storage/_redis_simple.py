@@ -41,10 +41,11 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
     """The saver's options from the block: url, ttl (seconds or None), prefix, pool size.
 
     ``ttl`` is minutes as yamlgraph documents it (default 60; 0 or null: no expiry),
-    ``prefix`` a non-empty key prefix (default ``yamlgraph``), ``max_connections`` a
+    ``prefix`` (or ``key_prefix``, the name yamlgraph's code reads) a non-empty key
+    prefix (default ``yamlgraph``), ``max_connections`` a
     positive pool size (default 10). Connects nowhere.
     """
-    check_options(config, ["url", "ttl", "prefix", "max_connections"])
+    check_options(config, ["url", "ttl", "prefix", "key_prefix", "max_connections"])
     url = required_string(config, "url")
     require_modules("redis-simple", PACKAGE, EXTRA, "langgraph_checkpoint_plainredis", "redis")
     ttl = config.get("ttl", DEFAULT_TTL_MINUTES)
@@ -57,7 +58,12 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
         raise CheckpointerConfigError(
             f"redis-simple 'ttl' must be a number of minutes (0 or null for no expiry), got {ttl!r}"
         )
-    prefix = config.get("prefix", DEFAULT_PREFIX)
+    if "prefix" in config and "key_prefix" in config:
+        raise CheckpointerConfigError(
+            "redis-simple takes 'prefix' or its alias 'key_prefix', not both"
+        )
+    # `key_prefix` is the name yamlgraph's own factory reads (its docs say `prefix`).
+    prefix = config.get("prefix", config.get("key_prefix", DEFAULT_PREFIX))
     if not isinstance(prefix, str) or not prefix.strip(":").strip():
         raise CheckpointerConfigError(
             f"redis-simple 'prefix' must be a non-empty string, got {prefix!r}"

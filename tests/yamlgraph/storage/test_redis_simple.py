@@ -134,6 +134,16 @@ def test_an_async_saver_serves_successive_event_loops(plain_redis_url: str) -> N
     assert all(item is not None for item in asyncio.run(read()))
 
 
+def test_key_prefix_is_an_alias_of_prefix(plain_redis_url: str) -> None:
+    """yamlgraph's own graphs write `key_prefix: "name:"` (the name its factory reads)."""
+    thread = f"alias-{uuid.uuid4()}"
+    block = {"type": "redis-simple", "url": plain_redis_url, "key_prefix": "fr006-child:"}
+    with checkpointer(block) as saver:
+        build().compile(checkpointer=saver).invoke(START, cfg(thread))
+    keys = keys_with_ttl(plain_redis_url, f"*:{thread}:*")
+    assert keys and all(key.startswith("fr006-child:") for key in keys), keys
+
+
 def test_max_connections_sizes_the_pool(plain_redis_url: str) -> None:
     with checkpointer(
         {"type": "redis-simple", "url": plain_redis_url, "max_connections": 3}
@@ -149,6 +159,7 @@ def test_max_connections_sizes_the_pool(plain_redis_url: str) -> None:
         ({"url": "redis://x", "ttl": "soon"}, "'ttl' must be a number of minutes"),
         ({"url": "redis://x", "ttl": -1}, "'ttl' must be a number of minutes"),
         ({"url": "redis://x", "prefix": ""}, "'prefix' must be a non-empty string"),
+        ({"url": "redis://x", "prefix": "a", "key_prefix": "b"}, "not both"),
         ({"url": "redis://x", "max_connections": 0}, "'max_connections' must be a positive"),
         ({"url": "redis://x", "max_connections": "10"}, "'max_connections' must be a positive"),
     ],
