@@ -85,3 +85,26 @@ def test_the_rq_task_backend_without_the_extra(without: Any) -> None:
         [message] = e007()
     assert "TASKS['default']" in message.msg
     assert 'pip install "yamlgraph-django[rq]"' in message.msg
+
+
+def test_check_deploy_reaches_a_redis_simple_server(
+    yamlgraph_settings: dict[str, Any], plain_redis_url: str
+) -> None:
+    """E004 covers redis-simple: quiet for the Valkey without modules, loud when down."""
+    from django.core.checks import run_checks
+
+    from tests.servers import free_port
+
+    def deploy_messages(url: str) -> list[Any]:
+        block = {"type": "redis-simple", "url": url}
+        with override_settings(YAMLGRAPH={**yamlgraph_settings, "CHECKPOINTER_OVERRIDE": block}):
+            return [
+                m
+                for m in run_checks(tags=["yamlgraph"], include_deployment_checks=True)
+                if m.id and m.id.startswith("yamlgraph.")
+            ]
+
+    assert deploy_messages(plain_redis_url) == []
+    [message] = deploy_messages(f"redis://127.0.0.1:{free_port()}/0")
+    assert message.id == "yamlgraph.E004"
+    assert "redis-simple checkpointer unreachable" in message.msg

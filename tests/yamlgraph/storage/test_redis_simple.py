@@ -190,3 +190,31 @@ def test_without_the_package_the_error_names_the_extra(monkeypatch: pytest.Monke
     assert 'pip install "yamlgraph-django[redis]"' in str(info.value)
     assert "langgraph-checkpoint-plainredis" in str(info.value)
     assert info.value.extra == "redis"
+
+
+def test_a_graph_file_with_a_redis_simple_block_validates(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The block as yamlgraph's example graphs write it (`key_prefix`, `${REDIS_URL}`)."""
+    from yamlgraph.graph_loader import load_graph_config
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    graph = tmp_path / "child.yaml"
+    graph.write_text(
+        "name: child\n"
+        "checkpointer:\n"
+        "  type: redis-simple\n"
+        '  url: "${REDIS_URL}"\n'
+        '  key_prefix: "child:"\n'
+        "nodes:\n"
+        "  ask: {type: interrupt, message: Answer?, resume_key: answer}\n"
+        "edges:\n"
+        "  - {from: START, to: ask}\n"
+        "  - {from: ask, to: END}\n"
+    )
+    config = load_graph_config(graph)
+    assert config.checkpointer == {
+        "type": "redis-simple",
+        "url": "${REDIS_URL}",
+        "key_prefix": "child:",
+    }
