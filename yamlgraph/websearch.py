@@ -97,8 +97,6 @@ def run_search(tool_name: str, provider: str, max_results: int, arguments: dict[
     """Search for the model's `query` with the configured function."""
     function = search_function(tool_name)
     query = arguments.get("query")
-    if not isinstance(query, str) or not query.strip():
-        from yamlgraph.graph_tools import ToolFailed
-
-        raise ToolFailed(f"tool '{tool_name}' needs a non-empty 'query'")
+    if not isinstance(query, str) or not query.strip():  # reported to the model
+        raise ValueError(f"tool '{tool_name}' needs a non-empty 'query'")
     return function(query, max_results=max_results, provider=provider)
