@@ -5,11 +5,13 @@
 checkpoints there, which is what several app servers behind a load balancer need.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
 import dj_database_url
 import django
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +46,10 @@ if django.VERSION < (6, 0):
     INSTALLED_APPS.append("django_tasks")
 INSTALLED_APPS.append("django_tasks_db")
 if _tasks_url := os.environ.get("YAMLGRAPH_TASKS_URL"):
+    if importlib.util.find_spec("django_rq") is None:  # say which extra, not "No module"
+        raise ImproperlyConfigured(
+            'YAMLGRAPH_TASKS_URL (RQ) needs the rq extra: pip install "yamlgraph-django[rq]"'
+        )
     INSTALLED_APPS.append("django_rq")
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     RQ_QUEUES = {"default": {"URL": _tasks_url}}

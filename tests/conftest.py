@@ -3,6 +3,8 @@
 - ``redis_url``: one Valkey server per test run, started on first use.
   ``redis_clean_url`` empties it first (FLUSHALL also drops the search
   indexes, so create savers after requesting it).
+- ``plain_redis_url`` / ``plain_redis_clean_url``: a second Valkey started WITHOUT
+  modules (plain Redis), for ``redis-simple``, the event log and RQ.
 - ``postgres_url``: the dedicated database ``yamlgraph_test_checkpoints`` on
   the server of ``DATABASE_URL`` (created if missing); skips without it.
 
@@ -25,7 +27,14 @@ NO_POSTGRES = "DATABASE_URL is not set: no Postgres server to test against"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & {"redis_url", "redis_clean_url", "valkey_server"}:
+        if fixtures & {
+            "redis_url",
+            "redis_clean_url",
+            "valkey_server",
+            "plain_valkey_server",
+            "plain_redis_url",
+            "plain_redis_clean_url",
+        }:
             item.add_marker(pytest.mark.redis)
         if "postgres_url" in fixtures:
             item.add_marker(pytest.mark.postgres)
@@ -62,6 +71,42 @@ def redis_clean_url(valkey_server: ValkeyServer) -> str:
     finally:
         client.close()
     return valkey_server.url
+
+
+@pytest.fixture(scope="session")
+def plain_valkey_server() -> Iterator[ValkeyServer]:
+    """A second Valkey server WITHOUT modules: the plain Redis most teams run (Upstash,
+    ElastiCache, Fly.io), for `redis-simple`, the event log and RQ."""
+    server = ValkeyServer(modules=False)
+    try:
+        server.start()
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def plain_redis_url(plain_valkey_server: ValkeyServer) -> str:
+    """URL of the shared Valkey server without modules."""
+    return plain_valkey_server.url
+
+
+@pytest.fixture
+def plain_redis_clean_url(plain_valkey_server: ValkeyServer) -> str:
+    """URL of the Valkey server without modules, after FLUSHALL."""
+    import redis
+
+    if plain_valkey_server.crashed():
+        pytest.fail(
+            f"the plain Valkey server died. Log:\n{plain_valkey_server.log()}", pytrace=False
+        )
+    client = redis.Redis.from_url(plain_valkey_server.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return plain_valkey_server.url
 
 
 def postgres_test_url(environ: Mapping[str, str] = os.environ) -> str | None:

@@ -12,7 +12,9 @@ SIGABRT inside FT.INFO while FLUSHALL freed the database in a background
 thread), so they are all switched off here.
 
 Run ``python -m tests.servers redis`` (``make redis``) to start one by hand in
-the foreground; it prints the URL and stops on Ctrl-C.
+the foreground; it prints the URL and stops on Ctrl-C. ``--plain`` starts it without
+modules (``ValkeyServer(modules=False)``): the plain Redis that ``redis-simple``, the
+event log and RQ must work on.
 """
 
 from __future__ import annotations
@@ -263,10 +265,10 @@ def ensure_postgres_database(admin_url: str, dbname: str = POSTGRES_TEST_DATABAS
     return database_url(admin_url, dbname)
 
 
-def _serve_redis(port: int | None) -> int:
+def _serve_redis(port: int | None, *, plain: bool = False) -> int:
     if port is None:  # the default Redis port when free, so REDIS_URL defaults work
         port = 6379 if port_is_free(6379) else None
-    server = ValkeyServer(port=port)
+    server = ValkeyServer(port=port, modules=not plain)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -275,7 +277,8 @@ def _serve_redis(port: int | None) -> int:
     try:
         server.start()
         assert server.process is not None
-        print(f"Valkey (RedisJSON + RediSearch) is running at {server.url}", flush=True)
+        what = "without modules (plain Redis)" if plain else "(RedisJSON + RediSearch)"
+        print(f"Valkey {what} is running at {server.url}", flush=True)
         print(f"  export REDIS_URL={server.url}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         code = server.process.wait()
@@ -301,8 +304,13 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ["REDIS_PORT"]) if os.environ.get("REDIS_PORT") else None,
         help="port to listen on (default: 6379 if free, else any free port; 0: any free port)",
     )
+    redis_cmd.add_argument(
+        "--plain",
+        action="store_true",
+        help="start without RedisJSON/RediSearch (a plain Redis, for `redis-simple`)",
+    )
     args = parser.parse_args(argv)
-    return _serve_redis(args.port)
+    return _serve_redis(args.port, plain=args.plain)
 
 
 if __name__ == "__main__":

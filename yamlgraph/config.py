@@ -300,12 +300,33 @@ def _parse_tools(tools: Any, config: GraphConfig, issues: Collector) -> None:
             _parse_shell_tool(name, spec, path, config, issues)
         elif kind == "python":
             _parse_python_tool(name, spec, path, config, issues)
+        elif kind == "websearch":
+            _parse_websearch_tool(name, spec, path, config, issues)
         else:
             issues.add(
                 (*path, "type"),
-                f"unsupported tool type '{kind}' (supported: python, shell)"
-                + did_you_mean(kind, {"python", "shell"}),
+                f"unsupported tool type '{kind}' (supported: python, shell, websearch)"
+                + did_you_mean(kind, {"python", "shell", "websearch"}),
             )
+
+
+def _parse_websearch_tool(
+    name: str, spec: dict, path: YamlPath, config: GraphConfig, issues: Collector
+) -> None:
+    """A websearch tool loads without a search function; a run names the missing setting."""
+    from yamlgraph import websearch
+
+    issues.unknown_keys(spec, websearch.TOOL_KEYS, path, "websearch tool")
+    problems = websearch.check_tool(spec)
+    for key, message in problems:
+        issues.add((*path, key) if key else path, message)
+    if problems:
+        return
+    tool = ToolConfig(name=name, kind="websearch")
+    tool.description = str(spec.get("description") or "Search the web")
+    tool.provider = str(spec.get("provider", websearch.PROVIDERS_DEFAULT))
+    tool.max_results = int(spec.get("max_results", websearch.MAX_RESULTS_DEFAULT))
+    config.tools[name] = tool
 
 
 def _parse_shell_tool(

@@ -34,7 +34,8 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 @dataclass
 class ToolConfig:
-    """One entry of `tools:`: `kind` is 'python' (module|path + function) or 'shell'."""
+    """One entry of `tools:`: `kind` is 'python' (module|path + function), 'shell', or
+    'websearch' (`provider`, `max_results`; yamlgraph.websearch)."""
 
     name: str
     function: str = ""
@@ -48,6 +49,8 @@ class ToolConfig:
     working_dir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     success_codes: list[int] = field(default_factory=lambda: [0])
+    provider: str = "duckduckgo"
+    max_results: int = 5
 
     @property
     def parameters(self) -> list[str]:
@@ -124,6 +127,10 @@ def call_tool(tool: ToolConfig, arguments: dict[str, Any]) -> Any:
     """Call any tool with keyword arguments (python: `function(**arguments)`)."""
     if tool.kind == "shell":
         return run_shell_tool(tool, arguments)
+    if tool.kind == "websearch":
+        from yamlgraph.websearch import run_search
+
+        return run_search(tool.name, tool.provider, tool.max_results, arguments)
     return load_tool_function(tool)(**arguments)
 
 
@@ -133,6 +140,8 @@ def langchain_tool(tool: ToolConfig) -> StructuredTool:
         fields: dict[str, Any] = {
             name: (str, Field(description=f"value for {{{name}}}")) for name in tool.parameters
         }
+    elif tool.kind == "websearch":
+        fields = {"query": (str, Field(description="what to search the web for"))}
     else:
         fields = {}
         for name, parameter in inspect.signature(load_tool_function(tool)).parameters.items():

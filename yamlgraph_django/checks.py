@@ -9,6 +9,7 @@
 | yamlgraph.E005 | error | a GRAPH_DIRS entry does not exist |
 | yamlgraph.E006 | error | two graph files declare the same graph name |
 | yamlgraph.E020 | error | YAMLGRAPH["RULES"] names a class that does not import or is not a rulebook policy |
+| yamlgraph.E007 | error | a checkpointer, event log or task backend in the settings needs an extra that is not installed (names the `pip install "yamlgraph-django[...]"` line; see `extras.py`) |
 | yamlgraph.W001 | warning | a memory checkpointer is in effect while DEBUG is False |
 
 The checks read graph files and settings only; they never touch the database, so they
@@ -41,7 +42,7 @@ from yamlgraph_django.registry import find_graph_files, graph_dirs, read_graph_f
 
 TAG = "yamlgraph"
 #: Types whose servers E004 tries to reach.
-NETWORK_TYPES = frozenset({"redis", "postgres"})
+NETWORK_TYPES = frozenset({"redis", "redis-simple", "postgres"})
 
 
 @dataclass
@@ -229,6 +230,7 @@ def _expanded_blocks() -> Iterator[tuple[_Block, dict[str, Any], CheckMessage | 
     """
     from yamlgraph.storage import (
         CheckpointerConfigError,
+        MissingPackage,
         UnsetEnvironmentVariable,
         validate_checkpointer,
     )
@@ -254,10 +256,24 @@ def _expanded_blocks() -> Iterator[tuple[_Block, dict[str, Any], CheckMessage | 
                 ),
             )
             continue
+        except MissingPackage as exc:
+            yield block, {}, _missing_extra(exc, block)
+            continue
         except CheckpointerConfigError as exc:
             yield block, {}, _config_error(str(exc), block)
             continue
         yield block, expanded, None
+
+
+def _missing_extra(exc: Any, block: _Block) -> CheckMessage:
+    from yamlgraph.storage._config import pip_line
+
+    return Error(
+        str(exc),
+        hint=f"Install it ({pip_line(exc.extra)}), or choose another checkpointer type.",
+        obj=block.where,
+        id="yamlgraph.E007",
+    )
 
 
 def _config_error(problem: str, block: _Block) -> CheckMessage:
@@ -289,3 +305,6 @@ def check_rules(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="yamlgraph.E020", hint="See services.rules in the README.")]
     return []
+
+
+from yamlgraph_django import extras as _extras  # noqa: E402, F401 - registers E007 for TASKS/EVENTS_URL

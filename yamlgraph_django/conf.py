@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_TTL_MINUTES": None,
     "RUN_MODE": "sync",
     "LLM_FACTORY": None,
+    # `type: websearch` tools: a dotted path (or callable) search(query, *, max_results,
+    # provider); resolved when a tool searches, so graphs always load (yamlgraph.websearch).
+    "WEBSEARCH_FUNCTION": None,
     "SESSION_ACCESS": "yamlgraph_django.permissions.owner_or_staff",
     # The rulebook: policy classes (dotted paths, all must allow) that decide who may
     # view, start, answer, update state, cancel and delete sessions (services.rules).

@@ -2,7 +2,8 @@
 
 Issue 12 asks that an RQ/Redis task backend work by changing TASKS alone: this
 deployment keeps SQLite for metadata, checkpoints and the event log, and sends tasks to
-RQ (database 1 of the test Valkey server), worked by the same `manage.py yamlgraph
+RQ (database 1 of the Valkey test server started WITHOUT modules: RQ needs only plain
+Redis, as most managed Redis services are), worked by the same `manage.py yamlgraph
 worker` (which starts `rqworker` then).
 """
 
@@ -19,14 +20,14 @@ from tests.multiprocess.harness import Api, AppServer, Deployment, Worker
 
 @pytest.fixture(scope="module")
 def rq(
-    redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    plain_redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Deployment, AppServer, Worker]]:
-    """uvicorn and one worker on SQLite files, with tasks on RQ."""
+    """uvicorn and one worker on SQLite files, with tasks on RQ on a plain Redis."""
     deployment = deploy_or_fail(
         "rq",
         Path(tmp_path_factory.mktemp("rq")),
         tasks="redis",
-        redis_url=redis_url,
+        redis_url=plain_redis_url,
         lease_seconds=LEASE_SECONDS,
     )
 

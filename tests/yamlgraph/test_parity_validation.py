@@ -125,9 +125,9 @@ def test_node_key_mistakes(tmp_path, node, path, message):
     ("tools", "path", "message"),
     [
         (
-            "tools:\n  web: {type: websearch}\n",
+            "tools:\n  web: {type: mcp}\n",
             "tools.web.type",
-            "unsupported tool type 'websearch' (supported: python, shell)",
+            "unsupported tool type 'mcp' (supported: python, shell, websearch)",
         ),
         (
             "tools:\n  ls: {command: ls, parse: xml}\n",

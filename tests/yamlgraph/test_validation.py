@@ -298,8 +298,8 @@ def test_resume_key_equal_to_the_default_state_key(tmp_path):
 @pytest.mark.parametrize(
     ("key", "reason"),
     [
-        ("_secret", "names starting with '_' are internal"),
-        ("_route", "names starting with '_' are internal"),
+        ("__secret", "names starting with '__' are LangGraph's"),
+        ("_route", "the engine keeps it"),
         ("my-key", "use a plain identifier"),
         ("'2fast'", "use a plain identifier"),
         ("class", "use a plain identifier"),
@@ -315,7 +315,7 @@ def test_state_key_must_be_a_public_identifier(tmp_path, key, reason):
 
 def test_private_passthrough_output_and_resume_key(tmp_path):
     text = OK_NODES.replace('{greeting: "hi {state.user_input}"}', '{_loop_counts: "{1}"}')
-    text = text.replace('    message: "Name?"', '    message: "Name?"\n    resume_key: _answer')
+    text = text.replace('    message: "Name?"', '    message: "Name?"\n    resume_key: __answer')
     _, issues = issues_of(tmp_path, text)
     assert [(i.path, i.line) for i in issues] == [
         ("nodes.ask.resume_key", line_of(text, "resume_key")),

@@ -31,6 +31,7 @@ from yamlgraph.node_types.base import (
 )
 from yamlgraph.node_types.llm import check_conversation
 from yamlgraph.nodes import PromptedModel, node_errors, node_policy
+from yamlgraph.websearch import WebsearchNotConfigured
 
 DEFAULT_AGENT_ITERATIONS = 10  # yamlgraph 0.6.5's default (graph-yaml.md says 5)
 
@@ -78,6 +79,8 @@ class AgentLoop:
             output, success = call_tool(tool, arguments), True
         except GraphBubbleUp:
             raise
+        except WebsearchNotConfigured as exc:  # no search at all: the node fails, named
+            raise GraphRuntimeError(self.node.name, str(exc)) from exc
         except Exception as exc:
             output, success = f"Error: {exc}", False
         return {"tool": name, "args": arguments, "output": output, "success": success}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from yamlgraph.errors import ValidationIssue, did_you_mean
 from yamlgraph.prompts import find_prompt, prompt_candidates
+from yamlgraph.state_keys import internal_key_problem
 from yamlgraph.yaml_source import LineMap, YamlPath, format_path
 
 if TYPE_CHECKING:
@@ -76,11 +77,11 @@ def is_key_name(key: Any) -> bool:
 
 
 def check_writable_key(key: Any, path: YamlPath, issues: Collector) -> None:
-    """A state key a node writes must be a plain identifier not starting with '_'."""
+    """A state key a node writes must be a plain identifier and not one of the engine's own."""
     if not is_key_name(key):
         issues.add(path, f"'{key}' cannot be a state key: use a plain identifier")
-    elif key.startswith("_"):
-        issues.add(path, f"'{key}' cannot be a state key: names starting with '_' are internal")
+    elif problem := internal_key_problem(key):
+        issues.add(path, problem)
 
 
 def check_templates(value: Any, path: YamlPath, issues: Collector) -> None:

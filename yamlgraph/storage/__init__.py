@@ -6,7 +6,8 @@
     async_saver = get_checkpointer({"type": "sqlite", "path": "s.db"}, async_mode=True)
 
 Types: ``memory``, ``sqlite`` (``path``), ``redis`` (``url``, ``ttl`` minutes),
-``postgres`` (``url``); more via register_checkpointer(). Strings in the block
+``redis-simple`` (Redis without modules: ``url``, ``ttl``, ``prefix``,
+``max_connections``), ``postgres`` (``url``); more via register_checkpointer(). Strings in the block
 may use ``${VAR}`` / ``${VAR:-default}``. Savers that hold connections are
 released with close_checkpointer() / aclose_checkpointer(), or use the
 checkpointer() context manager. Async savers may be created from sync code:
@@ -25,10 +26,11 @@ from typing import Any, NoReturn
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
-from . import _postgres, _redis, _sqlite
+from . import _postgres, _redis, _redis_simple, _sqlite
 from ._config import (
     CheckpointerConfigError,
     CheckpointerUnavailable,
+    MissingPackage,
     UnsetEnvironmentVariable,
     check_options,
     expand_env,
@@ -54,6 +56,7 @@ __all__ = [
     "get_checkpointer",
     "is_store_outage",
     "mask_url",
+    "MissingPackage",
     "register_checkpointer",
     "register_closer",
     "UnsetEnvironmentVariable",
@@ -305,4 +308,10 @@ register_checkpointer("sqlite", _sqlite.sync_factory, _sqlite.async_factory, _sq
 register_checkpointer("redis", _redis.sync_factory, _redis.async_factory, _redis.check_config)
 register_checkpointer(
     "postgres", _postgres.sync_factory, _postgres.async_factory, _postgres.check_config
+)
+register_checkpointer(
+    "redis-simple",
+    _redis_simple.sync_factory,
+    _redis_simple.async_factory,
+    _redis_simple.check_config,
 )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +34,31 @@ class CheckpointerConfigError(ValueError):
             return self
         error = type(self)(self.detail, source=source)
         error.__cause__ = self.__cause__
+        return error
+
+
+class MissingPackage(CheckpointerConfigError):
+    """A checkpointer type needs an optional package (an extra) that is not installed.
+
+    ``extra`` names the extra of this distribution that installs it (None: the core).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: PathLike | None = None,
+        package: str = "",
+        extra: str | None = None,
+    ) -> None:
+        super().__init__(message, source=source)
+        self.package = package
+        self.extra = extra
+
+    def with_source(self, source: PathLike | None) -> CheckpointerConfigError:
+        error = super().with_source(source)
+        if isinstance(error, MissingPackage):
+            error.package, error.extra = self.package, self.extra
         return error
 
 
@@ -146,15 +173,56 @@ def required_string(config: Mapping[str, Any], key: str) -> str:
     return value.strip()
 
 
-def missing_package(kind: str, package: str) -> CheckpointerConfigError:
-    """The error for a checkpointer type whose optional package is not installed."""
-    return CheckpointerConfigError(
-        f"checkpointer type {kind!r} needs the {package} package: pip install {package}"
+#: The distribution whose extras install the optional parts (``pip install "NAME[redis]"``).
+DISTRIBUTION = "yamlgraph-django"
+
+
+def pip_line(extra: str | None) -> str:
+    """The install command of one extra of this distribution (None: the core)."""
+    return f'pip install "{DISTRIBUTION}[{extra}]"' if extra else f"pip install {DISTRIBUTION}"
+
+
+def missing_package(kind: str, package: str, extra: str | None = None) -> MissingPackage:
+    """The error for a checkpointer type whose optional package is not installed.
+
+    It names the extra that brings the package (``pip install "yamlgraph-django[redis]"``)
+    and the package itself, for projects that pin their own dependencies.
+    """
+    return MissingPackage(
+        f"checkpointer type {kind!r} needs the {package} package, which is not installed: "
+        f"{pip_line(extra)} (or pip install {package})",
+        package=package,
+        extra=extra,
     )
 
 
+def module_installed(module: str) -> bool:
+    """Whether `module` can be imported, found without importing it (or its heavy deps)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require_modules(kind: str, package: str, extra: str | None, *modules: str) -> None:
+    """Raise :func:`missing_package` unless every one of `modules` is installed.
+
+    Called by the types' config checks, so graph validation and the system checks
+    name the missing extra before anything tries to connect.
+    """
+    if not all(module_installed(module) for module in modules):
+        raise missing_package(kind, package, extra)
+
+
 def optional_subclass(
-    kind: str, package: str, base: str, build: Callable[[type], type]
+    kind: str,
+    package: str,
+    base: str,
+    build: Callable[[type], type],
+    *,
+    extra: str | None = None,
 ) -> Callable[[], type]:
     """A function returning ``build(<base class>)``, made on its first call and reused.
 
@@ -169,7 +237,7 @@ def optional_subclass(
         try:
             base_class = getattr(importlib.import_module(module), name)
         except ImportError as exc:
-            raise missing_package(kind, package) from exc
+            raise missing_package(kind, package, extra) from exc
         return build(base_class)
 
     return subclass

@@ -15,6 +15,7 @@ from ._config import (
     mask_url,
     missing_package,
     optional_subclass,
+    require_modules,
     required_string,
 )
 from ._loops import LoopAwareMixin, PerLoop
@@ -68,11 +69,14 @@ def check_config(config: dict[str, Any]) -> str:
     """The ``url`` option, checked without connecting."""
     check_options(config, ["url"])
     url = required_string(config, "url")
+    require_modules(
+        "postgres", PACKAGE, "postgres", "langgraph.checkpoint.postgres", "psycopg", "psycopg_pool"
+    )
     try:
         import psycopg
         from psycopg.conninfo import conninfo_to_dict
     except ImportError as exc:
-        raise missing_package("postgres", PACKAGE) from exc
+        raise missing_package("postgres", PACKAGE, "postgres") from exc
     try:
         conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
@@ -95,7 +99,7 @@ def _prepare_database(url: str) -> None:
         import psycopg
         from langgraph.checkpoint.postgres import PostgresSaver
     except ImportError as exc:
-        raise missing_package("postgres", PACKAGE) from exc
+        raise missing_package("postgres", PACKAGE, "postgres") from exc
     try:
         with psycopg.connect(url, **_connection_kwargs(url)) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,))
@@ -223,4 +227,5 @@ _async_class = optional_subclass(
     PACKAGE,
     "langgraph.checkpoint.postgres.aio:AsyncPostgresSaver",
     _build_async_class,
+    extra="postgres",
 )

@@ -15,6 +15,7 @@ from ._config import (
     mask_url,
     missing_package,
     optional_subclass,
+    require_modules,
     required_string,
 )
 from ._loops import PerLoop, close_dead_stream
@@ -63,6 +64,7 @@ def check_config(config: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """(url, ttl config for the saver); ``ttl`` is minutes, 0 or null means no expiry."""
     check_options(config, ["url", "ttl"])
     url = required_string(config, "url")
+    require_modules("redis", PACKAGE, "redis", "langgraph.checkpoint.redis", "redis")
     ttl = config.get("ttl", DEFAULT_TTL_MINUTES)
     if ttl is None or ttl is False:
         return url, None
@@ -83,7 +85,7 @@ def _imports() -> Any:
     try:
         import langgraph.checkpoint.redis as module
     except ImportError as exc:
-        raise missing_package("redis", PACKAGE) from exc
+        raise missing_package("redis", PACKAGE, "redis") from exc
     return module
 
 
@@ -280,5 +282,9 @@ def _build_async_class(base: type) -> type:
 
 #: The AsyncRedisSaver subclass (built on first use: the package is optional).
 _async_class = optional_subclass(
-    "redis", PACKAGE, "langgraph.checkpoint.redis:AsyncRedisSaver", _build_async_class
+    "redis",
+    PACKAGE,
+    "langgraph.checkpoint.redis:AsyncRedisSaver",
+    _build_async_class,
+    extra="redis",
 )

@@ -40,6 +40,9 @@ def _make(url: str | None) -> EventLog:
         return DatabaseEventLog()
     scheme = str(url).partition("://")[0].lower()
     if scheme in ("redis", "rediss", "unix"):
+        from yamlgraph_django.extras import require_redis_event_log
+
+        require_redis_event_log()  # names the [redis] extra when redis is missing
         from yamlgraph_django.events.redis import RedisEventLog
 
         return RedisEventLog(str(url))

@@ -160,6 +160,7 @@ def get_app(definition: GraphDefinition) -> Any:
         app = _apps.get(key)
         if app is None:
             _apply_llm_factory()
+            _apply_websearch_function()
             saver = get_saver(checkpointer, source)
             from yamlgraph_django.services.store import get_store
 
@@ -168,6 +169,16 @@ def get_app(definition: GraphDefinition) -> Any:
             )
             _apps[key] = app
     return app
+
+
+def _apply_websearch_function() -> None:
+    """Hand YAMLGRAPH["WEBSEARCH_FUNCTION"] to the engine's websearch tools (when set: a
+    function installed by other code is left alone otherwise)."""
+    function = app_settings.WEBSEARCH_FUNCTION
+    if function is not None:
+        from yamlgraph.websearch import set_search_function
+
+        set_search_function(function)
 
 
 def _apply_llm_factory() -> None:

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from yamlgraph_django.exceptions import SessionBusy, SessionNotFound, SessionNotResumable
+from yamlgraph_django.extras import require_task_backends
 from yamlgraph_django.managers import expiry
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
 from yamlgraph_django.services.execution import Plan, describe_error, execute, finish_run
@@ -29,6 +30,10 @@ except ImportError:  # Django 5.2: the backport
     from django_tasks import task
 
 logger = logging.getLogger("yamlgraph_django.services")
+
+# @task() looks up the TASKS backend now: a backend whose extra is missing (RQ) gets the
+# pip line that installs it instead of a bare "No module named ...".
+require_task_backends()
 
 
 @task()

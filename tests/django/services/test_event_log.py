@@ -2,7 +2,7 @@
 
 A reader resumes from any id it was given and must get exactly what came after it;
 each test runs once against `SessionEvent` and once against the Valkey test server
-(EVENTS_URL), with the log chosen by the setting as a deployed process chooses it.
+(EVENTS_URL), and once against a Valkey without modules (plain Redis), with the log chosen by the setting as a deployed process chooses it.
 """
 
 from __future__ import annotations
@@ -29,10 +29,22 @@ PARTS = [
 ]
 
 
-@pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.redis)])
+SERVERS = {"redis": "redis_clean_url", "plain-redis": "plain_redis_clean_url"}
+
+
+@pytest.fixture(
+    params=[
+        "database",
+        pytest.param("redis", marks=pytest.mark.redis),
+        # Streams are core Redis: the log works on a Redis without modules too.
+        pytest.param("plain-redis", marks=pytest.mark.redis),
+    ]
+)
 def log(request: pytest.FixtureRequest, settings: Any) -> Iterator[EventLog]:
-    """The event log EVENTS_URL selects: unset (the database) or the Valkey server."""
-    url = request.getfixturevalue("redis_clean_url") if request.param == "redis" else None
+    """The event log EVENTS_URL selects: unset (the database), the Valkey server, or the
+    Valkey server without modules."""
+    server = SERVERS.get(request.param)
+    url = request.getfixturevalue(server) if server else None
     value = {**getattr(settings, "YAMLGRAPH", {}), "EVENTS_URL": url}
     with override_settings(YAMLGRAPH=value):
         chosen = event_log()

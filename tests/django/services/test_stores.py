@@ -43,3 +43,10 @@ def test_interleaved_sessions_on_redis(graphs, yamlgraph_settings, redis_url, at
 
 def test_interleaved_sessions_on_postgres(graphs, yamlgraph_settings, postgres_url):
     interleaved_sessions(yamlgraph_settings, {"type": "postgres", "url": postgres_url})
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_interleaved_sessions_on_plain_redis(graphs, yamlgraph_settings, plain_redis_url, attempt):
+    """`redis-simple` on a Valkey without modules, through the session service."""
+    store = {"type": "redis-simple", "url": plain_redis_url, "prefix": "yg-service"}
+    interleaved_sessions(yamlgraph_settings, store)

@@ -12,6 +12,7 @@ ALL_TYPES = [
     "sqlite",
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis-simple", marks=pytest.mark.redis),
 ]
 PERSISTENT_TYPES = ALL_TYPES[1:]
 MODES = ["sync", "async"]
@@ -27,6 +28,8 @@ def config_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> dic
         return {"type": "redis", "url": request.getfixturevalue("redis_url")}
     if kind == "postgres":
         return {"type": "postgres", "url": request.getfixturevalue("postgres_url")}
+    if kind == "redis-simple":  # on the Valkey without modules
+        return {"type": "redis-simple", "url": request.getfixturevalue("plain_redis_url")}
     raise AssertionError(kind)
 
 

@@ -101,7 +101,7 @@ def stored_rows(config: dict[str, Any], thread: str) -> int | None:
                 ).fetchone()[0]
                 for table in ("checkpoints", "writes")
             )
-    if kind == "redis":
+    if kind in ("redis", "redis-simple"):
         return len(redis_keys(config["url"], thread))
     if kind == "postgres":
         import psycopg
@@ -263,7 +263,7 @@ def tagged(config: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], int]]:
         return config, aiosqlite_threads
     url = config["url"]
     separator = "&" if "?" in url else "?"
-    if kind == "redis":
+    if kind in ("redis", "redis-simple"):
         import redis
 
         def count() -> int:
@@ -290,6 +290,7 @@ def tagged(config: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], int]]:
     [
         pytest.param("redis", marks=pytest.mark.redis),
         pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("redis-simple", marks=pytest.mark.redis),
     ],
 )
 def test_server_connections_are_all_released(

@@ -105,7 +105,7 @@ def test_unknown_type_lists_the_known_ones() -> None:
         get_checkpointer({"type": "mongo"}, source=GRAPH)
     message = str(info.value)
     assert "'mongo'" in message
-    assert "memory, postgres, redis, sqlite" in message
+    assert "memory, postgres, redis, redis-simple, sqlite" in message
     assert GRAPH in message
     assert isinstance(info.value, CheckpointerConfigError)
 

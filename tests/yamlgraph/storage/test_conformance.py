@@ -117,19 +117,22 @@ UPSTREAM_FAILURES: dict[str, dict[str, str]] = {
     "sqlite": {},
     "redis": REDIS_UPSTREAM_FAILURES,
     "postgres": {},
+    # langgraph-checkpoint-plainredis passes every base test on a Redis without modules.
+    "redis-simple": {},
 }
 
 # Tests passed per type (sync and async alike). The suite has 58 base tests
 # (put 17, put_writes 10, get_tuple 10, list 16, delete_thread 5) plus 8 for
 # prune, which only the Redis and Postgres savers implement; none of the
 # savers implements delete_for_runs or copy_thread.
-EXPECTED_PASSED = {"memory": 58, "sqlite": 58, "redis": 59, "postgres": 66}
+EXPECTED_PASSED = {"memory": 58, "sqlite": 58, "redis": 59, "postgres": 66, "redis-simple": 58}
 
 TYPES = [
     "memory",
     "sqlite",
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis-simple", marks=pytest.mark.redis),
 ]
 
 
@@ -139,6 +142,9 @@ def conformance_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if kind == "redis":
         # Tests that list across threads must not see other tests' data.
         yield {"type": "redis", "url": request.getfixturevalue("redis_clean_url")}
+    elif kind == "redis-simple":
+        # On a Valkey started without modules: plain Redis.
+        yield {"type": "redis-simple", "url": request.getfixturevalue("plain_redis_clean_url")}
     else:
         yield config_for(kind, request, tmp_path)
 

@@ -32,6 +32,22 @@ def test_valkey_has_json_and_search_and_no_lazy_free() -> None:
     assert server.process is None  # stopped
 
 
+def test_the_plain_server_has_no_modules(plain_redis_url: str) -> None:
+    """What `redis-simple` is tested on: no RedisJSON or RediSearch commands."""
+    import redis
+
+    client = redis.Redis.from_url(plain_redis_url, decode_responses=True)
+    try:
+        # Valkey lists its built-in Lua engine as a module; nothing else is loaded.
+        assert {m["name"] for m in client.module_list()} <= {"lua"}
+        with pytest.raises(redis.ResponseError, match="unknown command"):
+            client.execute_command("FT._LIST")
+        with pytest.raises(redis.ResponseError, match="unknown command"):
+            client.execute_command("JSON.GET", "nothing")
+    finally:
+        client.close()
+
+
 @pytest.mark.redis
 def test_a_server_that_dies_on_start_reports_its_log() -> None:
     class Broken(ValkeyServer):
