@@ -41,6 +41,25 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRIES": 5,
     "WEBHOOK_BACKOFF_SECONDS": 2.0,
     "WEBHOOK_TIMEOUT_SECONDS": 5.0,
+    # Webhook URL policy: None lets any public host in; a list of host names only those.
+    # Loopback, private and link-local addresses are refused unless WEBHOOK_ALLOW_PRIVATE.
+    "WEBHOOK_ALLOWED_HOSTS": None,
+    "WEBHOOK_ALLOW_PRIVATE": False,
+    # Workers write a heartbeat this often; one not seen for STALE seconds is presumed
+    # dead. With WORKER_REQUIRED the health check is down while no worker is alive.
+    "WORKER_HEARTBEAT_SECONDS": 10,
+    "WORKER_STALE_SECONDS": 60,
+    "WORKER_REQUIRED": True,
+    # How long a join or a wait holds a request for a queued or running run before it
+    # answers the run's status (below gunicorn's default 30 s timeout).
+    "WAIT_SECONDS": 25,
+    # Per-user request rates of start and resume (API and /lg/ runs), DRF's syntax
+    # ("60/min"); None turns one off.
+    "THROTTLE_RATES": {"start": "120/min", "resume": "240/min"},
+    # Prometheus /metrics (needs the [metrics] extra: prometheus-client).
+    "METRICS": False,
+    # Health check: how long each store may take to answer.
+    "HEALTH_TIMEOUT_SECONDS": 3.0,
 }
 
 IMPORT_STRINGS = {"LLM_FACTORY", "SESSION_ACCESS"}
