@@ -161,6 +161,10 @@ YAMLGRAPH = {
     # The event log of live runs: a database table here, Redis Streams with a URL.
     "EVENTS_URL": os.environ.get("YAMLGRAPH_EVENTS_URL") or None,
     "WEBHOOK_SECRET": os.environ.get("YAMLGRAPH_WEBHOOK_SECRET", ""),
+    # Webhooks to loopback/private addresses (a receiver on this machine): off by default.
+    "WEBHOOK_ALLOW_PRIVATE": os.environ.get("YAMLGRAPH_WEBHOOK_ALLOW_PRIVATE") == "1",
+    # Prometheus /metrics (pip install yamlgraph-django[metrics]).
+    "METRICS": os.environ.get("YAMLGRAPH_METRICS") == "1",
 }
 
 _CHECKPOINTER_SCHEMES = {

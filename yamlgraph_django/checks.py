@@ -2,13 +2,17 @@
 
 | id | level | what |
 |---|---|---|
-| yamlgraph.E001 | error | a graph file does not validate (one message per file, every issue with file:line; its checkpointer block's unknown type or unset `${VAR}` included) |
+| yamlgraph.W002 | warning | a graph file does not validate (one message per file, every issue with file:line; its checkpointer block's unknown type or unset `${VAR}` included): the other graphs keep working, so `migrate` and `runserver` start |
+| yamlgraph.E001 | error | invalid graph files, all named in one message; only with `check --deploy` (a deployment must not ship a broken file) |
 | yamlgraph.E002 | error | DEFAULT_CHECKPOINTER or CHECKPOINTER_OVERRIDE uses an unset `${VAR}` |
 | yamlgraph.E003 | error | DEFAULT_CHECKPOINTER or CHECKPOINTER_OVERRIDE names an unknown type (or is malformed) |
 | yamlgraph.E004 | error | a Redis/Postgres checkpointer cannot be reached; only with `check --deploy` |
 | yamlgraph.E005 | error | a GRAPH_DIRS entry does not exist |
 | yamlgraph.E006 | error | two graph files declare the same graph name |
 | yamlgraph.W001 | warning | a memory checkpointer is in effect while DEBUG is False |
+| yamlgraph.E010 | error | webhooks are in use (or may be given) and WEBHOOK_SECRET is empty: receivers cannot tell a forged call |
+| yamlgraph.W010 | warning | deploy: runs are queued and no worker has been seen for WORKER_STALE_SECONDS |
+| yamlgraph.W011-W016 | warning | deploy: unsafe settings (anonymous API, private webhook targets, no throttles, metrics without protection, CORS for every origin, SQLite with DEBUG off) |
 
 The checks read graph files and settings only; they never touch the database, so they
 run before `migrate`. E004 opens network connections, so it is a deploy check: plain
@@ -20,8 +24,10 @@ override replaces is not checked, so an operator's override is never blocked by 
 development-only block in a graph file.
 
 Every check also runs with `--tag yamlgraph`. Like all Django errors, these stop
-`manage.py` commands that run checks (runserver, migrate); the served site itself keeps
-running and simply skips invalid graphs. Silence one with SILENCED_SYSTEM_CHECKS.
+`manage.py` commands that run checks (runserver, migrate); a broken graph file is only a
+warning there (the served site skips it and the other graphs keep working), and an
+error under `check --deploy`. Silence one with SILENCED_SYSTEM_CHECKS. E010 and W010
+read the database (W010 is a deploy check; E010 only reads settings).
 """
 
 from __future__ import annotations
@@ -77,7 +83,8 @@ def check_graph_dirs(app_configs: Iterable[Any] | None = None, **kwargs: Any) ->
 def check_graph_files(
     app_configs: Iterable[Any] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """E001 for each graph file that does not validate, E006 for a name declared twice."""
+    """W002 for each graph file that does not validate (a typo while editing must not
+    stop `migrate` or `runserver`), E006 for a name declared twice."""
     if not _ours(app_configs):
         return []
     messages: list[CheckMessage] = []
@@ -90,12 +97,12 @@ def check_graph_files(
             issues = "\n".join(f"  {issue}" for issue in graph.issues)
             count = len(graph.issues)
             messages.append(
-                Error(
+                Warning(
                     f"invalid graph file ({count} problem{'s' if count != 1 else ''}):\n{issues}",
                     hint="Fix the file; until then it is not registered and the other "
                     "graphs keep working.",
                     obj=str(path),
-                    id="yamlgraph.E001",
+                    id="yamlgraph.W002",
                 )
             )
         else:
@@ -113,6 +120,33 @@ def check_graph_files(
                 )
             )
     return messages
+
+
+@register(TAG, deploy=True)
+def check_graph_files_for_deploy(
+    app_configs: Iterable[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """E001 (deploy only): the invalid graph files, in one message (each one's problems
+    are its W002)."""
+    if not _ours(app_configs):
+        return []
+    invalid = [
+        path
+        for path in find_graph_files()
+        if (graph := read_graph_file(path)) is not None and graph.config is None
+    ]
+    if not invalid:
+        return []
+    return [
+        Error(
+            f"{len(invalid)} invalid graph file{'s' if len(invalid) != 1 else ''}: "
+            + ", ".join(str(p) for p in invalid),
+            hint="A deployment must not ship a broken graph: fix or remove "
+            f"{'them' if len(invalid) != 1 else 'it'} (see yamlgraph.W002 for the problems).",
+            obj="YAMLGRAPH['GRAPH_DIRS']",
+            id="yamlgraph.E001",
+        )
+    ]
 
 
 @register(TAG)

@@ -41,15 +41,19 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRIES": 5,
     "WEBHOOK_BACKOFF_SECONDS": 2.0,
     "WEBHOOK_TIMEOUT_SECONDS": 5.0,
-    # Webhook URL policy: None lets any public host in; a list of host names only those.
-    # Loopback, private and link-local addresses are refused unless WEBHOOK_ALLOW_PRIVATE.
+    # Webhook URL policy: None lets any public host in; a list of host names only those
+    # ("*.example.com": its subdomains). Loopback, private and link-local addresses are
+    # refused unless WEBHOOK_ALLOW_PRIVATE; https is required unless DEBUG (or
+    # WEBHOOK_REQUIRE_HTTPS says otherwise).
     "WEBHOOK_ALLOWED_HOSTS": None,
     "WEBHOOK_ALLOW_PRIVATE": False,
+    "WEBHOOK_REQUIRE_HTTPS": None,
     # Workers write a heartbeat this often; one not seen for STALE seconds is presumed
-    # dead. With WORKER_REQUIRED the health check is down while no worker is alive.
+    # dead. With WORKER_REQUIRED the health check is down while no worker is alive
+    # (None: required unless the TASKS backend runs tasks in the process, "immediate").
     "WORKER_HEARTBEAT_SECONDS": 10,
     "WORKER_STALE_SECONDS": 60,
-    "WORKER_REQUIRED": True,
+    "WORKER_REQUIRED": None,
     # How long a join or a wait holds a request for a queued or running run before it
     # answers the run's status (below gunicorn's default 30 s timeout).
     "WAIT_SECONDS": 25,

@@ -55,6 +55,9 @@ CONTROLLED_ENV = (
     "YAMLGRAPH_GRAPH_DIRS",
     "YAMLGRAPH_RUN_MODE",
     "YAMLGRAPH_WEBHOOK_SECRET",
+    "YAMLGRAPH_WEBHOOK_ALLOW_PRIVATE",
+    "YAMLGRAPH_METRICS",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
 
 #: Every process a test started, so a failing test can show their logs (conftest.py).

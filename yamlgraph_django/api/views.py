@@ -409,7 +409,9 @@ class SessionViewSet(
         "`error` if the run failed and `end` with the status it left. Every frame has an "
         "`id:` to resume from. The stream ends once no run is active or queued (with "
         "`run`, after that run's `end`); a finished session replays its log. Comment "
-        "lines (`: heartbeat`) keep idle connections open.",
+        "lines (`: heartbeat`) keep idle connections open. While a queued run waits and no "
+        "worker is alive, each heartbeat is preceded by a `waiting_for_worker` event "
+        "(`{code: no_worker, queued_at, last_worker_seen, detail}`).",
         parameters=[SESSION_ID, StreamQuerySerializer],
         request=None,
         filters=False,
@@ -446,7 +448,13 @@ class SessionViewSet(
             follower = services.Follower(session.pk, after=after, run_id=run_id)
         except services.InvalidEventId as exc:
             raise InvalidInput(errors={field: str(exc)}) from None
-        return follow_response(self.request, follower, frame_of, {})
+        return follow_response(
+            self.request,
+            follower,
+            frame_of,
+            {},
+            notice_frame=lambda notice: sse("waiting_for_worker", notice),
+        )
 
     @extend_schema(
         summary="Checkpoint history",

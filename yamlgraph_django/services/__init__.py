@@ -23,7 +23,7 @@ changes are `Session.objects` methods (`yamlgraph_django.managers`).
 """
 
 from yamlgraph_django.events import InvalidEventId
-from yamlgraph_django.services import thread_runs, threads
+from yamlgraph_django.services import health, thread_runs, threads, workers
 from yamlgraph_django.services.lifecycle import cancel_session, resume_session, start_session
 from yamlgraph_django.services.maintenance import (
     CRASH_ERROR,
@@ -53,6 +53,7 @@ __all__ = [
     "get_history",
     "get_state",
     "graph_config",
+    "health",
     "json_type_word",
     "latest_event_id",
     "prune_expired",
@@ -66,4 +67,5 @@ __all__ = [
     "threads",
     "validate_metadata",
     "validate_webhook",
+    "workers",
 ]
