@@ -32,6 +32,7 @@ class YamlgraphConfig(AppConfig):
         register_django_checkpointer()
         notifications.connect()
         _watch_graph_dirs_in_runserver()
+        _hint_at_workers_in_runserver()
 
 
 def register_django_checkpointer() -> bool:
@@ -52,6 +53,17 @@ def register_django_checkpointer() -> bool:
 
     register_checkpointer("django", sync_factory, async_factory)
     return True
+
+
+def _hint_at_workers_in_runserver() -> None:
+    """`runserver` says how to start a worker when none is alive (after startup, from
+    a thread: no query while apps load)."""
+    import sys
+
+    from yamlgraph_django import startup
+
+    if startup.is_runserver(sys.argv):
+        startup.say_when_no_worker()
 
 
 def _watch_graph_dirs_in_runserver() -> None:

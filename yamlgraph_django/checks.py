@@ -306,3 +306,6 @@ def _is_memory(config: dict[str, Any]) -> bool:
     """Memory, or SQLite in memory: both forget every session when the process exits."""
     kind = config.get("type")
     return kind == "memory" or (kind == "sqlite" and str(config.get("path")) == ":memory:")
+
+
+from yamlgraph_django import operations_checks  # noqa: E402, F401 - registers its checks

@@ -53,6 +53,16 @@ def _tasks_in_process() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_throttles() -> Iterator[None]:
+    """Request rates count per user in the default cache: each test starts at zero, as
+    the user ids of a rolled-back database come round again."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_registry() -> Iterator[None]:
     registry.reset()
     yield

@@ -60,6 +60,7 @@ from yamlgraph_django.api.serializers import (
     SessionSummarySerializer,
     StreamQuerySerializer,
 )
+from yamlgraph_django.api.throttles import ResumeThrottle, StartThrottle
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import GraphNotFound, InvalidInput
 from yamlgraph_django.http_streams import follow_response, sse
@@ -272,6 +273,14 @@ class SessionViewSet(
         return permissions.visible_sessions(
             self.request.user, queryset, listing=self.action == "list"
         )
+
+    def get_throttles(self) -> list[Any]:
+        """Start and resume are rate-limited per user (THROTTLE_RATES; 429)."""
+        if self.action == "create":
+            return [StartThrottle()]
+        if self.action == "resume":
+            return [ResumeThrottle()]
+        return super().get_throttles()
 
     def get_serializer_class(self) -> type:
         if self.action == "list":

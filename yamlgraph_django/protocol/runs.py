@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from yamlgraph_django import services
+from yamlgraph_django.api.throttles import throttles_for_run
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import InvalidInput, NoWorker, SessionNotFound
 from yamlgraph_django.http_streams import event_stream_response, follow_response, sse
@@ -58,6 +59,12 @@ def run_headers(session: Session, run_id: str, tail: str) -> dict[str, str]:
 
 class RunStartMixin:
     """Check a run body, find or create the thread, and claim it for the run."""
+
+    def get_throttles(self) -> list[Any]:
+        """Runs are rate-limited per user like the API's start and resume (429)."""
+        if self.request.method == "POST":  # type: ignore[attr-defined]
+            return throttles_for_run(self.request.data)  # type: ignore[attr-defined]
+        return super().get_throttles()  # type: ignore[misc]
 
     def start(
         self, view: ProtocolView, thread_id: str, *, background: bool = False
