@@ -43,6 +43,11 @@ def new_worker_id() -> str:
     return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
+def forget() -> None:
+    """Drop this process's cached heartbeat time (tests; a setting change)."""
+    _cache.clear()
+
+
 def stale_after() -> dt.timedelta:
     return dt.timedelta(seconds=float(app_settings.WORKER_STALE_SECONDS))
 
