@@ -26,11 +26,17 @@ class YamlgraphConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from yamlgraph_django import checks  # noqa: F401 - registers the checks
+        from yamlgraph_django import (
+            checks,  # noqa: F401 - registers the checks
+            logging_context,
+            metrics,
+        )
         from yamlgraph_django.services import notifications
 
         register_django_checkpointer()
         notifications.connect()
+        metrics.connect()
+        logging_context.install()
         _watch_graph_dirs_in_runserver()
         _hint_at_workers_in_runserver()
 

@@ -60,8 +60,10 @@ DEFAULTS: dict[str, Any] = {
     # Per-user request rates of start and resume (API and /lg/ runs), DRF's syntax
     # ("60/min"); None turns one off.
     "THROTTLE_RATES": {"start": "120/min", "resume": "240/min"},
-    # Prometheus /metrics (needs the [metrics] extra: prometheus-client).
+    # Prometheus /metrics (needs the [metrics] extra: prometheus-client); with a token,
+    # scrapes must send `Authorization: Bearer <token>`.
     "METRICS": False,
+    "METRICS_TOKEN": "",
     # Health check: how long each store may take to answer.
     "HEALTH_TIMEOUT_SECONDS": 3.0,
 }

@@ -73,6 +73,9 @@ def store_errors() -> Iterator[None]:
         raise
     except Exception as exc:
         if is_outage(exc):
+            from yamlgraph_django import metrics
+
+            metrics.store_error("checkpointer")
             raise unavailable(exc) from exc
         raise
 
