@@ -51,6 +51,8 @@ else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
+    # Times requests by door for /metrics (does nothing unless YAMLGRAPH["METRICS"]).
+    "yamlgraph_django.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,6 +114,24 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "static"
 LOGIN_URL = "/admin/login/"
+
+# Log lines say which session and run they are about (yamlgraph_django.logging_context).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "runs": {
+            "format": "%(asctime)s %(levelname)s %(name)s [session=%(session_id)s "
+            "run=%(run_id)s] %(message)s"
+        }
+    },
+    "filters": {"runs": {"()": "yamlgraph_django.logging_context.ContextFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "runs", "filters": ["runs"]}
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"yamlgraph_django": {"level": os.environ.get("YAMLGRAPH_LOG_LEVEL", "INFO")}},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

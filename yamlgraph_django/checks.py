@@ -10,9 +10,7 @@
 | yamlgraph.E005 | error | a GRAPH_DIRS entry does not exist |
 | yamlgraph.E006 | error | two graph files declare the same graph name |
 | yamlgraph.W001 | warning | a memory checkpointer is in effect while DEBUG is False |
-| yamlgraph.E010 | error | webhooks are in use (or may be given) and WEBHOOK_SECRET is empty: receivers cannot tell a forged call |
-| yamlgraph.W010 | warning | deploy: runs are queued and no worker has been seen for WORKER_STALE_SECONDS |
-| yamlgraph.W011-W016 | warning | deploy: unsafe settings (anonymous API, private webhook targets, no throttles, metrics without protection, CORS for every origin, SQLite with DEBUG off) |
+| yamlgraph.E010, E011, W010-W017 | | webhooks, metrics, workers and unsafe settings: see `yamlgraph_django.operations_checks` |
 
 The checks read graph files and settings only; they never touch the database, so they
 run before `migrate`. E004 opens network connections, so it is a deploy check: plain

@@ -3,6 +3,8 @@
 | id | level | what |
 |---|---|---|
 | yamlgraph.E010 | error | WEBHOOK_SECRET is empty while sessions have webhooks (their calls would go unsigned) |
+| yamlgraph.E011 | error | METRICS is on and prometheus-client is not installed (names the pip line) |
+| yamlgraph.W017 | warning | deploy: /metrics is served without METRICS_TOKEN |
 | yamlgraph.W010 | warning | deploy: runs are queued and no worker has been seen for WORKER_STALE_SECONDS |
 | yamlgraph.W011 | warning | deploy: ALLOW_ANONYMOUS opens the API to callers without a login |
 | yamlgraph.W012 | warning | deploy: WEBHOOK_ALLOW_PRIVATE lets webhooks reach loopback/private addresses |
@@ -59,6 +61,31 @@ def check_webhook_secret(
             id="yamlgraph.E010",
         )
     ]
+
+
+@register(TAG)
+def check_metrics_package(
+    app_configs: Iterable[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """E011: metrics are on but their package is missing."""
+    if not _ours(app_configs) or not app_settings.METRICS:
+        return []
+    from django.core.exceptions import ImproperlyConfigured
+
+    from yamlgraph_django import metrics
+
+    try:
+        metrics.prometheus()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint=f"{metrics.INSTALL}, or turn YAMLGRAPH['METRICS'] off.",
+                obj="YAMLGRAPH['METRICS']",
+                id="yamlgraph.E011",
+            )
+        ]
+    return []
 
 
 @register(TAG, deploy=True)
@@ -138,6 +165,14 @@ def check_unsafe_settings(
             "Leave YAMLGRAPH['WEBHOOK_REQUIRE_HTTPS'] unset (https whenever DEBUG is off).",
             "YAMLGRAPH['WEBHOOK_REQUIRE_HTTPS']",
             15,
+        )
+    if app_settings.METRICS and not app_settings.METRICS_TOKEN:
+        warn(
+            "/metrics is served to anyone who can reach it (graph names, load, queue sizes)",
+            "Set YAMLGRAPH['METRICS_TOKEN'] (Prometheus: `authorization: {credentials: ...}`), "
+            "or keep /metrics off the public network.",
+            "YAMLGRAPH['METRICS_TOKEN']",
+            17,
         )
     if not app_settings.WEBHOOK_SECRET:
         warn(

@@ -6,7 +6,8 @@ as OpenTelemetry's own docs describe): one `yamlgraph.run` span per run, with a
 Attributes: `yamlgraph.graph`, `yamlgraph.session_id`, `yamlgraph.run_id`, and on node
 spans `yamlgraph.node` and `langgraph.step`. A node that raised ends its span with an
 error status; a node that paused for a person (an interrupt) does not.
-Without opentelemetry nothing here runs (`callbacks()` is empty).
+Without opentelemetry, or before a tracer provider is set, nothing here runs
+(`callbacks()` is empty).
 """
 
 from __future__ import annotations
@@ -20,18 +21,26 @@ CONTROL_FLOW = {"GraphInterrupt", "NodeInterrupt", "ParentCommand", "GraphBubble
 
 
 def available() -> bool:
+    """opentelemetry is installed and a tracer provider is set (an SDK's, by the project
+    or `opentelemetry-instrument`): otherwise spans would go nowhere, so none are made."""
     try:
-        import opentelemetry.trace  # noqa: F401
+        from opentelemetry import trace
     except ImportError:
         return False
-    return True
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def callbacks(graph: str | None, session_id: str, run_id: Any) -> list[Any]:
     """LangChain callback handlers that make the spans of one run ([] without
-    opentelemetry)."""
+    opentelemetry). `graph` None: the session's graph, read here (one query)."""
     if not available():
         return []
+    if graph is None:
+        from yamlgraph_django.models import Session
+
+        rows = Session.objects.filter(pk=session_id).values_list("graph__name", flat=True)
+        graph = str(rows.first() or "")
     return [_handler_class()(graph, session_id, run_id)]
 
 
@@ -63,7 +72,7 @@ def _handler_class() -> type:
         """Opens a span when the graph (the root chain) or one of its nodes starts,
         closes it when it ends."""
 
-        def __init__(self, graph: str | None, session_id: str, run_id: Any) -> None:
+        def __init__(self, graph: str, session_id: str, run_id: Any) -> None:
             self.graph, self.session_id, self.run_id = graph, str(session_id), str(run_id)
             self.tracer = trace.get_tracer("yamlgraph_django")
             self.spans: dict[UUID, Any] = {}
@@ -71,13 +80,6 @@ def _handler_class() -> type:
             self.lock = threading.Lock()
 
         def _attributes(self) -> dict[str, str]:
-            if self.graph is None:  # the session's graph, read once per run
-                from yamlgraph_django.models import Session
-
-                row = Session.objects.filter(pk=self.session_id).values_list(
-                    "graph__name", flat=True
-                )
-                self.graph = str(row.first() or "")
             return {
                 "yamlgraph.graph": self.graph,
                 "yamlgraph.session_id": self.session_id,
