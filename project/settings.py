@@ -176,6 +176,9 @@ YAMLGRAPH = {
         *(Path(p) for p in os.environ.get("YAMLGRAPH_GRAPH_DIRS", "").split(os.pathsep) if p),
     ],
     "LEASE_SECONDS": float(os.environ.get("YAMLGRAPH_LEASE_SECONDS", "300")),
+    # Workers' heartbeats: how often they write one, after how long one counts as dead.
+    "WORKER_HEARTBEAT_SECONDS": float(os.environ.get("YAMLGRAPH_WORKER_HEARTBEAT_SECONDS", "10")),
+    "WORKER_STALE_SECONDS": float(os.environ.get("YAMLGRAPH_WORKER_STALE_SECONDS", "60")),
     "RUN_MODE": os.environ.get("YAMLGRAPH_RUN_MODE", "sync"),
     "DEFAULT_CHECKPOINTER": {"type": "sqlite", "path": str(BASE_DIR / "checkpoints.sqlite3")},
     # The event log of live runs: a database table here, Redis Streams with a URL.
