@@ -194,10 +194,12 @@ def settle_dead_worker_tasks(now: dt.datetime | None = None) -> int:
     stale (killed with kill -9, a lost machine): the task backend would show them running
     for ever. Their sessions are re-run by the crash sweeper (lease expiry), not by the
     task row. Only workers that wrote a heartbeat are judged. Returns how many rows."""
-    try:
-        from django_tasks_db.models import DBTaskResult
-    except ImportError:  # another task backend (RQ keeps its own registry of dead jobs)
+    from django.apps import apps
+
+    if not apps.is_installed("django_tasks_db"):  # RQ keeps its own registry of dead jobs
         return 0
+    from django_tasks_db.models import DBTaskResult
+
     stamp = now or timezone.now()
     dead = set(
         WorkerHeartbeat.objects.filter(seen_at__lt=stamp - stale_after()).values_list(
