@@ -83,9 +83,33 @@ def test_a_run_queued_without_a_worker_says_so_then_runs_when_one_starts(ops) ->
     down = health(server)
     assert down.status_code == 503 and down.json()["checks"]["worker"]["status"] == "down"
 
+    # A LangGraph client joining a queued run gets JSON at once, not gunicorn's timeout.
+    lg = {"Authorization": api.headers["Authorization"]}
+    thread = httpx.post(f"{server.url}/lg/threads", json={}, headers=lg, timeout=30).json()
+    run = httpx.post(
+        f"{server.url}/lg/threads/{thread['thread_id']}/runs",
+        json={"assistant_id": "mp_steps", "input": {"tag": deployment.new_tag("lg")}},
+        headers=lg,
+        timeout=30,
+    ).json()
+    asked = time.monotonic()
+    joined = httpx.get(
+        f"{server.url}/lg/threads/{thread['thread_id']}/runs/{run['run_id']}/join",
+        headers=lg,
+        timeout=60,
+    )
+    assert time.monotonic() - asked < 10
+    assert joined.status_code == 503 and joined.json()["code"] == "no_worker", joined.text
+
     worker = deployment.worker(name="ops-worker-a")
     done = api.wait_status(session, {"interrupted"}, timeout=90, processes=[worker, server])
     assert done["waiting_for_worker"] is None
+    rejoined = httpx.get(
+        f"{server.url}/lg/threads/{thread['thread_id']}/runs/{run['run_id']}/join",
+        headers=lg,
+        timeout=60,
+    )
+    assert rejoined.status_code == 200 and rejoined.json()["__interrupt__"], rejoined.text
     assert [pid for _id, pid in heartbeats(deployment)] == [worker.pid]
     up = health(server)
     assert up.status_code == 200, up.json()
