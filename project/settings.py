@@ -129,8 +129,12 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "runs", "filters": ["runs"]}
     },
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"yamlgraph_django": {"level": os.environ.get("YAMLGRAPH_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "yamlgraph_django": {
+            "handlers": ["console"],
+            "level": os.environ.get("YAMLGRAPH_LOG_LEVEL", "INFO"),
+        }
+    },
 }
 
 REST_FRAMEWORK = {

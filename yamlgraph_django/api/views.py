@@ -44,6 +44,7 @@ from yamlgraph_django.api.schema import (
     METADATA_FILTER,
     NOT_FOUND,
     SESSION_ID,
+    THROTTLED,
     TOO_LARGE,
     UNAUTHENTICATED,
     UNAVAILABLE,
@@ -219,12 +220,17 @@ def latest_graph(name: str) -> GraphDefinition:
         responses={
             201: OpenApiResponse(SessionSerializer, description="Started and run."),
             202: OpenApiResponse(SessionSerializer, description="Queued (background run)."),
+            (200, "text/event-stream"): OpenApiResponse(
+                description="With `stream`: the run's events as Server-Sent Events.",
+                response=OpenApiTypes.ANY,
+            ),
             400: INVALID,
             401: UNAUTHENTICATED,
             404: error_response(
                 "No graph of that name (`graph_not_found`); the message lists them."
             ),
             413: TOO_LARGE,
+            429: THROTTLED,
             503: UNAVAILABLE,
         },
         examples=[
@@ -348,6 +354,7 @@ class SessionViewSet(
             404: NOT_FOUND,
             409: BUSY_OR_DONE,
             413: TOO_LARGE,
+            429: THROTTLED,
             503: UNAVAILABLE,
         },
         examples=[
