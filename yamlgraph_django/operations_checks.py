@@ -5,6 +5,7 @@
 | yamlgraph.E010 | error | WEBHOOK_SECRET is empty while sessions have webhooks (their calls would go unsigned) |
 | yamlgraph.E011 | error | METRICS is on and prometheus-client is not installed (names the pip line) |
 | yamlgraph.W017 | warning | deploy: /metrics is served without METRICS_TOKEN |
+| yamlgraph.W018 | warning | deploy: CORS lets http:// origins in while DEBUG is off |
 | yamlgraph.W010 | warning | deploy: runs are queued and no worker has been seen for WORKER_STALE_SECONDS |
 | yamlgraph.W011 | warning | deploy: ALLOW_ANONYMOUS opens the API to callers without a login |
 | yamlgraph.W012 | warning | deploy: WEBHOOK_ALLOW_PRIVATE lets webhooks reach loopback/private addresses |
@@ -158,6 +159,19 @@ def check_unsafe_settings(
             "List the origins of your clients in CORS_ALLOWED_ORIGINS.",
             "CORS_ALLOW_ALL_ORIGINS",
             14,
+        )
+    plain = [
+        origin
+        for origin in getattr(settings, "CORS_ALLOWED_ORIGINS", None) or ()
+        if str(origin).startswith("http://")
+    ]
+    if plain and not settings.DEBUG:
+        warn(
+            f"CORS lets unencrypted origins in: {', '.join(plain)} (development servers?)",
+            "List only your clients' https:// origins in CORS_ALLOWED_ORIGINS (the "
+            "reference project: DJANGO_CORS_ALLOWED_ORIGINS).",
+            "CORS_ALLOWED_ORIGINS",
+            18,
         )
     if app_settings.WEBHOOK_REQUIRE_HTTPS is False:
         warn(

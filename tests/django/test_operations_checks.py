@@ -63,14 +63,19 @@ def test_each_unsafe_setting_is_named_under_deploy(yamlgraph_settings):
         "WEBHOOK_REQUIRE_HTTPS": False,
         "WEBHOOK_SECRET": "",
     }
-    with override_settings(YAMLGRAPH=unsafe, CORS_ALLOW_ALL_ORIGINS=True):
+    with override_settings(
+        YAMLGRAPH=unsafe,
+        CORS_ALLOW_ALL_ORIGINS=True,
+        CORS_ALLOWED_ORIGINS=["http://app.example.com"],
+        DEBUG=False,
+    ):
         found = ids(deploy=True)
         plain = ids()
-    assert {f"yamlgraph.W{n:03d}" for n in range(11, 17)} <= found
+    assert {f"yamlgraph.W{n:03d}" for n in (11, 12, 13, 14, 15, 16, 18)} <= found
     assert not plain & {f"yamlgraph.W{n:03d}" for n in range(11, 17)}
     safe = {**yamlgraph_settings, "WEBHOOK_SECRET": "k"}
-    with override_settings(YAMLGRAPH=safe):
-        assert not ids(deploy=True) & {f"yamlgraph.W{n:03d}" for n in range(11, 17)}
+    with override_settings(YAMLGRAPH=safe, CORS_ALLOWED_ORIGINS=["https://app.example.com"]):
+        assert not ids(deploy=True) & {f"yamlgraph.W{n:03d}" for n in range(11, 19)}
 
 
 def test_check_deploy_of_the_reference_project_names_every_unsafe_setting(tmp_path):
@@ -94,5 +99,6 @@ def test_check_deploy_of_the_reference_project_names_every_unsafe_setting(tmp_pa
         "security.W012",  # session cookie not secure
         "security.W016",  # CSRF cookie not secure
         "yamlgraph.W016",  # no webhook secret
+        "yamlgraph.W018",  # CORS for agent-chat-ui's http://localhost:3000
     ):
         assert finding in out, out
