@@ -132,7 +132,7 @@ LOGGING = {
     "loggers": {
         "yamlgraph_django": {
             "handlers": ["console"],
-            "level": os.environ.get("YAMLGRAPH_LOG_LEVEL", "INFO"),
+            "level": os.environ.get("YAMLGRAPH_LOG_LEVEL", "WARNING"),
         }
     },
 }
