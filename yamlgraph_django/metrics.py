@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -54,6 +55,7 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 _metrics: dict[str, Any] = {}
+_lock = threading.Lock()
 
 
 def enabled() -> bool:
@@ -76,6 +78,13 @@ def _get() -> dict[str, Any]:
     a project's default registry is left alone)."""
     if _metrics:
         return _metrics
+    with _lock:
+        if not _metrics:
+            _make_metrics()
+    return _metrics
+
+
+def _make_metrics() -> None:
     client = prometheus()
     registry = client.CollectorRegistry(auto_describe=True)
     _metrics.update(
@@ -126,7 +135,6 @@ def _get() -> dict[str, Any]:
             registry=registry,
         ),
     )
-    return _metrics
 
 
 _warned: list[bool] = []

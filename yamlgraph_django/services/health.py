@@ -106,9 +106,9 @@ def check_database() -> Check:
 
 def _probe_checkpointer() -> dict[str, Any]:
     from yamlgraph.storage import checkpointer_type
-    from yamlgraph_django.services.stores import _plain, get_saver, store_errors
+    from yamlgraph_django.services.stores import default_checkpointer, get_saver, store_errors
 
-    config = _plain(app_settings.CHECKPOINTER_OVERRIDE or app_settings.DEFAULT_CHECKPOINTER)
+    config = default_checkpointer()
     saver = get_saver(config)
     with store_errors():
         saver.get_tuple({"configurable": {"thread_id": PROBE_THREAD, "checkpoint_ns": ""}})

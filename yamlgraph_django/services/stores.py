@@ -120,6 +120,12 @@ def effective_checkpointer(
     return _plain(app_settings.DEFAULT_CHECKPOINTER), None
 
 
+def default_checkpointer() -> dict[str, Any] | str:
+    """The checkpointer config in effect for graphs without their own block:
+    CHECKPOINTER_OVERRIDE, else DEFAULT_CHECKPOINTER (what the health check asks)."""
+    return _plain(app_settings.CHECKPOINTER_OVERRIDE or app_settings.DEFAULT_CHECKPOINTER)
+
+
 def checkpointer_type(definition: GraphDefinition) -> str:
     """The type of store a graph's sessions use (never its url: it may hold a password)."""
     from yamlgraph.storage import checkpointer_type as type_of
