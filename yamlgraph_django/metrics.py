@@ -34,6 +34,7 @@ one of them answers the scrape for all. Without it, each process counts its own.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -196,12 +197,11 @@ class DatabaseCollector:
     """Gauges read from the database at each scrape: the same answer from every process."""
 
     def collect(self) -> Iterator[Any]:
-        from django.db.models import Count, Min
+        from django.db.models import Count, Max, Min, Q
         from django.utils import timezone
         from prometheus_client.core import GaugeMetricFamily
 
         from yamlgraph_django import models
-        from yamlgraph_django.services import workers
 
         now = timezone.now()
         waiting = models.Session.objects.filter(status=models.SessionStatus.INTERRUPTED)
@@ -234,12 +234,16 @@ class DatabaseCollector:
             "How long the oldest queued run has waited.",
             value=(now - summary["oldest"]).total_seconds() if summary["oldest"] else 0.0,
         )
+        stale = now - dt.timedelta(seconds=float(app_settings.WORKER_STALE_SECONDS))
+        beats = models.WorkerHeartbeat.objects.aggregate(
+            alive=Count("worker_id", filter=Q(seen_at__gte=stale)), newest=Max("seen_at")
+        )
         yield GaugeMetricFamily(
             "yamlgraph_workers_alive",
             "Workers whose heartbeat is fresher than WORKER_STALE_SECONDS.",
-            value=workers.live_workers(),
+            value=beats["alive"],
         )
-        seen = workers.newest_heartbeat(fresh=True)
+        seen = beats["newest"]
         if seen is not None:
             yield GaugeMetricFamily(
                 "yamlgraph_worker_heartbeat_age_seconds",
