@@ -290,7 +290,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "metrics need the bearer token\n", status=401, content_type="text/plain"
         )
-    body, content_type = exposition()
+    try:
+        body, content_type = exposition()
+    except ImproperlyConfigured as exc:  # the [metrics] extra is missing: say which
+        return HttpResponse(f"{exc}\n", status=503, content_type="text/plain")
     return HttpResponse(body, content_type=content_type)
 
 

@@ -117,3 +117,19 @@ def test_a_token_guards_the_scrape(yamlgraph_settings):
     with override_settings(YAMLGRAPH=value_):
         assert APIClient().get("/metrics").status_code == 401
         assert scrape(HTTP_AUTHORIZATION="Bearer t0ken")
+
+
+def test_without_prometheus_client_the_error_names_the_extra(yamlgraph_settings, monkeypatch):
+    """A project that turns metrics on without the [metrics] extra is told what to
+    install: by the system check and by /metrics itself."""
+    import sys
+
+    from django.core.checks import run_checks
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+    with override_settings(YAMLGRAPH={**yamlgraph_settings, "METRICS": True}):
+        [error] = [m for m in run_checks(tags=["yamlgraph"]) if m.id == "yamlgraph.E011"]
+        response = APIClient().get("/metrics")
+    assert "pip install yamlgraph-django[metrics]" in error.msg
+    assert response.status_code == 503
+    assert b"pip install yamlgraph-django[metrics]" in response.content
