@@ -190,6 +190,10 @@ YAMLGRAPH = {
     "WEBHOOK_SECRET": os.environ.get("YAMLGRAPH_WEBHOOK_SECRET", ""),
     # Webhooks to loopback/private addresses (a receiver on this machine): off by default.
     "WEBHOOK_ALLOW_PRIVATE": os.environ.get("YAMLGRAPH_WEBHOOK_ALLOW_PRIVATE") == "1",
+    # http:// webhooks: only with DEBUG, unless YAMLGRAPH_WEBHOOK_REQUIRE_HTTPS=0 allows them.
+    "WEBHOOK_REQUIRE_HTTPS": False
+    if os.environ.get("YAMLGRAPH_WEBHOOK_REQUIRE_HTTPS") == "0"
+    else None,
     # Prometheus /metrics (pip install yamlgraph-django[metrics]).
     "METRICS": os.environ.get("YAMLGRAPH_METRICS") == "1",
 }

@@ -209,6 +209,7 @@ def engine(
         settings={
             "YAMLGRAPH_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "YAMLGRAPH_WEBHOOK_ALLOW_PRIVATE": "1",
+            "YAMLGRAPH_WEBHOOK_REQUIRE_HTTPS": "0",
         },
     )
 
