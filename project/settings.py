@@ -57,6 +57,8 @@ else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
+    # Times requests by door for /metrics (does nothing unless YAMLGRAPH["METRICS"]).
+    "yamlgraph_django.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -119,6 +121,28 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "static"
 LOGIN_URL = "/admin/login/"
 
+# Log lines say which session and run they are about (yamlgraph_django.logging_context).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "runs": {
+            "format": "%(asctime)s %(levelname)s %(name)s [session=%(session_id)s "
+            "run=%(run_id)s] %(message)s"
+        }
+    },
+    "filters": {"runs": {"()": "yamlgraph_django.logging_context.ContextFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "runs", "filters": ["runs"]}
+    },
+    "loggers": {
+        "yamlgraph_django": {
+            "handlers": ["console"],
+            "level": os.environ.get("YAMLGRAPH_LOG_LEVEL", "WARNING"),
+        }
+    },
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -162,6 +186,9 @@ YAMLGRAPH = {
         *(Path(p) for p in os.environ.get("YAMLGRAPH_GRAPH_DIRS", "").split(os.pathsep) if p),
     ],
     "LEASE_SECONDS": float(os.environ.get("YAMLGRAPH_LEASE_SECONDS", "300")),
+    # Workers' heartbeats: how often they write one, after how long one counts as dead.
+    "WORKER_HEARTBEAT_SECONDS": float(os.environ.get("YAMLGRAPH_WORKER_HEARTBEAT_SECONDS", "10")),
+    "WORKER_STALE_SECONDS": float(os.environ.get("YAMLGRAPH_WORKER_STALE_SECONDS", "60")),
     "RUN_MODE": os.environ.get("YAMLGRAPH_RUN_MODE", "sync"),
     "DEFAULT_CHECKPOINTER": {"type": "sqlite", "path": str(BASE_DIR / "checkpoints.sqlite3")},
     # The event log of live runs: a database table here, Redis Streams with a URL.
@@ -169,6 +196,14 @@ YAMLGRAPH = {
     "WEBHOOK_SECRET": os.environ.get("YAMLGRAPH_WEBHOOK_SECRET", ""),
     # How often a worker looks for due crons (scheduled runs).
     "CRON_POLL_SECONDS": float(os.environ.get("YAMLGRAPH_CRON_POLL_SECONDS", "10")),
+    # Webhooks to loopback/private addresses (a receiver on this machine): off by default.
+    "WEBHOOK_ALLOW_PRIVATE": os.environ.get("YAMLGRAPH_WEBHOOK_ALLOW_PRIVATE") == "1",
+    # http:// webhooks: only with DEBUG, unless YAMLGRAPH_WEBHOOK_REQUIRE_HTTPS=0 allows them.
+    "WEBHOOK_REQUIRE_HTTPS": False
+    if os.environ.get("YAMLGRAPH_WEBHOOK_REQUIRE_HTTPS") == "0"
+    else None,
+    # Prometheus /metrics (pip install yamlgraph-django[metrics]).
+    "METRICS": os.environ.get("YAMLGRAPH_METRICS") == "1",
 }
 
 _CHECKPOINTER_SCHEMES = {

@@ -21,6 +21,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+if module_exists("yamlgraph_django.metrics"):
+    from yamlgraph_django.metrics import metrics_view
+
+    # Prometheus scrapes; 404 unless YAMLGRAPH_METRICS=1 (YAMLGRAPH["METRICS"]).
+    urlpatterns.append(path("metrics", metrics_view, name="metrics"))
+
 if module_exists("yamlgraph_django.api.urls"):
     urlpatterns.append(path("api/", include("yamlgraph_django.api.urls")))
 

@@ -26,13 +26,20 @@ class YamlgraphConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from yamlgraph_django import checks  # noqa: F401 - registers the checks
+        from yamlgraph_django import (
+            checks,  # noqa: F401 - registers the checks
+            logging_context,
+            metrics,
+        )
         from yamlgraph_django.services import notifications
 
         register_django_checkpointer()
         load_node_types()
         notifications.connect()
+        metrics.connect()
+        logging_context.install()
         _watch_graph_dirs_in_runserver()
+        _hint_at_workers_in_runserver()
 
 
 def register_django_checkpointer() -> bool:
@@ -64,6 +71,17 @@ def load_node_types() -> list[str]:
     for module in modules:
         importlib.import_module(module)
     return modules
+
+
+def _hint_at_workers_in_runserver() -> None:
+    """`runserver` says how to start a worker when none is alive (after startup, from
+    a thread: no query while apps load)."""
+    import sys
+
+    from yamlgraph_django import startup
+
+    if startup.is_runserver(sys.argv):
+        startup.say_when_no_worker()
 
 
 def _watch_graph_dirs_in_runserver() -> None:

@@ -2,7 +2,8 @@
 
 | id | level | what |
 |---|---|---|
-| yamlgraph.E001 | error | a graph file does not validate (one message per file, every issue with file:line; its checkpointer block's unknown type or unset `${VAR}` included) |
+| yamlgraph.W002 | warning | a graph file does not validate (one message per file, every issue with file:line; its checkpointer block's unknown type or unset `${VAR}` included): the other graphs keep working, so `migrate` and `runserver` start |
+| yamlgraph.E001 | error | invalid graph files, all named in one message; only with `check --deploy` (a deployment must not ship a broken file) |
 | yamlgraph.E002 | error | DEFAULT_CHECKPOINTER or CHECKPOINTER_OVERRIDE uses an unset `${VAR}` |
 | yamlgraph.E003 | error | DEFAULT_CHECKPOINTER or CHECKPOINTER_OVERRIDE names an unknown type (or is malformed) |
 | yamlgraph.E004 | error | a Redis/Postgres checkpointer cannot be reached; only with `check --deploy` |
@@ -11,6 +12,7 @@
 | yamlgraph.E020 | error | YAMLGRAPH["RULES"] names a class that does not import or is not a rulebook policy |
 | yamlgraph.E007 | error | a checkpointer, event log or task backend in the settings needs an extra that is not installed (names the `pip install "yamlgraph-django[...]"` line; see `extras.py`) |
 | yamlgraph.W001 | warning | a memory checkpointer is in effect while DEBUG is False |
+| yamlgraph.E010, E011, W010-W017 | | webhooks, metrics, workers and unsafe settings: see `yamlgraph_django.operations_checks` |
 
 The checks read graph files and settings only; they never touch the database, so they
 run before `migrate`. E004 opens network connections, so it is a deploy check: plain
@@ -22,8 +24,10 @@ override replaces is not checked, so an operator's override is never blocked by 
 development-only block in a graph file.
 
 Every check also runs with `--tag yamlgraph`. Like all Django errors, these stop
-`manage.py` commands that run checks (runserver, migrate); the served site itself keeps
-running and simply skips invalid graphs. Silence one with SILENCED_SYSTEM_CHECKS.
+`manage.py` commands that run checks (runserver, migrate); a broken graph file is only a
+warning there (the served site skips it and the other graphs keep working), and an
+error under `check --deploy`. Silence one with SILENCED_SYSTEM_CHECKS. E010 and W010
+read the database (W010 is a deploy check; E010 only reads settings).
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ def check_graph_dirs(app_configs: Iterable[Any] | None = None, **kwargs: Any) ->
 def check_graph_files(
     app_configs: Iterable[Any] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """E001 for each graph file that does not validate, E006 for a name declared twice."""
+    """W002 for each graph file that does not validate (a typo while editing must not
+    stop `migrate` or `runserver`), E006 for a name declared twice."""
     if not _ours(app_configs):
         return []
     messages: list[CheckMessage] = []
@@ -92,12 +97,12 @@ def check_graph_files(
             issues = "\n".join(f"  {issue}" for issue in graph.issues)
             count = len(graph.issues)
             messages.append(
-                Error(
+                Warning(
                     f"invalid graph file ({count} problem{'s' if count != 1 else ''}):\n{issues}",
                     hint="Fix the file; until then it is not registered and the other "
                     "graphs keep working.",
                     obj=str(path),
-                    id="yamlgraph.E001",
+                    id="yamlgraph.W002",
                 )
             )
         else:
@@ -115,6 +120,33 @@ def check_graph_files(
                 )
             )
     return messages
+
+
+@register(TAG, deploy=True)
+def check_graph_files_for_deploy(
+    app_configs: Iterable[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """E001 (deploy only): the invalid graph files, in one message (each one's problems
+    are its W002)."""
+    if not _ours(app_configs):
+        return []
+    invalid = [
+        path
+        for path in find_graph_files()
+        if (graph := read_graph_file(path)) is not None and graph.config is None
+    ]
+    if not invalid:
+        return []
+    return [
+        Error(
+            f"{len(invalid)} invalid graph file{'s' if len(invalid) != 1 else ''}: "
+            + ", ".join(str(p) for p in invalid),
+            hint="A deployment must not ship a broken graph: fix or remove "
+            f"{'them' if len(invalid) != 1 else 'it'} (see yamlgraph.W002 for the problems).",
+            obj="YAMLGRAPH['GRAPH_DIRS']",
+            id="yamlgraph.E001",
+        )
+    ]
 
 
 @register(TAG)
@@ -308,3 +340,4 @@ def check_rules(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list
 
 
 from yamlgraph_django import extras as _extras  # noqa: E402, F401 - registers E007 for TASKS/EVENTS_URL
+from yamlgraph_django import operations_checks  # noqa: E402, F401 - registers its checks

@@ -55,6 +55,31 @@ DEFAULTS: dict[str, Any] = {
     "STORE_ACCESS": "yamlgraph_django.services.store.own_namespace_or_staff",
     # Scheduled runs (crons): how often the worker looks for due ones.
     "CRON_POLL_SECONDS": 10,
+    # Webhook URL policy: None lets any public host in; a list of host names only those
+    # ("*.example.com": its subdomains). Loopback, private and link-local addresses are
+    # refused unless WEBHOOK_ALLOW_PRIVATE; https is required unless DEBUG (or
+    # WEBHOOK_REQUIRE_HTTPS says otherwise).
+    "WEBHOOK_ALLOWED_HOSTS": None,
+    "WEBHOOK_ALLOW_PRIVATE": False,
+    "WEBHOOK_REQUIRE_HTTPS": None,
+    # Workers write a heartbeat this often; one not seen for STALE seconds is presumed
+    # dead. With WORKER_REQUIRED the health check is down while no worker is alive
+    # (None: required unless the TASKS backend runs tasks in the process, "immediate").
+    "WORKER_HEARTBEAT_SECONDS": 10,
+    "WORKER_STALE_SECONDS": 60,
+    "WORKER_REQUIRED": None,
+    # How long a join or a wait holds a request for a queued or running run before it
+    # answers the run's status (below gunicorn's default 30 s timeout).
+    "WAIT_SECONDS": 25,
+    # Per-user request rates of start and resume (API and /lg/ runs), DRF's syntax
+    # ("60/min"); None turns one off.
+    "THROTTLE_RATES": {"start": "120/min", "resume": "240/min"},
+    # Prometheus /metrics (needs the [metrics] extra: prometheus-client); with a token,
+    # scrapes must send `Authorization: Bearer <token>`.
+    "METRICS": False,
+    "METRICS_TOKEN": "",
+    # Health check: how long each store may take to answer.
+    "HEALTH_TIMEOUT_SECONDS": 3.0,
 }
 
 IMPORT_STRINGS = {"LLM_FACTORY", "SESSION_ACCESS"}

@@ -108,6 +108,18 @@ class CheckpointerUnavailable(YamlgraphError):
     default_detail = "The checkpoint store is unavailable."
 
 
+class NoWorker(YamlgraphError):
+    """A run waits in the queue and no worker is alive to take it; it runs once one
+    starts (`manage.py yamlgraph worker`). Nothing was changed."""
+
+    status_code = 503
+    code = "no_worker"
+    default_detail = (
+        "The run is queued and no worker is alive: it runs when a worker starts "
+        "(`manage.py yamlgraph worker`)."
+    )
+
+
 def _first(message: Any) -> str:
     if isinstance(message, list | tuple) and message:
         return str(message[0])

@@ -90,7 +90,32 @@ async def iterate_in_thread(frames: Iterator[bytes]) -> AsyncIterator[bytes]:
             queue.get_nowait()
 
 
-def follow(follower: Any, frame: Any) -> Iterator[bytes]:
+def waiting_comment(notice: dict[str, Any]) -> bytes:
+    """A queued run without a worker, as an SSE comment (clients skip it; curl shows it)."""
+    return f": no_worker: {notice['detail']}\r\n\r\n".encode()
+
+
+def heartbeat(follower: Any, notice_frame: Any = waiting_comment) -> bytes:
+    """The idle stream's heartbeat; while the run it follows is queued with no worker
+    alive, preceded by `notice_frame(notice)` saying so."""
+    from yamlgraph_django.models import Run, Session
+    from yamlgraph_django.services import workers
+
+    try:
+        if follower.run_id is not None:
+            run = Run.objects.filter(pk=follower.run_id).first()
+            notice = workers.queued_notice(run) if run is not None else None
+        else:
+            session = Session.objects.filter(pk=follower.session_id).first()
+            notice = workers.session_notice(session) if session is not None else None
+    except Exception:  # a heartbeat never ends a stream
+        notice = None
+    if notice is None:
+        return HEARTBEAT
+    return notice_frame(notice.as_dict()) + HEARTBEAT
+
+
+def follow(follower: Any, frame: Any, notice_frame: Any = waiting_comment) -> Iterator[bytes]:
     """Frames of the events a `run_events.Follower` reads, with heartbeats, until done;
     `frame(event)` may return b"" to leave an event out."""
     beat = time.monotonic()
@@ -104,13 +129,16 @@ def follow(follower: Any, frame: Any) -> Iterator[bytes]:
         if not batch:
             if time.monotonic() - beat >= app_settings.EVENTS_HEARTBEAT_SECONDS:
                 beat = time.monotonic()
-                yield HEARTBEAT
+                yield heartbeat(follower, notice_frame)
             time.sleep(POLL_SECONDS)
 
 
-async def follow_async(follower: Any, frame: Any) -> AsyncIterator[bytes]:
+async def follow_async(
+    follower: Any, frame: Any, notice_frame: Any = waiting_comment
+) -> AsyncIterator[bytes]:
     """`follow` for ASGI: each poll on a pool thread, the waits on the event loop."""
     poll = sync_to_async(follower.poll, thread_sensitive=False)
+    beat_frame = sync_to_async(heartbeat, thread_sensitive=False)
     beat = time.monotonic()
     while True:
         batch = await poll()
@@ -122,13 +150,22 @@ async def follow_async(follower: Any, frame: Any) -> AsyncIterator[bytes]:
         if not batch:
             if time.monotonic() - beat >= app_settings.EVENTS_HEARTBEAT_SECONDS:
                 beat = time.monotonic()
-                yield HEARTBEAT
+                yield await beat_frame(follower, notice_frame)
             await asyncio.sleep(POLL_SECONDS)
 
 
 def follow_response(
-    request: Any, follower: Any, frame: Any, headers: dict[str, str]
+    request: Any,
+    follower: Any,
+    frame: Any,
+    headers: dict[str, str],
+    notice_frame: Any = waiting_comment,
 ) -> StreamingHttpResponse:
-    """An event-stream response reading the log through `follower`."""
-    frames = follow_async(follower, frame) if is_asgi(request) else follow(follower, frame)
+    """An event-stream response reading the log through `follower`; `notice_frame`
+    renders the notice of a run queued with no worker alive (a comment by default)."""
+    frames = (
+        follow_async(follower, frame, notice_frame)
+        if is_asgi(request)
+        else follow(follower, frame, notice_frame)
+    )
     return event_stream_response(request, frames, headers)

@@ -200,3 +200,4 @@ class SessionEvent(models.Model):
 
 from yamlgraph_django.checkpointer.models import *  # noqa: E402, F403
 from yamlgraph_django.store_models import *  # noqa: E402, F403
+from yamlgraph_django.worker_models import WorkerHeartbeat  # noqa: E402, F401

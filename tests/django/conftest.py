@@ -53,6 +53,20 @@ def _tasks_in_process() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_caches() -> Iterator[None]:
+    """Request rates count per user in the default cache: each test starts at zero, as
+    the user ids of a rolled-back database come round again; and no test sees another's
+    worker heartbeat through the one-second cache of `newest_heartbeat`."""
+    from django.core.cache import cache
+
+    from yamlgraph_django.services import workers
+
+    cache.clear()
+    workers.forget()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fresh_registry() -> Iterator[None]:
     registry.reset()
     yield

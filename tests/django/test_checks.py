@@ -20,11 +20,16 @@ from tests.servers import free_port
 UNSET = "YAMLGRAPH_TEST_SURELY_UNSET_VAR"
 
 
+#: The deploy checks of settings a production deployment should change (tested in
+#: tests/django/test_operations_checks.py); the tests here look at the others.
+SETTINGS_ADVICE = {f"yamlgraph.W{n:03d}" for n in range(11, 20)}
+
+
 def yamlgraph_messages(*, deploy: bool = False) -> list[Any]:
     return [
         m
         for m in run_checks(tags=["yamlgraph"], include_deployment_checks=deploy)
-        if m.id and m.id.startswith("yamlgraph.")
+        if m.id and m.id.startswith("yamlgraph.") and m.id not in SETTINGS_ADVICE
     ]
 
 
@@ -51,10 +56,10 @@ def test_the_repository_settings_pass_the_checks():
     call_command("check", tags=["yamlgraph"])  # raises SystemCheckError on errors
 
 
-# --------------------------------------------------------------------------- E001 / E006
+# --------------------------------------------------------------------------- W002 / E001 / E006
 
 
-def test_e001_one_error_per_invalid_file_with_file_and_line(
+def test_w002_one_warning_per_invalid_file_with_file_and_line(
     yamlgraph_settings, graph_dir, write_graph
 ):
     bad = write_graph(
@@ -73,7 +78,7 @@ def test_e001_one_error_per_invalid_file_with_file_and_line(
 
     messages = yamlgraph_messages()
 
-    assert ids(messages) == ["yamlgraph.E001", "yamlgraph.E001"]
+    assert ids(messages) == ["yamlgraph.W002", "yamlgraph.W002"]
     by_file = {m.obj: m for m in messages}
     text = by_file[str(bad.resolve())].msg
     assert "2 problems" in text
@@ -82,13 +87,20 @@ def test_e001_one_error_per_invalid_file_with_file_and_line(
 
 
 @pytest.mark.django_db  # Django 6 runs database checks in `check` too
-def test_e001_makes_manage_py_check_fail_with_the_message(
-    yamlgraph_settings, graph_dir, write_graph
+def test_a_broken_file_warns_in_check_and_fails_check_deploy(
+    yamlgraph_settings, graph_dir, write_graph, capsys
 ):
-    write_graph(graph_dir, "bad.yaml", text="name: bad\nnodes: {a: {type: nope}}\n")
+    """A typo while editing must not stop `migrate` or `runserver` (the other graphs
+    keep working), but a deployment must not ship it."""
+    bad = write_graph(graph_dir, "bad.yaml", text="name: bad\nnodes: {a: {type: nope}}\n")
 
-    with pytest.raises(SystemCheckError, match=r"(?s)yamlgraph\.E001.*unknown node type 'nope'"):
-        call_command("check")
+    call_command("check")  # no SystemCheckError: a warning only
+    assert "yamlgraph.W002" in capsys.readouterr().err
+
+    with pytest.raises(SystemCheckError, match=r"(?s)yamlgraph\.E001.*1 invalid graph file"):
+        call_command("check", deploy=True)
+    [error] = [m for m in yamlgraph_messages(deploy=True) if m.id == "yamlgraph.E001"]
+    assert str(bad.resolve()) in error.msg
 
 
 def test_e006_two_files_declaring_one_name(yamlgraph_settings, graph_dir, write_graph):
@@ -139,7 +151,7 @@ def test_an_unset_variable_in_a_graph_files_own_block_makes_the_file_invalid(
     yamlgraph_settings, graph_dir, write_graph, monkeypatch
 ):
     """The engine's own validation refuses it (as `python -m yamlgraph validate` does):
-    one E001 naming the file, the option and its line, and no second message."""
+    one W002 naming the file, the option and its line, and no second message."""
     monkeypatch.delenv(UNSET, raising=False)
     path = graph_dir / "interview.yaml"
     path.write_text(path.read_text() + f'\ncheckpointer:\n  type: redis\n  url: "${{{UNSET}}}"\n')
@@ -147,7 +159,7 @@ def test_an_unset_variable_in_a_graph_files_own_block_makes_the_file_invalid(
 
     [message] = yamlgraph_messages()
 
-    assert message.id == "yamlgraph.E001"
+    assert message.id == "yamlgraph.W002"
     assert message.obj == str(path.resolve())
     assert f"{path.resolve()}:{url_line}: checkpointer.url: environment variable {UNSET}" in (
         message.msg
@@ -280,4 +292,4 @@ def test_unused_graph_dir_path_type(tmp_path: Path, configure):
     graph.write_text("name: single\nnodes: {a: {type: nope}}\n")
     with configure(GRAPH_DIRS=[graph]):
         [message] = yamlgraph_messages()
-    assert message.id == "yamlgraph.E001"
+    assert message.id == "yamlgraph.W002"

@@ -206,7 +206,11 @@ def engine(
         events=stores if stores == "redis" else "database",
         redis_url=redis_url,
         lease_seconds=LEASE_SECONDS,
-        settings={"YAMLGRAPH_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        settings={
+            "YAMLGRAPH_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "YAMLGRAPH_WEBHOOK_ALLOW_PRIVATE": "1",
+            "YAMLGRAPH_WEBHOOK_REQUIRE_HTTPS": "0",
+        },
     )
 
     def start() -> Engine:

@@ -14,6 +14,7 @@ so installing the app changes nothing for the project's other DRF views.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -113,8 +114,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         headers: dict[str, str] = {}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = f"{exc.wait:.0f}"
+        if getattr(exc, "wait", None) is not None:  # whole seconds, never 0 (RFC 9110)
+            headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
         if isinstance(exc, exceptions.ValidationError):
             body = _validation_body(exc.detail)
         elif isinstance(exc.detail, list | dict):  # an APIException raised with a structure

@@ -51,6 +51,10 @@ UNAVAILABLE = error_response(
     "The checkpoint store cannot be reached (`checkpointer_unavailable`); nothing "
     "changed, retry later."
 )
+THROTTLED = error_response(
+    "Over the user's rate of starts or answers (YAMLGRAPH['THROTTLE_RATES'], `throttled`); "
+    "`Retry-After` says when to try again."
+)
 TOO_LARGE = error_response("The body is over YAMLGRAPH['MAX_REQUEST_BYTES'] (`request_too_large`).")
 BUSY_OR_DONE = error_response(
     "Another request is running the session (`session_busy`), or it is completed or "

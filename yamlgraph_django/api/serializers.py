@@ -27,7 +27,7 @@ from rest_framework import serializers
 
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import GraphDefinition, Session, SessionStatus
-from yamlgraph_django.services import json_type_word, validate_metadata
+from yamlgraph_django.services import json_type_word, validate_metadata, workers
 from yamlgraph_django.services.webhooks import MAX_URL_LENGTH, WEBHOOK_MESSAGE, WEBHOOK_PATTERN
 
 # --------------------------------------------------------------------------- fields
@@ -279,9 +279,23 @@ class SessionSerializer(SessionSummarySerializer):
         help_text="Pending questions; answer them with POST .../resume/.",
     )
 
+    waiting_for_worker = serializers.SerializerMethodField(
+        help_text="Set while a queued run of the session waits and no worker is alive: "
+        "`{code: no_worker, queued_at, last_worker_seen, detail}` (start one with "
+        "`manage.py yamlgraph worker`); null otherwise."
+    )
+
     class Meta(SessionSummarySerializer.Meta):
-        fields = _insert_after(SessionSummarySerializer.Meta.fields, "values", "next")
+        fields = [
+            *_insert_after(SessionSummarySerializer.Meta.fields, "values", "next"),
+            "waiting_for_worker",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(NULLABLE_OBJECT_SCHEMA)
+    def get_waiting_for_worker(self, session: Session) -> dict[str, Any] | None:
+        notice = workers.session_notice(session)
+        return notice.as_dict() if notice is not None else None
 
     def _state(self) -> dict[str, Any] | None:
         return self.context.get("state")

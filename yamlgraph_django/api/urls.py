@@ -14,6 +14,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from yamlgraph_django.api.health import HealthView
 from yamlgraph_django.api.views import GraphViewSet, SessionViewSet
 
 app_name = "yamlgraph_api"
@@ -24,6 +25,7 @@ router.register("graphs", GraphViewSet, basename="graph")
 router.register("sessions", SessionViewSet, basename="session")
 
 urlpatterns = [
+    path("health/", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="yamlgraph_api:schema"), name="docs"),
     path("", include(router.urls)),

@@ -44,6 +44,7 @@ from yamlgraph_django.api.schema import (
     METADATA_FILTER,
     NOT_FOUND,
     SESSION_ID,
+    THROTTLED,
     TOO_LARGE,
     UNAUTHENTICATED,
     UNAVAILABLE,
@@ -60,6 +61,7 @@ from yamlgraph_django.api.serializers import (
     SessionSummarySerializer,
     StreamQuerySerializer,
 )
+from yamlgraph_django.api.throttles import ResumeThrottle, StartThrottle
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import GraphNotFound, InvalidInput
 from yamlgraph_django.http_streams import follow_response, sse
@@ -218,12 +220,17 @@ def latest_graph(name: str) -> GraphDefinition:
         responses={
             201: OpenApiResponse(SessionSerializer, description="Started and run."),
             202: OpenApiResponse(SessionSerializer, description="Queued (background run)."),
+            (200, "text/event-stream"): OpenApiResponse(
+                description="With `stream`: the run's events as Server-Sent Events.",
+                response=OpenApiTypes.ANY,
+            ),
             400: INVALID,
             401: UNAUTHENTICATED,
             404: error_response(
                 "No graph of that name (`graph_not_found`); the message lists them."
             ),
             413: TOO_LARGE,
+            429: THROTTLED,
             503: UNAVAILABLE,
         },
         examples=[
@@ -272,6 +279,14 @@ class SessionViewSet(
         return permissions.visible_sessions(
             self.request.user, queryset, listing=self.action == "list"
         )
+
+    def get_throttles(self) -> list[Any]:
+        """Start and resume are rate-limited per user (THROTTLE_RATES; 429)."""
+        if self.action == "create":
+            return [StartThrottle()]
+        if self.action == "resume":
+            return [ResumeThrottle()]
+        return super().get_throttles()
 
     def get_serializer_class(self) -> type:
         if self.action == "list":
@@ -339,6 +354,7 @@ class SessionViewSet(
             404: NOT_FOUND,
             409: BUSY_OR_DONE,
             413: TOO_LARGE,
+            429: THROTTLED,
             503: UNAVAILABLE,
         },
         examples=[
@@ -409,7 +425,9 @@ class SessionViewSet(
         "`error` if the run failed and `end` with the status it left. Every frame has an "
         "`id:` to resume from. The stream ends once no run is active or queued (with "
         "`run`, after that run's `end`); a finished session replays its log. Comment "
-        "lines (`: heartbeat`) keep idle connections open.",
+        "lines (`: heartbeat`) keep idle connections open. While a queued run waits and no "
+        "worker is alive, each heartbeat is preceded by a `waiting_for_worker` event "
+        "(`{code: no_worker, queued_at, last_worker_seen, detail}`).",
         parameters=[SESSION_ID, StreamQuerySerializer],
         request=None,
         filters=False,
@@ -446,7 +464,13 @@ class SessionViewSet(
             follower = services.Follower(session.pk, after=after, run_id=run_id)
         except services.InvalidEventId as exc:
             raise InvalidInput(errors={field: str(exc)}) from None
-        return follow_response(self.request, follower, frame_of, {})
+        return follow_response(
+            self.request,
+            follower,
+            frame_of,
+            {},
+            notice_frame=lambda notice: sse("waiting_for_worker", notice),
+        )
 
     @extend_schema(
         summary="Checkpoint history",

@@ -17,7 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from yamlgraph_django import services
-from yamlgraph_django.exceptions import InvalidInput, SessionNotFound
+from yamlgraph_django.api.throttles import throttles_for_run
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import InvalidInput, NoWorker, SessionNotFound
 from yamlgraph_django.http_streams import event_stream_response, follow_response, sse
 from yamlgraph_django.models import RunStatus, Session
 from yamlgraph_django.protocol import serializers, shaping
@@ -29,11 +31,26 @@ from yamlgraph_django.services.run_events import END
 threads = services.threads
 thread_runs = services.thread_runs
 
-#: How long a run asked to `enqueue` (or `interrupt`) behind a busy thread waits for it.
-ENQUEUE_WAIT_SECONDS = 30.0
-#: How long `join` and a joined stream wait for a run to finish.
-JOIN_WAIT_SECONDS = 300.0
 POLL_SECONDS = 0.1
+#: How often a waiting request looks whether a worker is still alive.
+WORKER_LOOK_SECONDS = 1.0
+
+
+def wait_seconds() -> float:
+    """How long a request waits for a run (to finish, or to free its thread) before it
+    answers: YAMLGRAPH["WAIT_SECONDS"], below the app server's own timeout, so the
+    client gets JSON, never the server's HTML 500."""
+    return float(app_settings.WAIT_SECONDS)
+
+
+def refuse_if_stranded(session: Session) -> None:
+    """NoWorker (503) when the thread waits on a queued run and no worker is alive:
+    waiting would only end in a timeout."""
+    notice = services.workers.session_notice(session)
+    if notice is not None:
+        raise NoWorker(f"Thread {session.thread_id}: a run is {notice.detail}.")
+
+
 HEARTBEAT_SECONDS = 5.0
 
 
@@ -44,6 +61,12 @@ def run_headers(session: Session, run_id: str, tail: str) -> dict[str, str]:
 
 class RunStartMixin:
     """Check a run body, find or create the thread, and claim it for the run."""
+
+    def get_throttles(self) -> list[Any]:
+        """Runs are rate-limited per user like the API's start and resume (429)."""
+        if self.request.method == "POST":  # type: ignore[attr-defined]
+            return throttles_for_run(self.request.data)  # type: ignore[attr-defined]
+        return super().get_throttles()  # type: ignore[misc]
 
     def start(
         self, view: ProtocolView, thread_id: str, *, background: bool = False
@@ -71,7 +94,8 @@ class RunStartMixin:
             assistant_id=threads.assistant_id_of(definition.name),
         )
         strategy = data.get("multitask_strategy") or "enqueue"
-        deadline = time.monotonic() + ENQUEUE_WAIT_SECONDS
+        deadline = time.monotonic() + wait_seconds()
+        looked = 0.0
         while True:
             try:
                 prepared = thread_runs.prepare_run(
@@ -80,6 +104,10 @@ class RunStartMixin:
             except threads.ThreadBusy:
                 if strategy == "reject" or time.monotonic() >= deadline:
                     raise
+                if time.monotonic() - looked >= WORKER_LOOK_SECONDS:
+                    looked = time.monotonic()
+                    session.refresh_from_db()
+                    refuse_if_stranded(session)
                 if strategy in ("interrupt", "rollback"):
                     # Stop the running run at its next step (its checkpoints stay), then
                     # run this one; `rollback` keeps them too (a MAY we do not do).
@@ -203,19 +231,36 @@ class RunDetailView(ProtocolView):
         return Response(shaping.run(threads.find_run(session, run_id), session))
 
 
-def wait_for_run(run: Any) -> None:
-    """Poll until `run` has finished (its row says so) or JOIN_WAIT_SECONDS pass."""
-    deadline = time.monotonic() + JOIN_WAIT_SECONDS
+def wait_for_run(run: Any) -> bool:
+    """Poll until `run` has finished (its row says so) or WAIT_SECONDS pass; True if it
+    finished. NoWorker as soon as it sits queued with no worker alive."""
+    deadline = time.monotonic() + wait_seconds()
+    looked = 0.0
     while run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and time.monotonic() < deadline:
+        if run.status == RunStatus.QUEUED and time.monotonic() - looked >= WORKER_LOOK_SECONDS:
+            looked = time.monotonic()
+            notice = services.workers.queued_notice(run)
+            if notice is not None:
+                raise NoWorker(f"Run {threads.run_uuid(run)} is {notice.detail}.")
         time.sleep(POLL_SECONDS)
         run.refresh_from_db()
+    return run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 class RunJoinView(ProtocolView):
     def get(self, request: Request, thread_id: str, run_id: str) -> Response:
+        """The thread's values once the run ends; while it still runs after WAIT_SECONDS,
+        202 with the run (join again); 503 `no_worker` for a run no worker will take."""
         session = self.thread(thread_id)
         run = threads.find_run(session, run_id)
-        wait_for_run(run)
+        if not wait_for_run(run):
+            session.refresh_from_db()
+            body = {
+                **shaping.run(run, session),
+                "detail": f"the run is still {shaping.RUN_STATUS.get(run.status, run.status)} "
+                f"after {wait_seconds():g} s; join again",
+            }
+            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Retry-After": "1"})
         return Response(thread_runs.run_result(session))
 
 

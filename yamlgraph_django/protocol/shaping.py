@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from yamlgraph_django.models import GraphDefinition, Run, RunStatus, Session, SessionStatus
-from yamlgraph_django.services import thread_runs, threads
+from yamlgraph_django.services import thread_runs, threads, workers
 
 THREAD_STATUS = {
     SessionStatus.RUNNING: "busy",
@@ -100,7 +100,7 @@ def run(run: Run, session: Session) -> dict[str, Any]:
     if run.status == RunStatus.FAILED and run.error == CANCELLED:
         status = "interrupted"
     finished = run.finished_at or run.started_at
-    return {
+    body = {
         "run_id": threads.run_uuid(run),
         "thread_id": session.thread_id,
         "assistant_id": (session.metadata or {}).get("assistant_id")
@@ -112,3 +112,7 @@ def run(run: Run, session: Session) -> dict[str, Any]:
         "multitask_strategy": "reject",
         "kwargs": {},
     }
+    notice = workers.queued_notice(run)
+    if notice is not None:  # queued while no worker is alive: say so, and what to do
+        body["waiting_for_worker"] = notice.as_dict()
+    return body

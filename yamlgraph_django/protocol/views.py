@@ -111,7 +111,13 @@ class OkView(ProtocolView):
         return [AllowAny()]
 
     def get(self, request: Request) -> Response:
-        return Response({"ok": True})
+        """`{"ok": true}` as langgraph-api answers, plus the health report of
+        `/api/health/` (503 with `"ok": false` when a part is down)."""
+        from yamlgraph_django.api.health import health_response
+
+        response = health_response(request)
+        response.data = {"ok": response.status_code == 200, **response.data}
+        return response
 
 
 class InfoView(OkView):

@@ -18,12 +18,14 @@ Modules, by what they talk to: `stores` (savers, compiled graphs, outages), `sna
 (shaping checkpoints), `validation` (what callers give), `planning` and `execution`
 (what a resume invokes, running it), `lifecycle` (start/resume/cancel), `tasks` (the
 background task), `state` (reading), `maintenance` (delete, prune, recover),
-`webhooks` and `notifications` (what follows a session's interruption or end). Row
+`webhooks` and `notifications` (what follows a session's interruption or end),
+`url_policy` (where a webhook may point), `workers` (heartbeats: is a worker alive?)
+and `health` (is each store answering?). Row
 changes are `Session.objects` methods (`yamlgraph_django.managers`).
 """
 
 from yamlgraph_django.events import InvalidEventId
-from yamlgraph_django.services import thread_runs, threads
+from yamlgraph_django.services import health, thread_runs, threads, workers
 from yamlgraph_django.services.lifecycle import cancel_session, resume_session, start_session
 from yamlgraph_django.services.maintenance import (
     CRASH_ERROR,
@@ -53,6 +55,7 @@ __all__ = [
     "get_history",
     "get_state",
     "graph_config",
+    "health",
     "json_type_word",
     "latest_event_id",
     "prune_expired",
@@ -66,4 +69,5 @@ __all__ = [
     "threads",
     "validate_metadata",
     "validate_webhook",
+    "workers",
 ]

@@ -42,6 +42,7 @@ from yamlgraph_django.services.snapshots import thread_config
 from yamlgraph_django.services.stores import get_app, saver_for, store_errors
 from yamlgraph_django.services.tasks import enqueue_on_commit
 from yamlgraph_django.services.validation import check_channel, user_or_none
+from yamlgraph_django.services.workers import settle_dead_worker_tasks
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -277,6 +278,7 @@ class Sweeper:
                 close_old_connections()
                 for session in recover_stale_sessions(channel=RunChannel.TASK, rerun=True):
                     logger.warning("recovered session %s: %s", session.pk, session.status)
+                settle_dead_worker_tasks()
             except Exception:
                 logger.warning("crash sweep failed; trying again later", exc_info=True)
         connections.close_all()
@@ -288,15 +290,20 @@ class Sweeper:
         self.done.set()
 
 
-def worker_command() -> tuple[str, list[str]]:
+def worker_command(worker_id: str | None = None) -> tuple[str, list[str]]:
     """The management command (and its arguments) that works the TASKS default backend's
-    queue: django-tasks-db's `db_worker`, or django-rq's `rqworker` for RQ."""
+    queue: django-tasks-db's `db_worker` (with `worker_id`, the id its task rows record,
+    so the sweeper can settle them if the worker dies), or django-rq's `rqworker`."""
     from yamlgraph_django.services.tasks import run_session
 
     backend = run_session.get_backend()
     module = type(backend).__module__
     if module.startswith("django_tasks_db"):
-        return "db_worker", ["--queue-name", "*"]
+        return "db_worker", [
+            "--queue-name",
+            "*",
+            *(["--worker-id", worker_id] if worker_id else []),
+        ]
     if module.startswith("django_tasks_rq"):
         queues = sorted(getattr(backend, "queues", None) or ["default"])
         # SimpleWorker runs jobs in the worker process: RQ's default forks one per job,

@@ -11,6 +11,7 @@ for a stop request on the run's row (cancel, `multitask_strategy: interrupt`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -20,8 +21,10 @@ from typing import Any
 from django.db import connections, router
 
 from yamlgraph.graph_loader import DEFAULTS_NODE
+from yamlgraph_django import metrics, tracing
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.events import Event, event_log
+from yamlgraph_django.logging_context import log_context
 from yamlgraph_django.models import Run, RunStatus, Session, SessionEvent, SessionStatus
 from yamlgraph_django.services.snapshots import json_safe
 
@@ -97,6 +100,7 @@ class Publisher:
         self.session_id, self.run_id, self.each = str(session_id), run_id, each
         self.check_after = 0.0 if on_worker else STOP_CHECK_SECONDS
         self.pending: list[tuple[str, Any]] = []
+        self.first_pending_at = 0.0  # when the oldest part not yet written happened
         self.lock = threading.Lock()
         self.timer: threading.Timer | None = None
         self.failed = False
@@ -105,6 +109,8 @@ class Publisher:
     def publish(self, event: str, data: Any, *, flush: bool = False) -> list[str]:
         """Queue a part; returns the ids written now (none unless `flush` or `each`)."""
         with self.lock:
+            if not self.pending:
+                self.first_pending_at = time.monotonic()
             self.pending.append((event, data))
             if not (flush or self.each or self.deferred) and self.timer is None:
                 delay = float(app_settings.EVENTS_FLUSH_SECONDS)
@@ -128,8 +134,11 @@ class Publisher:
             if not parts or self.failed:
                 return []
             try:
-                return event_log().append(self.session_id, self.run_id, parts)
+                ids = event_log().append(self.session_id, self.run_id, parts)
+                metrics.event_log_lag(time.monotonic() - self.first_pending_at)
+                return ids
             except Exception:
+                metrics.store_error("events")
                 self.failed = True  # one warning per run, not one per step
                 logger.warning(
                     "event log unavailable: run %s streams no events", self.run_id, exc_info=True
@@ -172,11 +181,18 @@ def graph_parts(
 ) -> Iterator[tuple[str, Any, list[str]]]:
     """Run the graph to its next stop, publishing each part, and yield (mode, data, ids
     written now). A stop request ends it early with (STOPPED, the request, []): the
-    checkpoints so far stay. Closing the generator stops the graph at once."""
+    checkpoints so far stay. Closing the generator stops the graph at once.
+
+    Log records of the run carry its session and run ids; with opentelemetry installed,
+    the run and its nodes are spans (`yamlgraph_django.tracing`)."""
+    graph_name = (config.get("metadata") or {}).get("graph_id")  # None: read when traced
+    config = tracing.traced_config(config, graph_name, publisher.session_id, publisher.run_id)
     stream = app.stream(
         graph_input, config, stream_mode=list(modes), durability=durability, **stream_options
     )
     started = time.monotonic()
+    context = log_context(publisher.session_id, publisher.run_id)
+    context.__enter__()
     try:
         for mode, chunk in stream:
             data = shape_part(mode, chunk)
@@ -191,6 +207,8 @@ def graph_parts(
                     return
     finally:
         stream.close()  # the caller's `end` (flush=True) writes what is still buffered
+        with contextlib.suppress(ValueError, RuntimeError):  # closed from another context
+            context.__exit__(None, None, None)
 
 
 def stream_graph(

@@ -73,6 +73,9 @@ def store_errors() -> Iterator[None]:
         raise
     except Exception as exc:
         if is_outage(exc):
+            from yamlgraph_django import metrics
+
+            metrics.store_error("checkpointer")
             raise unavailable(exc) from exc
         raise
 
@@ -115,6 +118,12 @@ def effective_checkpointer(
     if own:
         return _plain(own), definition.path or None
     return _plain(app_settings.DEFAULT_CHECKPOINTER), None
+
+
+def default_checkpointer() -> dict[str, Any] | str:
+    """The checkpointer config in effect for graphs without their own block:
+    CHECKPOINTER_OVERRIDE, else DEFAULT_CHECKPOINTER (what the health check asks)."""
+    return _plain(app_settings.CHECKPOINTER_OVERRIDE or app_settings.DEFAULT_CHECKPOINTER)
 
 
 def checkpointer_type(definition: GraphDefinition) -> str:

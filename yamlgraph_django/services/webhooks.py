@@ -13,6 +13,9 @@ The request a receiver gets:
 
 The body is taken once, when the transition commits, and every retry sends the same
 bytes (so the same signature): a receiver may use `id` + `revision` to drop a repeat.
+Where a webhook may point is `url_policy`'s decision (https unless DEBUG, an optional
+allow-list, no loopback/private/link-local address, checked again when the POST
+connects), and webhooks need WEBHOOK_SECRET: an unsigned call could be forged by anyone.
 A delivery counts when the receiver answers 2xx; a non-2xx answer (redirects are not
 followed) or a connection error is retried WEBHOOK_RETRIES times, after
 WEBHOOK_BACKOFF_SECONDS * 2**attempt seconds: re-enqueued to run later when the task
@@ -24,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import re
@@ -39,6 +43,7 @@ from django.utils import timezone
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import Session
+from yamlgraph_django.services.url_policy import check_webhook_url, vetted_connection
 
 try:  # Django >= 6.0
     from django.tasks import task
@@ -68,13 +73,22 @@ def event_name(status: str) -> str:
 
 
 def validate_webhook(url: Any) -> str:
-    """A webhook URL as stored: "" for none; InvalidInput unless an http(s) URL."""
+    """A webhook URL as stored: "" for none; InvalidInput unless an http(s) URL that
+    the URL policy allows, with WEBHOOK_SECRET set."""
     if url is None or url == "":
         return ""
     if not isinstance(url, str) or not _webhook_url.match(url):
         raise InvalidInput(errors={"webhook": WEBHOOK_MESSAGE})
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(errors={"webhook": f"at most {MAX_URL_LENGTH} characters"})
+    if not app_settings.WEBHOOK_SECRET:
+        raise InvalidInput(
+            errors={
+                "webhook": "webhooks are off: set YAMLGRAPH['WEBHOOK_SECRET'] (receivers "
+                "check the signature made with it)"
+            }
+        )
+    check_webhook_url(url)
     return url
 
 
@@ -184,7 +198,28 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+def _vetted(connection_class: type) -> Any:
+    """`connection_class` whose socket goes only where the URL policy allows."""
+
+    def make(host: str, **kwargs: Any) -> Any:
+        connection = connection_class(host, **kwargs)
+        connection._create_connection = vetted_connection()
+        return connection
+
+    return make
+
+
+class _VettedHTTP(urllib.request.HTTPHandler):
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(_vetted(http.client.HTTPConnection), req)
+
+
+class _VettedHTTPS(urllib.request.HTTPSHandler):
+    def https_open(self, req: Any) -> Any:
+        return self.do_open(_vetted(http.client.HTTPSConnection), req, context=self._context)
+
+
+_opener = urllib.request.build_opener(_NoRedirects, _VettedHTTP, _VettedHTTPS)
 
 
 def post(url: str, event: str, payload: bytes) -> str | None:

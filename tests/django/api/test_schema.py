@@ -29,7 +29,8 @@ def test_the_document_validates_without_warnings(tmp_path: Path):
         "/api/sessions/{id}/history/",
     }
     resume = document["paths"]["/api/sessions/{id}/resume/"]["post"]["responses"]
-    assert set(resume) == {"200", "202", "400", "401", "404", "409", "413", "503"}
+    assert set(resume) == {"200", "202", "400", "401", "404", "409", "413", "429", "503"}
+    assert "/api/health/" in document["paths"]
     assert document["components"]["securitySchemes"]["tokenAuth"]["in"] == "header"
 
 

@@ -89,7 +89,7 @@ def test_every_check_passes_on_generated_requests(graphs, alice):
 
     positive = {label: codes for (label, mode), codes in seen.items() if mode == "positive"}
     negative = {label for (label, mode) in seen if mode == "negative"}
-    assert len(positive) == 10, seen  # stream/ included
+    assert len(positive) == 11, seen  # stream/ and health/ included
     # Authenticated for real: the reads that cannot miss did succeed.
     for label in ("GET /api/graphs/", "GET /api/sessions/", "GET /api/sessions/{id}/"):
         assert 200 in positive[label], (label, positive[label])

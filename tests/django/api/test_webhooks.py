@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from tests.django.api.support import assert_error
-from tests.django.webhook_receiver import IMMEDIATE, SECRET, WebhookReceiver, signed
+from tests.django.webhook_receiver import IMMEDIATE, LOCAL_RECEIVER, SECRET, WebhookReceiver, signed
 from yamlgraph_django.models import Session
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,12 @@ def test_a_webhook_that_is_not_an_http_url_is_a_400_naming_it(api, url):
 def test_the_start_requests_webhook_hears_each_question_and_the_end(
     api, yamlgraph_settings, django_capture_on_commit_callbacks
 ):
-    settings = {**yamlgraph_settings, "WEBHOOK_SECRET": SECRET, "WEBHOOK_BACKOFF_SECONDS": 0.01}
+    settings = {
+        **yamlgraph_settings,
+        **LOCAL_RECEIVER,
+        "WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_BACKOFF_SECONDS": 0.01,
+    }
     with (
         override_settings(YAMLGRAPH=settings, TASKS=IMMEDIATE),
         WebhookReceiver(fail_first=1) as receiver,

@@ -473,7 +473,7 @@ def test_a_missing_subcommand_is_an_error(db):
 
 
 def test_validate_and_graphs_start_despite_a_broken_graph_file(tmp_path):
-    """E001 blocks `check`, but the yamlgraph command itself must run to report it."""
+    """A broken file fails `check --deploy`; the yamlgraph command must still run to report it."""
     import os
     import subprocess
     import sys

@@ -311,7 +311,8 @@ def test_thread_create_if_exists_and_run_if_not_exists(sdk: Any) -> None:
 def test_server_info_and_ok(sdk: Any) -> None:
     info = sdk.http.get("/info")
     assert info["flags"]["assistants"] is True and info["flags"]["crons"] is True
-    assert sdk.http.get("/ok") == {"ok": True}
+    ok = sdk.http.get("/ok")
+    assert ok["ok"] is True and ok["checks"]["database"]["status"] == "ok"
 
 
 def test_stateless_runs_leave_no_thread_behind(sdk: Any) -> None:

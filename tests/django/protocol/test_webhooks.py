@@ -10,12 +10,17 @@ import httpx
 import pytest
 from django.test import override_settings
 
-from tests.django.webhook_receiver import IMMEDIATE, SECRET, WebhookReceiver, signed
+from tests.django.webhook_receiver import IMMEDIATE, LOCAL_RECEIVER, SECRET, WebhookReceiver, signed
 from yamlgraph_django.models import Session
 
 
 def test_a_runs_webhook_is_posted_the_thread_signed(sdk: Any, yamlgraph_settings: Any) -> None:
-    settings = {**yamlgraph_settings, "WEBHOOK_SECRET": SECRET, "WEBHOOK_BACKOFF_SECONDS": 0.01}
+    settings = {
+        **yamlgraph_settings,
+        **LOCAL_RECEIVER,
+        "WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_BACKOFF_SECONDS": 0.01,
+    }
     with override_settings(YAMLGRAPH=settings, TASKS=IMMEDIATE), WebhookReceiver() as receiver:
         thread_id = sdk.threads.create()["thread_id"]
         sdk.runs.wait(thread_id, "interview", input={"topic": "Django"}, webhook=receiver.url)

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from tests.django.webhook_receiver import IMMEDIATE, SECRET, WebhookReceiver, signed
+from tests.django.webhook_receiver import IMMEDIATE, LOCAL_RECEIVER, SECRET, WebhookReceiver, signed
 from yamlgraph_django.models import Session, SessionStatus
 from yamlgraph_django.services import recover_stale_sessions, resume_session, start_session
 from yamlgraph_django.services.webhooks import deliver_webhook
@@ -64,6 +64,7 @@ def heard() -> Iterator[list[tuple[str, str, str]]]:
 def webhook_settings(yamlgraph_settings: dict[str, Any]) -> Iterator[dict[str, Any]]:
     value = {
         **yamlgraph_settings,
+        **LOCAL_RECEIVER,
         "WEBHOOK_SECRET": SECRET,
         "WEBHOOK_BACKOFF_SECONDS": 0.05,
         "WEBHOOK_RETRIES": 3,

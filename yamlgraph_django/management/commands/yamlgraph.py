@@ -412,20 +412,28 @@ class Command(BaseCommand):
     def do_worker(self, options: dict[str, Any]) -> None:
         from django.core.management import call_command
 
-        command, args = services.worker_command()
         from yamlgraph_django.services.crons import CronTicker
+        from yamlgraph_django.services.workers import HeartbeatWriter, new_worker_id
 
+        worker_id = new_worker_id()
+        command, args = services.worker_command(worker_id)
+        heartbeat = HeartbeatWriter(worker_id, command)
+        heartbeat.start()
         sweeper = services.Sweeper(options["sweep_seconds"])
         sweeper.start()
         ticker = CronTicker()  # scheduled runs (and expired store items)
         ticker.start()
-        self.stdout.write(f"yamlgraph worker: {command} {' '.join(args)} + crash sweeper + crons")
+        self.stdout.write(
+            f"yamlgraph worker {worker_id}: {command} {' '.join(args)}"
+            " + crash sweeper + heartbeat + crons"
+        )
         self.stdout.flush()
         try:
             call_command(command, *args)
         finally:
             sweeper.stop()
             ticker.stop()
+            heartbeat.stop()
 
     # ----------------------------------------------------------------------- recover
 
