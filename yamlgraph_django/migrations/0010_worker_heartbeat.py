@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('yamlgraph_django', '0006_session_webhook'),
+        ('yamlgraph_django', '0009_store_crons'),
     ]
 
     operations = [
