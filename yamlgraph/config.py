@@ -16,6 +16,10 @@ from typing import Any
 
 import yaml
 
+from yamlgraph.assignment import DEFAULTS_KEYS as ASSIGNMENT_DEFAULTS_KEYS
+from yamlgraph.assignment import NODE_KEYS as ASSIGNMENT_NODE_KEYS
+from yamlgraph.assignment import check_defaults as check_assignment_defaults
+from yamlgraph.assignment import check_interrupt as check_assignment
 from yamlgraph.document import check_checkpointer, check_top_level, root_problem
 from yamlgraph.errors import GraphValidationError, ValidationIssue, did_you_mean
 from yamlgraph.graph_tools import SHELL_PARSE_MODES, ToolConfig, load_tool_function
@@ -49,7 +53,14 @@ TOP_LEVEL_KEYS = {
     "loop_exits",
     "exports",
 }
-DEFAULTS_KEYS = {"provider", "model", "temperature", "prompts_dir", "prompts_relative", "responses"}
+DEFAULTS_KEYS = {
+    "provider",
+    "model",
+    "temperature",
+    "prompts_dir",
+    "prompts_relative",
+    "responses",
+} | ASSIGNMENT_DEFAULTS_KEYS
 STATE_TYPES = {"str", "int", "float", "bool", "list", "dict", "any"}
 REDUCERS = {"add", "replace"}
 STATE_FIELD_KEYS = {"type", "reducer", "default", "description", "required"}
@@ -87,7 +98,8 @@ NODE_KEYS: dict[str, set[str]] = {
     "passthrough": {"output"},
     "interrupt": _MODEL_KEYS
     | {"message", "prompt", "variables", "state_key", "resume_key", "idempotent"}
-    | {"choices", "response"},
+    | {"choices", "response"}
+    | ASSIGNMENT_NODE_KEYS,
     "subgraph": {"graph", "mode", "input_mapping", "output_mapping", "interrupt_output_mapping"},
     "map": {"over", "as", "node", "collect", "requires"} | ERROR_KEYS,
     "tool_call": {"tool", "args", "state_key", "requires", "on_error"},
@@ -283,6 +295,7 @@ def _parse(data: dict, source: str, file: Path | None, issues: _Collector) -> Gr
         or (isinstance(responses, dict) and all(isinstance(v, list) for v in responses.values()))
     ):
         issues.add(("defaults", "responses"), "must be a list, or a mapping of node: list")
+    check_assignment_defaults(defaults, issues.add)
     config.defaults = defaults
     config.prompts_dir = data.get("prompts_dir", defaults.get("prompts_dir"))
     config.prompts_relative = data.get("prompts_relative", defaults.get("prompts_relative"))
@@ -545,6 +558,7 @@ def _parse_node(
         for subpath, problem in schema_problems(spec):
             issues.add((*path, *subpath), problem)
         _check_templates(spec.get("message"), (*path, "message"), issues)
+        check_assignment(spec, path, issues.add, _mapping(config.raw.get("defaults")))
         if "prompt" in spec:
             _check_prompt(spec, path, config, issues, required=True)
         state_key = spec.get("state_key", DEFAULT_INTERRUPT_STATE_KEY)

@@ -41,6 +41,12 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRIES": 5,
     "WEBHOOK_BACKOFF_SECONDS": 2.0,
     "WEBHOOK_TIMEOUT_SECONDS": 5.0,
+    # Questions (assigned interrupts): e-mail assignees when a question is assigned,
+    # due soon or handed on; From address (None: DEFAULT_FROM_EMAIL); the site's base
+    # URL for the link to the answer page in those e-mails.
+    "QUESTION_EMAILS": True,
+    "QUESTION_EMAIL_FROM": None,
+    "SITE_URL": "http://localhost:8000",
 }
 
 IMPORT_STRINGS = {"LLM_FACTORY", "SESSION_ACCESS"}

@@ -199,3 +199,4 @@ class SessionEvent(models.Model):
 
 
 from yamlgraph_django.checkpointer.models import *  # noqa: E402, F403
+from yamlgraph_django.question_models import Question, QuestionEvent  # noqa: E402, F401

@@ -35,6 +35,21 @@ session_completed = Signal()
 #: The run failed (`session.error`); the session stays resumable.
 session_failed = Signal()
 
+#: Questions (pending interrupts with assignees): sent after commit with
+#: `sender=Question`, `question=` the row and `session=` its session; `question_assigned`
+#: and `question_timed_out` (handed on) also get `recipients=` the users told.
+question_assigned = Signal()
+question_due_soon = Signal()
+question_timed_out = Signal()
+question_answered = Signal()
+
+QUESTION_SIGNALS: dict[str, Signal] = {
+    "assigned": question_assigned,
+    "due_soon": question_due_soon,
+    "timed_out": question_timed_out,
+    "answered": question_answered,
+}
+
 SIGNALS: dict[str, Signal] = {
     "interrupted": session_interrupted,
     "completed": session_completed,

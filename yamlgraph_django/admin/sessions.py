@@ -44,6 +44,7 @@ from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import YamlgraphError
 from yamlgraph_django.forms import question_text, schema_of
 from yamlgraph_django.models import GraphDefinition, Run, RunKind, Session, SessionStatus
+from yamlgraph_django.services import questions
 
 
 class GraphNameFilter(admin.SimpleListFilter):
@@ -159,7 +160,14 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
 
     def has_resume_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Answering is its own permission: support staff may read sessions without it."""
-        return request.user.has_perm(f"{self.opts.app_label}.resume_session")
+        if request.user.has_perm(f"{self.opts.app_label}.resume_session"):
+            return True
+        return (
+            obj is not None
+            and questions.visible_to_assignee(
+                request.user, Session.objects.filter(pk=obj.pk)
+            ).exists()
+        )
 
     def has_start_permission(self, request: HttpRequest) -> bool:
         return self.has_add_permission(request)
@@ -175,7 +183,11 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
             .select_related("graph", "owner")
             .filter(graph__isnull=False)
         )
-        return app_settings.SESSION_ACCESS(request.user, queryset)
+        visible = app_settings.SESSION_ACCESS(request.user, queryset)
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            return visible
+        # An assignee reads (and answers) the session they must answer.
+        return visible | questions.visible_to_assignee(request.user, queryset)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return RunCountChangeList

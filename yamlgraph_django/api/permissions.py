@@ -27,6 +27,7 @@ from rest_framework.settings import api_settings
 
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.models import Session
+from yamlgraph_django.services import questions
 
 
 def authenticators() -> list[BaseAuthentication]:
@@ -46,14 +47,20 @@ def permissions() -> list[BasePermission]:
     return [AllowAny()] if app_settings.ALLOW_ANONYMOUS else [IsAuthenticated()]
 
 
-def visible_sessions(user: Any, queryset: QuerySet[Session], *, listing: bool) -> QuerySet[Session]:
+def visible_sessions(
+    user: Any, queryset: QuerySet[Session], *, listing: bool, assigned: bool = False
+) -> QuerySet[Session]:
     """The sessions `user` may see and act on, as decided by YAMLGRAPH["SESSION_ACCESS"].
 
     With ALLOW_ANONYMOUS, an anonymous caller additionally reaches sessions that have no
     owner by their id (the random UUID works as a capability, like an unlisted link),
     but never lists them: the list would show every anonymous caller's sessions to all.
+    With `assigned`, a session with an open question waiting for `user` is visible too
+    (an assignee reads and answers what they must answer; nothing more).
     """
     visible = app_settings.SESSION_ACCESS(user, queryset)
+    if assigned and user is not None and user.is_authenticated:
+        visible = visible | questions.visible_to_assignee(user, queryset)
     anonymous = user is None or not user.is_authenticated
     if anonymous and app_settings.ALLOW_ANONYMOUS and not listing:
         visible = visible | queryset.filter(owner__isnull=True)

@@ -115,6 +115,10 @@ class YamlgraphAPIView:
 # --------------------------------------------------------------------------- graphs
 
 
+#: What an assignee who is not the owner may do with a session: read it and answer.
+ASSIGNEE_ACTIONS = ("retrieve", "resume", "history", "stream", "run_stream")
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List graphs",
@@ -270,7 +274,10 @@ class SessionViewSet(
             .order_by("-created_at", "id")
         )
         return permissions.visible_sessions(
-            self.request.user, queryset, listing=self.action == "list"
+            self.request.user,
+            queryset,
+            listing=self.action == "list",
+            assigned=self.action in ASSIGNEE_ACTIONS,
         )
 
     def get_serializer_class(self) -> type:

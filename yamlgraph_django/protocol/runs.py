@@ -254,7 +254,7 @@ class ProtocolFrames:
 
 class RunCancelView(ProtocolView):
     def post(self, request: Request, thread_id: str, run_id: str) -> Response:
-        session = self.thread(thread_id)
+        session = self.thread(thread_id, owned=True)
         run = threads.find_run(session, run_id)
         thread_runs.cancel_run(session, run)
         if request.query_params.get("wait", "").lower() in ("1", "true"):

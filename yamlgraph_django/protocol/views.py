@@ -65,13 +65,17 @@ class ProtocolView(YamlgraphAPIView, APIView):
         user = self.request.user
         return user if user is not None and user.is_authenticated else None
 
-    def visible(self) -> QuerySet[Session]:
+    def visible(self, *, owned: bool = False) -> QuerySet[Session]:
         queryset = Session.objects.select_related("graph", "owner")
-        return permissions.visible_sessions(self.request.user, queryset, listing=False)
+        return permissions.visible_sessions(
+            self.request.user, queryset, listing=False, assigned=not owned
+        )
 
-    def thread(self, thread_id: str) -> Session:
-        """The caller's thread `thread_id`; someone else's is a 404 like an unknown one."""
-        session = self.visible().filter(thread_id=thread_id).first()
+    def thread(self, thread_id: str, *, owned: bool = False) -> Session:
+        """The caller's thread `thread_id`; someone else's is a 404 like an unknown one.
+        An assignee of its open question reaches it too, unless `owned` (changing,
+        copying or deleting it is for those the owner rules allow)."""
+        session = self.visible(owned=owned).filter(thread_id=thread_id).first()
         if session is None:
             raise SessionNotFound(f"Thread with ID {thread_id} not found")
         return session
@@ -232,7 +236,7 @@ class ThreadCreateView(ProtocolView):
             graph_name=graph_named(metadata.get("graph_id")),
             if_exists=data["if_exists"],
         )
-        if not created and not self.visible().filter(pk=session.pk).exists():
+        if not created and not self.visible(owned=True).filter(pk=session.pk).exists():
             raise threads.ThreadExists(f"Thread {session.thread_id} exists already.")
         return Response(shaping.thread(session))
 
@@ -242,7 +246,10 @@ class ThreadSearchView(ProtocolView):
 
     def matching(self, data: dict[str, Any]) -> QuerySet[Session]:
         queryset = permissions.visible_sessions(
-            self.request.user, Session.objects.select_related("graph", "owner"), listing=True
+            self.request.user,
+            Session.objects.select_related("graph", "owner"),
+            listing=True,
+            assigned=True,  # agent-inbox lists the threads the caller must answer
         )
         wanted = data.get("status")
         queryset = threads.search_threads(
@@ -286,19 +293,19 @@ class ThreadDetailView(ProtocolView):
         return Response(shaping.thread(session, threads.thread_state(session)))
 
     def patch(self, request: Request, thread_id: str) -> Response:
-        session = self.thread(thread_id)
+        session = self.thread(thread_id, owned=True)
         data = self.body(serializers.ThreadPatchSerializer)
         session = threads.update_thread(session, data.get("metadata"))
         return Response(shaping.thread(session))
 
     def delete(self, request: Request, thread_id: str) -> Response:
-        threads.delete_thread(self.thread(thread_id))
+        threads.delete_thread(self.thread(thread_id, owned=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ThreadCopyView(ProtocolView):
     def post(self, request: Request, thread_id: str) -> Response:
-        copy = threads.copy_thread(self.thread(thread_id), owner=self.actor())
+        copy = threads.copy_thread(self.thread(thread_id, owned=True), owner=self.actor())
         return Response(shaping.thread(copy))
 
 
@@ -309,7 +316,7 @@ class ThreadStateView(ProtocolView):
         return Response(threads.thread_state(session, checkpoint_id, subgraphs=subgraphs))
 
     def post(self, request: Request, thread_id: str) -> Response:
-        session = self.thread(thread_id)
+        session = self.thread(thread_id, owned=True)
         data = self.body(serializers.StateUpdateSerializer)
         checkpoint_id = data.get("checkpoint_id") or (data.get("checkpoint") or {}).get(
             "checkpoint_id"

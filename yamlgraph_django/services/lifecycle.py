@@ -35,6 +35,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
+from yamlgraph_django.services import questions
 from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.execution import Plan, describe_error, execute
 from yamlgraph_django.services.planning import plan_resume
@@ -191,6 +192,7 @@ def resume_session(
         Session.objects.raise_conflict(session, action="resume")
     app = get_app(session.graph)
     plan, given = plan_resume(app, session, value, values)
+    questions.check_answer(actor, session, questions.answered_ids(plan), channel=channel)
     lease = Session.objects.claim(session, action="resume")
     in_background = stream or wants_background(background)
     try:
@@ -288,6 +290,7 @@ def cancel_session(
         # The run reached an interrupt or its end before its next step: cancel what it
         # left (a completed session is SessionNotResumable, as if it had finished first).
     stamp = Session.objects.cancel(session)
+    questions.cancel_open(session)
     Run.objects.filter(session=session, status=RunStatus.QUEUED).update(
         status=RunStatus.FAILED, error="cancelled before it ran", finished_at=stamp
     )

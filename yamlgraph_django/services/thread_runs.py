@@ -22,7 +22,7 @@ from django.utils import timezone
 from langgraph.types import Command
 
 from yamlgraph_django import registry
-from yamlgraph_django.exceptions import InvalidInput
+from yamlgraph_django.exceptions import InvalidInput, SessionNotFound
 from yamlgraph_django.models import (
     GraphDefinition,
     Run,
@@ -32,7 +32,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import stores
+from yamlgraph_django.services import questions, stores
 from yamlgraph_django.services.execution import DURABILITY, Heartbeat
 from yamlgraph_django.services.run_events import (
     END,
@@ -178,6 +178,20 @@ def prepare_run(
     kind = RunKind.RESUME if command and "resume" in command else RunKind.START
     if session.graph_id is None and kind == RunKind.RESUME:
         raise InvalidInput(errors={"command": "Cannot resume: the thread has not run yet"})
+    if kind == RunKind.RESUME and head is not None:
+        resume = command["resume"]
+        pending = [i.id for i in head.interrupts]
+        by_id = isinstance(resume, Mapping) and resume and all(k in pending for k in resume)
+        answering = list(resume) if by_id else pending
+        questions.check_answer(actor, session, answering, channel=RunChannel.LANGGRAPH)
+    elif (
+        head is not None
+        and head.interrupts
+        and actor is not None
+        and actor.is_authenticated
+        and not questions.owner_rules_allow(actor, session)
+    ):
+        raise SessionNotFound(f"Thread {session.thread_id} not found")
     if graph_input is None and session.graph_id is None:
         graph_input = {}
 
@@ -339,6 +353,7 @@ def _record(
     its row reads "cancelled" (the protocol's `interrupted`)."""
     session, run = prepared.session, prepared.run
     stamp = timezone.now()
+    snapshot = None
     try:
         snapshot = app.get_state(thread_config(session))
         fields = outcome(snapshot, breakpoints=breakpoints)
@@ -364,6 +379,8 @@ def _record(
     with transaction.atomic():
         finish_thread(session, prepared.lease, fields)
         Run.objects.filter(pk=run.pk).update(finished_at=stamp, **run_fields)
+    session.status, session.interrupts = fields["status"], fields.get("interrupts", [])
+    questions.record_outcome(session, run=run, snapshot=snapshot)
     if publisher is not None:
         end = {"run_id": run.pk, "status": str(fields["status"])}
         publisher.publish(END, end, flush=True)

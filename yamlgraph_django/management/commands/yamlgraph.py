@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 
@@ -83,6 +84,11 @@ class Command(BaseCommand):
         resume.add_argument("--value", metavar="V", help="The answer (JSON, else text).")
         resume.add_argument(
             "--values", metavar="JSON", help="Answers to several questions: {interrupt_id: value}."
+        )
+        resume.add_argument(
+            "--user",
+            metavar="USERNAME",
+            help="Answer as this user (required for a question assigned to someone).",
         )
 
         sessions = sub.add_parser("sessions", help="List sessions, newest first.")
@@ -311,6 +317,12 @@ class Command(BaseCommand):
 
     def do_resume(self, options: dict[str, Any]) -> None:
         kwargs: dict[str, Any] = {"channel": CHANNEL}
+        if options.get("user"):
+            user_model = get_user_model()
+            try:
+                kwargs["actor"] = user_model._default_manager.get_by_natural_key(options["user"])
+            except user_model.DoesNotExist:
+                raise CommandError(f"--user: no user named '{options['user']}'") from None
         if options["values"] is not None:
             try:
                 values = json.loads(options["values"])

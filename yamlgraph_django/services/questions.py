@@ -1,0 +1,474 @@
+"""Questions with owners: who may answer a pending interrupt, and the `Question` rows that
+say so (one per pending interrupt, kept in step with the session by the service).
+
+The rule (until the rulebook holds it): a question with assignees (`assign:` on its
+interrupt node, or `defaults.assign`, or a reassignment) may be answered only by them,
+or by holders of `yamlgraph_django.answer_any_question`; the session's owner answers
+only as an assignee, and never with `exclude_owner`; a claimed question only by the
+one who claimed it (or the override). A question without assignees follows today's
+rules. An assignee may read the session they must answer.
+
+    check_answer(user, session, ["<interrupt id>"], channel="api")   # raises or returns
+    record_outcome(session, run=run, snapshot=snapshot)               # after a run's end
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from yamlgraph.assignment import assignment_of
+from yamlgraph.templates import render
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import InvalidInput, NotAssignee, SessionNotFound
+from yamlgraph_django.models import (
+    Question,
+    QuestionEvent,
+    Run,
+    RunChannel,
+    RunKind,
+    Session,
+    SessionStatus,
+)
+from yamlgraph_django.permissions import can_see_all
+from yamlgraph_django.question_status import QuestionEventKind, QuestionStatus
+from yamlgraph_django.services.snapshots import node_name
+from yamlgraph_django.services.stores import graph_config
+
+logger = logging.getLogger("yamlgraph_django.questions")
+
+OVERRIDE_PERMISSION = "yamlgraph_django.answer_any_question"
+#: Channels whose runs are the application's own code (no person behind them): an answer
+#: given there without a user is the system's (an `on_timeout: answer`, a script).
+SYSTEM_CHANNELS = (RunChannel.PYTHON, RunChannel.TASK)
+
+
+# ------------------------------------------------------------------------ the rule
+
+
+def is_assignee(user: Any, question: Question) -> bool:
+    """Is `user` named by the question (directly, a group, or a permission they hold)?"""
+    if user is None or not user.is_authenticated:
+        return False
+    return Question.objects.filter(pk=question.pk).filter(Question.objects.audience(user)).exists()
+
+
+def may_answer(user: Any, session: Session, question: Question) -> bool:
+    """May `user` answer `question` of `session`? Without assignees: yes (the doors'
+    owner rules decide). With them: an assignee who has not been excluded as the owner,
+    when nobody else holds the claim; or a holder of the override permission."""
+    if not question.assigned:
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    if user.has_perm(OVERRIDE_PERMISSION):
+        return True
+    if question.exclude_owner and session.owner_id == user.pk:
+        return False
+    if question.claimed_by_id is not None and question.claimed_by_id != user.pk:
+        return False
+    return is_assignee(user, question)
+
+
+def owner_rules_allow(user: Any, session: Session) -> bool:
+    """Would today's rules (SESSION_ACCESS: the owner, staff) let `user` see `session`?"""
+    if user is None or not user.is_authenticated:
+        return False
+    if session.owner_id == user.pk or can_see_all(user):
+        return True
+    return app_settings.SESSION_ACCESS(user, Session.objects.filter(pk=session.pk)).exists()
+
+
+def latest_questions(session: Session, interrupt_ids: Iterable[str]) -> dict[str, Question]:
+    """Interrupt id -> its newest question row (open or settled), in one query."""
+    rows: dict[str, Question] = {}
+    ids = [str(i) for i in interrupt_ids]
+    if not ids:
+        return rows
+    for row in Question.objects.filter(session=session.pk, interrupt_id__in=ids).order_by("-id"):
+        rows.setdefault(row.interrupt_id, row)
+    return rows
+
+
+def check_answer(
+    user: Any, session: Session, interrupt_ids: Iterable[str], *, channel: str
+) -> None:
+    """Raise unless `user` may answer each of `interrupt_ids` of `session`.
+
+    NotAssignee (403) when the caller may see the session under the owner rules (its
+    owner, staff) but is not an assignee; SessionNotFound (404) for anyone else, as for
+    a session they cannot see. Without a user on a system channel (Python, a task) the
+    answer is the application's own and allowed. Keeps the open rows it read on the
+    session (`session.open_questions`) so that recording the outcome reads nothing again.
+    """
+    rows = latest_questions(session, interrupt_ids)
+    session.open_questions = [r for r in rows.values() if r.status == QuestionStatus.OPEN]
+    refused = [row for row in rows.values() if row.assigned]
+    if not refused:
+        return
+    if user is None or not getattr(user, "is_authenticated", False):
+        if channel in SYSTEM_CHANNELS:
+            return
+        if channel == RunChannel.COMMAND:
+            row = refused[0]
+            raise NotAssignee(
+                f"Question {row.pk} ({row.node}) is assigned to {describe_assignees(row)}; "
+                "answer as one of them with --user USERNAME."
+            )
+        raise SessionNotFound(f"No session with id '{session.pk}'.")
+    for row in refused:
+        if may_answer(user, session, row):
+            continue
+        if not owner_rules_allow(user, session):
+            raise SessionNotFound(f"No session with id '{session.pk}'.")
+        if (
+            row.claimed_by_id is not None
+            and row.claimed_by_id != user.pk
+            and is_assignee(user, row)
+        ):
+            raise NotAssignee(
+                f"Question {row.pk} is claimed by {row.claimed_by}; it can be answered "
+                "by them, or by others once they release it."
+            )
+        raise NotAssignee(
+            f"Question {row.pk} ({row.node}) is assigned to {describe_assignees(row)}"
+            + ("; the session's owner may not answer it." if row.exclude_owner else ".")
+        )
+
+
+def describe_assignees(question: Question) -> str:
+    """ "users alice, bob; group finance; permission expenses.approve" (for messages)."""
+    parts = []
+    users = [u.get_username() for u in question.users.all()]
+    groups = [g.name for g in question.groups.all()]
+    if users:
+        parts.append("user" + ("s " if len(users) > 1 else " ") + ", ".join(users))
+    if groups:
+        parts.append("group" + ("s " if len(groups) > 1 else " ") + ", ".join(groups))
+    if question.permission_id:
+        permission = question.permission
+        parts.append(f"holders of {permission.content_type.app_label}.{permission.codename}")
+    return "; ".join(parts) or "nobody"
+
+
+def visible_to_assignee(user: Any, queryset: QuerySet[Session]) -> QuerySet[Session]:
+    """The sessions of `queryset` with an open question waiting for `user` (for a holder
+    of the override permission: any open question)."""
+    if user is None or not user.is_authenticated:
+        return queryset.none()
+    waiting = Question.objects.open()
+    if not user.has_perm(OVERRIDE_PERMISSION):
+        waiting = waiting.filter(Question.objects.audience(user))
+    return queryset.filter(pk__in=waiting.values("session_id"))
+
+
+def answered_ids(plan: dict[str, Any]) -> list[str]:
+    """The interrupt ids a run plan (services.execution.Plan) answers."""
+    if plan.get("kind") == "resume":
+        return [str(key) for key in plan["resume"]]
+    if plan.get("kind") == "rewind":
+        return [str(key) for key in plan["answers"]]
+    return []
+
+
+# ----------------------------------------------------------------- keeping rows in step
+
+
+def question_text(value: Any) -> str:
+    """The question as a person reads it: the text, or a dict's `question`/`message`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in ("question", "message", "text", "prompt"):
+            if isinstance(value.get(key), str):
+                return value[key]
+    return "" if value is None else str(value)
+
+
+def nodes_by_interrupt(session: Session, snapshot: Any) -> dict[str, str]:
+    """Interrupt id -> the YAML name of the node that asked it, from the snapshot."""
+    if snapshot is None or session.graph_id is None:
+        return {}
+    config = graph_config(session.graph)
+    found: dict[str, str] = {}
+    for task in getattr(snapshot, "tasks", None) or ():
+        for interrupt in task.interrupts or ():
+            found[interrupt.id] = node_name(config, task.name)
+    return found
+
+
+def record_outcome(session: Session, *, run: Run | None = None, snapshot: Any = None) -> None:
+    """After a run's outcome is written on `session`: settle the open questions it no
+    longer waits for (answered by the run's actor, or cancelled), and open a row for
+    each new pending interrupt, with its assignees and deadlines.
+
+    Never raises: the session's outcome is already recorded; a failure here is logged
+    and the crash sweeper (`sync_session`) sets the rows right later.
+    """
+    try:
+        with transaction.atomic():
+            _record_outcome(session, run, snapshot)
+    except Exception:
+        logger.exception("could not record the questions of session %s", session.pk)
+
+
+def _record_outcome(session: Session, run: Run | None, snapshot: Any) -> None:
+    status = session.status
+    pending = {}
+    if status == SessionStatus.INTERRUPTED:
+        pending = {str(i["id"]): i for i in session.interrupts or [] if isinstance(i, dict)}
+    known = getattr(session, "open_questions", None)
+    fresh_start = run is not None and run.kind == RunKind.START and known is None
+    if known is None and not fresh_start:
+        known = list(Question.objects.open().filter(session=session.pk))
+    known = known or []
+    session.open_questions = None
+    stamp = timezone.now()
+    settled = [q for q in known if q.interrupt_id not in pending]
+    if settled:
+        if status == SessionStatus.CANCELLED:
+            close(settled, QuestionStatus.CANCELLED, stamp)
+        else:
+            actor = run.actor if run is not None and run.kind == RunKind.RESUME else None
+            close(settled, QuestionStatus.ANSWERED, stamp, answered_by=actor, session=session)
+    open_ids = {q.interrupt_id for q in known}
+    new = [item for key, item in pending.items() if key not in open_ids]
+    if new:
+        open_questions(session, new, snapshot, stamp)
+
+
+def close(
+    questions: list[Question],
+    status: str,
+    stamp: Any,
+    *,
+    answered_by: Any = None,
+    session: Session | None = None,
+) -> None:
+    """Settle open questions (one UPDATE); an answer is audited and announced."""
+    fields: dict[str, Any] = {"status": status}
+    if status == QuestionStatus.ANSWERED:
+        fields.update(answered_by=answered_by, answered_at=stamp)
+    ids = [q.pk for q in questions]
+    Question.objects.filter(pk__in=ids, status=QuestionStatus.OPEN).update(**fields)
+    if status != QuestionStatus.ANSWERED:
+        return
+    assigned = [q for q in questions if q.assigned]
+    for question in questions:
+        for name, value in fields.items():
+            setattr(question, name, value)
+    if assigned:
+        QuestionEvent.objects.bulk_create(
+            [
+                QuestionEvent(question=q, kind=QuestionEventKind.ANSWERED, actor=answered_by)
+                for q in assigned
+            ]
+        )
+    from yamlgraph_django.services import question_notices
+
+    for question in assigned:
+        question_notices.announce(question, "answered", session=session)
+
+
+def open_questions(
+    session: Session, pending: list[dict[str, Any]], snapshot: Any, stamp: Any
+) -> list[Question]:
+    """Insert a row per new pending interrupt, assigned as its node says."""
+    from yamlgraph_django.services import question_notices
+
+    nodes = nodes_by_interrupt(session, snapshot)
+    config = graph_config(session.graph) if session.graph_id is not None else None
+    values = dict(getattr(snapshot, "values", None) or {})
+    rows: list[tuple[Question, dict[str, Any] | None]] = []
+    for item in pending:
+        node = nodes.get(str(item["id"]), "")
+        spec = config.nodes.get(node) if config is not None else None
+        plan = None
+        if spec is not None and spec.type == "interrupt":
+            plan = assignment_of(spec.options, config.defaults if config is not None else {})
+        question = Question(
+            session=session,
+            interrupt_id=str(item["id"]),
+            node=node,
+            graph_name=session.graph.name if session.graph_id is not None else "",
+            text=question_text(item.get("value")),
+            value=item.get("value"),
+            created_at=stamp,
+        )
+        assign = plan["assign"] if plan else None
+        if plan:
+            if plan["due"] is not None:
+                question.due_at = stamp + plan["due"]
+                if plan["remind_before"] is not None:
+                    question.remind_at = question.due_at - plan["remind_before"]
+            question.on_timeout = plan["on_timeout"]
+        if assign:
+            question.assigned = True
+            question.exclude_owner = assign["exclude_owner"]
+        rows.append((question, assign))
+    Question.objects.bulk_create([q for q, _ in rows])
+    assigned = [(q, a) for q, a in rows if a]
+    for question, assign in assigned:
+        set_assignees(question, assign, values)
+    if assigned:
+        QuestionEvent.objects.bulk_create(
+            [
+                QuestionEvent(
+                    question=q, kind=QuestionEventKind.ASSIGNED, detail=assignee_detail(a)
+                )
+                for q, a in assigned
+            ]
+        )
+    for question, _assign in rows:
+        if question.assigned or question.due_at is not None:
+            question_notices.on_opened(question, session)
+    return [q for q, _ in rows]
+
+
+def assignee_detail(assign: dict[str, Any]) -> dict[str, Any]:
+    return {k: assign.get(k) for k in ("users", "groups", "permission") if assign.get(k)}
+
+
+def set_assignees(question: Question, assign: dict[str, Any], state: dict[str, Any]) -> None:
+    """Resolve `assign` (usernames templated over the state, group names, a permission)
+    to rows and set them on the question. Names that match nobody are logged."""
+    usernames = []
+    for template in assign.get("users") or []:
+        try:
+            rendered = render(template, state)
+        except Exception:
+            logger.warning("question %s: cannot render assignee %r", question.pk, template)
+            continue
+        for name in rendered if isinstance(rendered, list) else [rendered]:
+            if name not in (None, ""):
+                usernames.append(str(name))
+    user_model = get_user_model()
+    users = list(
+        user_model._default_manager.filter(**{f"{user_model.USERNAME_FIELD}__in": usernames})
+    )
+    groups = list(Group.objects.filter(name__in=assign.get("groups") or []))
+    missing = set(usernames) - {u.get_username() for u in users}
+    missing |= set(assign.get("groups") or []) - {g.name for g in groups}
+    if missing:
+        logger.warning("question %s: no user or group named %s", question.pk, sorted(missing))
+    question.users.set(users)
+    question.groups.set(groups)
+    permission = assign.get("permission") or ""
+    found = None
+    if permission:
+        app_label, _, codename = permission.partition(".")
+        found = Permission.objects.filter(
+            content_type__app_label=app_label, codename=codename
+        ).first()
+        if found is None:
+            logger.warning("question %s: no permission %s", question.pk, permission)
+    if question.permission_id != (found.pk if found else None):
+        question.permission = found
+        Question.objects.filter(pk=question.pk).update(permission=found)
+
+
+def cancel_open(session: Session) -> None:
+    """A session was cancelled: its open questions are too."""
+    Question.objects.open().filter(session=session.pk).update(status=QuestionStatus.CANCELLED)
+
+
+def sync_session(session: Session) -> None:
+    """Set the question rows of `session` right from its row (the sweeper's repair after
+    a crash between a run's outcome and its questions)."""
+    record_outcome(session)
+
+
+# ------------------------------------------------------------------------ inbox actions
+
+
+def claim(question: Question, user: Any) -> Question:
+    """`user` takes the question on: others see who is on it and may not answer it
+    until it is released (except with the override). Only an assignee (or the override)
+    may claim; a question claimed by someone else is InvalidInput."""
+    _require_open(question)
+    if not (user.has_perm(OVERRIDE_PERMISSION) or is_assignee(user, question)):
+        raise NotAssignee(f"Question {question.pk} is not assigned to you.")
+    stamp = timezone.now()
+    updated = (
+        Question.objects.filter(pk=question.pk, status=QuestionStatus.OPEN)
+        .filter(claimed_by__isnull=True)
+        .update(claimed_by=user, claimed_at=stamp)
+    )
+    if not updated:
+        question.refresh_from_db()
+        if question.claimed_by_id == user.pk:
+            return question
+        raise InvalidInput(errors={"claimed_by": f"already claimed by {question.claimed_by}"})
+    QuestionEvent.objects.create(question=question, kind=QuestionEventKind.CLAIMED, actor=user)
+    question.claimed_by, question.claimed_at = user, stamp
+    return question
+
+
+def release(question: Question, user: Any) -> Question:
+    """Give a claimed question back to all its assignees (the claimer or the override)."""
+    _require_open(question)
+    if question.claimed_by_id is None:
+        return question
+    if question.claimed_by_id != user.pk and not user.has_perm(OVERRIDE_PERMISSION):
+        raise NotAssignee(f"Question {question.pk} is claimed by {question.claimed_by}.")
+    Question.objects.filter(pk=question.pk).update(claimed_by=None, claimed_at=None)
+    QuestionEvent.objects.create(question=question, kind=QuestionEventKind.RELEASED, actor=user)
+    question.claimed_by, question.claimed_at = None, None
+    return question
+
+
+def reassign(
+    question: Question,
+    *,
+    users: list[str] | None = None,
+    groups: list[str] | None = None,
+    actor: Any = None,
+    kind: str = QuestionEventKind.REASSIGNED,
+) -> Question:
+    """Hand the question to other users and/or groups (names), recorded with `actor`
+    (None: the system, e.g. on_timeout). Unknown names are InvalidInput naming them."""
+    from yamlgraph_django.services import question_notices
+
+    _require_open(question)
+    users, groups = list(users or []), list(groups or [])
+    if not users and not groups:
+        raise InvalidInput(errors={"users": "give users and/or groups to hand the question to"})
+    user_model = get_user_model()
+    found_users = list(
+        user_model._default_manager.filter(**{f"{user_model.USERNAME_FIELD}__in": users})
+    )
+    found_groups = list(Group.objects.filter(name__in=groups))
+    errors = {}
+    if unknown := sorted(set(users) - {u.get_username() for u in found_users}):
+        errors["users"] = f"no user named {', '.join(unknown)}"
+    if unknown := sorted(set(groups) - {g.name for g in found_groups}):
+        errors["groups"] = f"no group named {', '.join(unknown)}"
+    if errors:
+        raise InvalidInput(errors=errors)
+    with transaction.atomic():
+        question.users.set(found_users)
+        question.groups.set(found_groups)
+        Question.objects.filter(pk=question.pk).update(
+            assigned=True, permission=None, claimed_by=None, claimed_at=None
+        )
+        question.assigned, question.permission, question.claimed_by = True, None, None
+        QuestionEvent.objects.create(
+            question=question,
+            kind=kind,
+            actor=actor,
+            detail={"users": users, "groups": groups},
+        )
+        question_notices.on_handed_on(question, question.session)
+    return question
+
+
+def _require_open(question: Question) -> None:
+    if question.status != QuestionStatus.OPEN:
+        raise InvalidInput(errors={"status": f"question {question.pk} is {question.status}"})
