@@ -125,6 +125,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Sessions and questions both have a `status`: each enum keeps its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStatusEnum": "yamlgraph_django.models.SessionStatus",
+        "QuestionStatusEnum": "yamlgraph_django.question_status.QuestionStatus",
+    },
 }
 
 # CORS for browser clients of the LangGraph protocol (useStream, agent-chat-ui without its

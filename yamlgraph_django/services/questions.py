@@ -77,6 +77,13 @@ def may_answer(user: Any, session: Session, question: Question) -> bool:
     return is_assignee(user, question)
 
 
+def may_reassign(user: Any, question: Question) -> bool:
+    """May `user` hand `question` to others? Its assignees and the override may."""
+    if user is None or not user.is_authenticated:
+        return False
+    return user.has_perm(OVERRIDE_PERMISSION) or is_assignee(user, question)
+
+
 def owner_rules_allow(user: Any, session: Session) -> bool:
     """Would today's rules (SESSION_ACCESS: the owner, staff) let `user` see `session`?"""
     if user is None or not user.is_authenticated:
@@ -126,17 +133,14 @@ def check_answer(
     for row in refused:
         if may_answer(user, session, row):
             continue
-        if not owner_rules_allow(user, session):
-            raise SessionNotFound(f"No session with id '{session.pk}'.")
-        if (
-            row.claimed_by_id is not None
-            and row.claimed_by_id != user.pk
-            and is_assignee(user, row)
-        ):
+        claimed_by_other = row.claimed_by_id is not None and row.claimed_by_id != user.pk
+        if claimed_by_other and is_assignee(user, row):
             raise NotAssignee(
                 f"Question {row.pk} is claimed by {row.claimed_by}; it can be answered "
                 "by them, or by others once they release it."
             )
+        if not owner_rules_allow(user, session):
+            raise SessionNotFound(f"No session with id '{session.pk}'.")
         raise NotAssignee(
             f"Question {row.pk} ({row.node}) is assigned to {describe_assignees(row)}"
             + ("; the session's owner may not answer it." if row.exclude_owner else ".")
