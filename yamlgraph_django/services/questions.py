@@ -93,15 +93,23 @@ def owner_rules_allow(user: Any, session: Session) -> bool:
     return app_settings.SESSION_ACCESS(user, Session.objects.filter(pk=session.pk)).exists()
 
 
-def latest_questions(session: Session, interrupt_ids: Iterable[str]) -> dict[str, Question]:
-    """Interrupt id -> its newest question row (open or settled), in one query."""
-    rows: dict[str, Question] = {}
+def latest_questions(
+    session: Session, interrupt_ids: Iterable[str]
+) -> tuple[dict[str, Question], list[Question]]:
+    """(interrupt id -> its newest row, open or settled; every open row of the session),
+    in one query."""
     ids = [str(i) for i in interrupt_ids]
-    if not ids:
-        return rows
-    for row in Question.objects.filter(session=session.pk, interrupt_id__in=ids).order_by("-id"):
-        rows.setdefault(row.interrupt_id, row)
-    return rows
+    rows: dict[str, Question] = {}
+    open_rows: list[Question] = []
+    found = Question.objects.filter(session=session.pk).filter(
+        Q(status=QuestionStatus.OPEN) | Q(interrupt_id__in=ids)
+    )
+    for row in found.order_by("-id"):
+        if row.interrupt_id in ids:
+            rows.setdefault(row.interrupt_id, row)
+        if row.status == QuestionStatus.OPEN:
+            open_rows.append(row)
+    return rows, open_rows
 
 
 def check_answer(
@@ -115,8 +123,7 @@ def check_answer(
     answer is the application's own and allowed. Keeps the open rows it read on the
     session (`session.open_questions`) so that recording the outcome reads nothing again.
     """
-    rows = latest_questions(session, interrupt_ids)
-    session.open_questions = [r for r in rows.values() if r.status == QuestionStatus.OPEN]
+    rows, session.open_questions = latest_questions(session, interrupt_ids)
     refused = [row for row in rows.values() if row.assigned]
     if not refused:
         return
