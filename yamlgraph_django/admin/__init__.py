@@ -10,10 +10,15 @@ Everything that runs a graph or touches checkpoints goes through
 from django.contrib import admin
 
 from yamlgraph_django.admin.graphs import GraphDefinitionAdmin
+from yamlgraph_django.admin.questions import QuestionAdmin
 from yamlgraph_django.admin.sessions import SessionAdmin
-from yamlgraph_django.models import GraphDefinition, Session
+from yamlgraph_django.models import GraphDefinition, Question, Session
 
 admin.site.register(GraphDefinition, GraphDefinitionAdmin)
 admin.site.register(Session, SessionAdmin)
+admin.site.register(Question, QuestionAdmin)
+# The index says how many questions wait for the user (unless the project has its own).
+if admin.site.index_template is None:
+    admin.site.index_template = "admin/yamlgraph_django/index.html"
 
-__all__ = ["GraphDefinitionAdmin", "SessionAdmin"]
+__all__ = ["GraphDefinitionAdmin", "QuestionAdmin", "SessionAdmin"]

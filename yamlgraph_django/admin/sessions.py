@@ -132,6 +132,7 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
         "lease_expires",
         "picture",
         "pending_interrupts",
+        "who_answers",
         "error_text",
         "state_values",
         "next_nodes",
@@ -284,7 +285,9 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
             (_("Where it is"), {"fields": ("picture",)}),
         ]
         if obj is not None and obj.status == SessionStatus.INTERRUPTED and obj.interrupts:
-            fieldsets.append((_("Waiting for an answer"), {"fields": ("pending_interrupts",)}))
+            fieldsets.append(
+                (_("Waiting for an answer"), {"fields": ("pending_interrupts", "who_answers")})
+            )
         if obj is not None and obj.error:
             fieldsets.append((_("Error"), {"fields": ("error_text",)}))
         fieldsets += [
@@ -375,6 +378,42 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
                 )
             )
         return mark_safe("".join(parts)) if parts else EMPTY  # each part built by format_html
+
+    @admin.display(description=_("who must answer"))
+    def who_answers(self, obj: Session) -> SafeString | str:
+        """Each open question's assignees, who claimed it, and by when it is due."""
+        rows = (
+            obj.questions.filter(status="open")
+            .select_related("claimed_by", "permission")
+            .prefetch_related("users", "groups")
+        )
+        parts = []
+        for question in rows:
+            if question.assigned:
+                who = questions.describe_assignees(question)
+                if question.exclude_owner:
+                    who += _(" (not the owner)")
+            else:
+                who = _("anyone who may answer this session")
+            parts.append(
+                format_html(
+                    '<p class="yamlgraph-assignees" data-question="{}">{}: {}{}{}</p>',
+                    question.pk,
+                    question.node or question.interrupt_id,
+                    who,
+                    format_html(_("; claimed by {}"), question.claimed_by)
+                    if question.claimed_by_id
+                    else "",
+                    format_html(
+                        _("; due {}{}"),
+                        question.due_at,
+                        _(" (overdue)") if question.is_overdue else "",
+                    )
+                    if question.due_at
+                    else "",
+                )
+            )
+        return mark_safe("".join(parts)) if parts else "-"  # each part built by format_html
 
     @admin.display(description=_("error"))
     def error_text(self, obj: Session) -> SafeString:
