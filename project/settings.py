@@ -166,7 +166,19 @@ YAMLGRAPH = {
     # The event log of live runs: a database table here, Redis Streams with a URL.
     "EVENTS_URL": os.environ.get("YAMLGRAPH_EVENTS_URL") or None,
     "WEBHOOK_SECRET": os.environ.get("YAMLGRAPH_WEBHOOK_SECRET", ""),
+    # The base of the answer links in question e-mails.
+    "SITE_URL": os.environ.get("YAMLGRAPH_SITE_URL", "http://127.0.0.1:8000"),
 }
+
+# E-mail (question assignments, reminders, hand-ons): SMTP at DJANGO_EMAIL_HOST:
+# DJANGO_EMAIL_PORT; without a host, e-mails are printed on the console.
+if _email_host := os.environ.get("DJANGO_EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _email_host
+    EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "25"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "yamlgraph@localhost")
 
 _CHECKPOINTER_SCHEMES = {
     "redis": "redis",
