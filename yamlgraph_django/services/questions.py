@@ -21,7 +21,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Count, Exists, Q, QuerySet
 from django.utils import timezone
 
 from yamlgraph.assignment import assignment_of
@@ -499,3 +499,56 @@ def reassign(
 def _require_open(question: Question) -> None:
     if question.status != QuestionStatus.OPEN:
         raise InvalidInput(errors={"status": f"question {question.pk} is {question.status}"})
+
+
+# ------------------------------------------------------------------------ statistics
+
+#: How many of a graph's latest answers the answer times are computed from.
+STATS_SAMPLE = 2000
+
+
+def node_statistics(graph_name: str, nodes: Iterable[str]) -> list[dict[str, Any]]:
+    """Per interrupt node of a graph (all versions): open and overdue questions, and the
+    median and 95th percentile of the time to an answer (over its latest answers).
+    Two queries, whatever the number of questions."""
+    from statistics import median, quantiles
+
+    stamp = timezone.now()
+    counts = {
+        row["node"]: row
+        for row in Question.objects.filter(graph_name=graph_name, status=QuestionStatus.OPEN)
+        .values("node")
+        .annotate(
+            open=Count("pk"),
+            overdue=Count("pk", filter=Q(due_at__lte=stamp)),
+        )
+    }
+    waits: dict[str, list[float]] = {}
+    answered = (
+        Question.objects.filter(
+            graph_name=graph_name, status=QuestionStatus.ANSWERED, answered_at__isnull=False
+        )
+        .order_by("-answered_at")
+        .values_list("node", "created_at", "answered_at")[:STATS_SAMPLE]
+    )
+    for node, asked, answered_at in answered:
+        waits.setdefault(node, []).append((answered_at - asked).total_seconds())
+    rows = []
+    for node in nodes:
+        times = sorted(waits.get(node, []))
+        p95 = None
+        if len(times) >= 2:
+            p95 = quantiles(times, n=20, method="inclusive")[-1]
+        elif times:
+            p95 = times[0]
+        rows.append(
+            {
+                "node": node,
+                "open": counts.get(node, {}).get("open", 0),
+                "overdue": counts.get(node, {}).get("overdue", 0),
+                "answered": len(times),
+                "median_seconds": median(times) if times else None,
+                "p95_seconds": p95,
+            }
+        )
+    return rows
