@@ -149,7 +149,12 @@ class InboxView(YamlgraphAPIView, mixins.ListModelMixin, viewsets.GenericViewSet
         description="Open questions assigned to the caller, to one of their groups, or to "
         "a permission they hold: theirs by name (or claimed by them) first, then the soonest "
         "due. Answer one with POST /api/sessions/{session}/resume/.",
-        responses={200: QuestionSerializer(many=True), 401: UNAUTHENTICATED},
+        responses={
+            200: QuestionSerializer(many=True),
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            404: error_response("No such page (`not_found`)."),
+        },
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
