@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 
 from yamlgraph_django.models import Session, SessionStatus
 
@@ -46,7 +47,9 @@ def test_an_answer_that_does_not_fit_is_a_400_and_changes_nothing(
     assert session.runs.count() == 1
 
 
-def test_answers_by_id_are_checked_one_by_one(api, start):
+def test_answers_by_id_are_checked_one_by_one(api, alice, start):
+    # The approval graph asks the finance group (issue 20): alice answers as one of them.
+    Group.objects.create(name="finance").user_set.add(alice)
     body = start("approval", {"amount": 500.0, "requester": "Bob"})
     interrupt_id = body["interrupts"][0]["id"]
 
