@@ -3,6 +3,7 @@ archive, the count on the admin index and who must answer on the session page.""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -126,3 +127,39 @@ def test_overdue_questions_are_marked(graphs, people):
 
     assert 'class="question overdue' in page
     assert "overdue" in page
+
+
+def test_make_runs_demo_user_finds_an_approval_in_the_finance_inbox(graphs, django_user_model):
+    """The newcomer's path: `make run` creates the demo superuser in the `finance` group;
+    an approval it starts waits in its inbox with buttons; answered there, the session
+    completes and the archive shows who decided."""
+    from django.core.management import call_command
+
+    call_command("ensure_demo_superuser", "--force", stdout=io.StringIO())
+    demo = django_user_model.objects.get(username="admin")
+    assert list(demo.groups.values_list("name", flat=True)) == ["finance"]
+    session = services.start_session("approval", {"amount": 500.0, "requester": "Bob"}, owner=demo)
+    client = Client()
+    client.force_login(demo)
+    page = client.get(url("inbox")).content.decode()
+    question = Question.objects.get(session=session)
+    assert f'id="question-{question.pk}"' in page
+    assert page.count('class="button default yamlgraph-choice"') == 2
+
+    client.post(url("answer", question.pk), {"choice": '"yes"'})
+
+    session.refresh_from_db()
+    assert (session.status, session.output["approved"]) == (SessionStatus.COMPLETED, True)
+    archive = client.get(url("answered")).content.decode()
+    assert f'id="question-{question.pk}"' in archive
+
+
+def test_cancel_and_delete_settle_the_questions(expense, people):
+    question = Question.objects.get(session=expense)
+
+    services.cancel_session(expense)
+
+    question.refresh_from_db()
+    assert question.status == "cancelled"
+    services.delete_session(expense)
+    assert not Question.objects.filter(pk=question.pk).exists()
