@@ -149,6 +149,19 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
         """Never through the generic form: that would bypass the service and the Run log."""
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Viewers, and an assignee on the session they must answer (linked from the
+        inbox), without a model permission of their own."""
+        if super().has_view_permission(request, obj):
+            return True
+        return obj is not None and self._waits_for(request, obj)
+
+    def _waits_for(self, request: HttpRequest, obj: Any) -> bool:
+        """Has `obj` an open question waiting for this user?"""
+        return questions.visible_to_assignee(
+            request.user, Session.objects.filter(pk=obj.pk)
+        ).exists()
+
     def _has_model_perm(self, request: HttpRequest, action: str) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.{action}_{self.opts.model_name}")
 
@@ -163,12 +176,7 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
         """Answering is its own permission: support staff may read sessions without it."""
         if request.user.has_perm(f"{self.opts.app_label}.resume_session"):
             return True
-        return (
-            obj is not None
-            and questions.visible_to_assignee(
-                request.user, Session.objects.filter(pk=obj.pk)
-            ).exists()
-        )
+        return obj is not None and self._waits_for(request, obj)  # an assignee answers
 
     def has_start_permission(self, request: HttpRequest) -> bool:
         return self.has_add_permission(request)
@@ -185,7 +193,8 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
             .filter(graph__isnull=False)
         )
         visible = app_settings.SESSION_ACCESS(request.user, queryset)
-        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+        match = request.resolver_match
+        if match is None or (match.url_name or "").endswith("_changelist"):
             return visible
         # An assignee reads (and answers) the session they must answer.
         return visible | questions.visible_to_assignee(request.user, queryset)

@@ -163,3 +163,21 @@ def test_cancel_and_delete_settle_the_questions(expense, people):
     assert question.status == "cancelled"
     services.delete_session(expense)
     assert not Question.objects.filter(pk=question.pk).exists()
+
+
+def test_an_assignee_without_model_permissions_opens_and_answers_the_session(expense, people):
+    client = staff_client(people["member"])  # staff, in finance, no permissions at all
+
+    page = client.get(reverse("admin:yamlgraph_django_session_change", args=[expense.pk]))
+    assert page.status_code == 200
+    resume = reverse("admin:yamlgraph_django_session_resume", args=[expense.pk])
+    ids = client.get(resume).context["form"]["interrupt_ids"].value()
+    client.post(resume, {"interrupt_ids": ids, "answer_0": '"yes"'})
+
+    expense.refresh_from_db()
+    assert expense.status == SessionStatus.COMPLETED
+    # Answered: nothing waits for them there any more.
+    later = client.get(reverse("admin:yamlgraph_django_session_change", args=[expense.pk]))
+    assert later.status_code in (302, 403)
+    outsider = staff_client(people["outsider"])
+    assert outsider.get(reverse("admin:yamlgraph_django_session_changelist")).status_code == 403
