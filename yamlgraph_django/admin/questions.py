@@ -29,7 +29,7 @@ from yamlgraph_django.question_status import QuestionStatus
 from yamlgraph_django.services import questions
 
 #: Questions per inbox page (the page is for a person: a long list is a filter away).
-INBOX_LIMIT = 100
+INBOX_LIMIT = 50
 
 
 def choices_of(value: Any) -> list[Any]:

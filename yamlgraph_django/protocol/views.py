@@ -27,9 +27,10 @@ from yamlgraph_django.exceptions import (
     SessionNotFound,
     YamlgraphError,
 )
-from yamlgraph_django.models import GraphDefinition, Session
+from yamlgraph_django.models import GraphDefinition, RunChannel, Session
 from yamlgraph_django.protocol import serializers, shaping
 from yamlgraph_django.protocol.auth import ProtocolTokenAuthentication
+from yamlgraph_django.services import questions
 
 threads = services.threads
 thread_runs = services.thread_runs
@@ -318,6 +319,8 @@ class ThreadStateView(ProtocolView):
     def post(self, request: Request, thread_id: str) -> Response:
         session = self.thread(thread_id, owned=True)
         data = self.body(serializers.StateUpdateSerializer)
+        # Writing the state past an assigned question answers it (issue 20).
+        questions.check_state_update(self.actor(), session, channel=RunChannel.LANGGRAPH)
         checkpoint_id = data.get("checkpoint_id") or (data.get("checkpoint") or {}).get(
             "checkpoint_id"
         )

@@ -149,6 +149,15 @@ def check_answer(
         )
 
 
+def check_state_update(user: Any, session: Session, *, channel: str) -> None:
+    """Raise unless `user` may change the state of `session` by hand: writing the state
+    past an assigned question is answering it, so only who may answer it may."""
+    waiting = Question.objects.open().filter(session=session.pk, assigned=True)
+    ids = list(waiting.values_list("interrupt_id", flat=True))
+    if ids:
+        check_answer(user, session, ids, channel=channel)
+
+
 def describe_assignees(question: Question) -> str:
     """ "users alice, bob; group finance; permission expenses.approve" (for messages)."""
     parts = []

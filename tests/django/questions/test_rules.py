@@ -150,3 +150,18 @@ def test_who_may_answer_on_every_door(
     else:
         assert expense.status == SessionStatus.INTERRUPTED
         assert (question.status, question.answered_by) == ("open", None)
+
+
+def test_the_owner_cannot_write_the_state_past_an_assigned_question(expense, people):
+    """update_state as the interrupt node would answer the question: refused to the
+    excluded owner, as an answer is."""
+    response = api_client(people["requester"]).post(
+        f"/lg/threads/{expense.thread_id}/state",
+        {"values": {"decision": "yes"}, "as_node": "ask_approver"},
+        format="json",
+    )
+
+    assert response.status_code == 403
+    expense.refresh_from_db()
+    assert expense.status == SessionStatus.INTERRUPTED
+    assert services.get_state(expense)["values"].get("decision") is None
