@@ -43,6 +43,10 @@ question_due_soon = Signal()
 question_timed_out = Signal()
 question_answered = Signal()
 
+#: Internal: a question with a due date was opened (after commit; `question=`). The
+#: deadline keeper (services.deadlines) schedules its reminder and due date.
+question_opened = Signal()
+
 QUESTION_SIGNALS: dict[str, Signal] = {
     "assigned": question_assigned,
     "due_soon": question_due_soon,

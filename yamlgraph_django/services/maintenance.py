@@ -35,7 +35,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import question_notices, questions
+from yamlgraph_django.services import deadlines, questions
 from yamlgraph_django.services.execution import outcome
 from yamlgraph_django.services.run_events import trim_events
 from yamlgraph_django.services.snapshots import thread_config
@@ -272,13 +272,13 @@ class Sweeper:
         self.thread = threading.Thread(target=self.loop, name="yamlgraph-sweeper", daemon=True)
 
     def loop(self) -> None:
-        question_notices.sweep()  # at once: deadlines that passed while no worker ran
+        deadlines.sweep()  # at once: deadlines that passed while no worker ran
         while not self.done.wait(self.interval):
             try:
                 close_old_connections()
                 for session in recover_stale_sessions(channel=RunChannel.TASK, rerun=True):
                     logger.warning("recovered session %s: %s", session.pk, session.status)
-                question_notices.sweep()  # deadlines missed while no worker ran
+                deadlines.sweep()  # deadlines missed while no worker ran
             except Exception:
                 logger.warning("crash sweep failed; trying again later", exc_info=True)
         connections.close_all()

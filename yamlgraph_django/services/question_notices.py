@@ -1,4 +1,4 @@
-"""Telling people about questions, and keeping their deadlines.
+"""Telling people about questions (the deadlines themselves are `services.deadlines`).
 
 - When a question is assigned (asked, or handed on), its assignees get an e-mail with a
   link to the answer page, and `question_assigned` is sent; `remind_before` its due
@@ -18,7 +18,6 @@ turns them off, ["QUESTION_EMAIL_FROM"] sets the sender, ["SITE_URL"] the link's
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from typing import Any
@@ -26,21 +25,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from yamlgraph_django.conf import app_settings
-from yamlgraph_django.models import Question, QuestionEvent, RunChannel, Session, SessionStatus
-from yamlgraph_django.question_status import QuestionEventKind, QuestionStatus
-from yamlgraph_django.signals import QUESTION_SIGNALS
-
-try:  # Django >= 6.0
-    from django.tasks import task
-except ImportError:  # Django 5.2: the backport
-    from django_tasks import task
+from yamlgraph_django.models import Question, Session
+from yamlgraph_django.signals import QUESTION_SIGNALS, question_opened
 
 logger = logging.getLogger("yamlgraph_django.questions")
 
@@ -175,163 +167,16 @@ def tell(question: Question, event: str, session: Session | None) -> None:
 
 
 def on_opened(question: Question, session: Session) -> None:
-    """A question was just asked: tell its assignees, schedule its deadlines."""
+    """A question was just asked: tell its assignees; once committed, `question_opened`
+    lets the deadline keeper (`services.deadlines`) schedule its reminder and due date."""
     if question.assigned:
         tell(question, "assigned", session)
-    schedule(question)
+    if question.due_at is not None:
+        transaction.on_commit(
+            lambda: question_opened.send_robust(sender=Question, question=question)
+        )
 
 
 def on_handed_on(question: Question, session: Session) -> None:
     """A question was reassigned (by a person or on timeout): tell the new assignees."""
     tell(question, "handed_on", session)
-
-
-# -------------------------------------------------------------------------- deadlines
-
-
-def schedule(question: Question) -> None:
-    """Enqueue the deadline task at the reminder and at the due date (after commit),
-    where the task backend can run a task later; elsewhere the sweeper applies them."""
-    moments = [m for m in (question.remind_at, question.due_at) if m is not None]
-    if not moments:
-        return
-    question_id = question.pk
-
-    def enqueue() -> None:
-        try:
-            backend = question_deadline.get_backend()
-            if not backend.supports_defer:
-                return
-            for moment in moments:
-                question_deadline.using(run_after=moment).enqueue(question_id)
-        except Exception:
-            logger.exception("could not schedule the deadlines of question %s", question_id)
-
-    transaction.on_commit(enqueue)
-
-
-@task()
-def question_deadline(question_id: int) -> str:
-    """Apply what is due of one question (reminder, timeout); run at its `run_after`."""
-    applied = apply_deadlines(ids=[question_id])
-    return ",".join(applied) or "nothing due"
-
-
-def apply_deadlines(now: dt.datetime | None = None, ids: list[int] | None = None) -> list[str]:
-    """Send the reminders and run the timeouts that are due (of `ids`, or all: the
-    sweeper's catch-up). Returns what was done, e.g. ["reminded 3", "timed_out 3"]."""
-    now = now or timezone.now()
-    done: list[str] = []
-    open_questions = Question.objects.open()
-    if ids is not None:
-        open_questions = open_questions.filter(pk__in=ids)
-    for question in open_questions.filter(
-        remind_at__lte=now, reminded_at__isnull=True, timed_out_at__isnull=True
-    ).select_related("session"):
-        if remind(question, now):
-            done.append(f"reminded {question.pk}")
-    for question in open_questions.filter(
-        due_at__lte=now, timed_out_at__isnull=True
-    ).select_related("session", "session__graph"):
-        if time_out(question, now):
-            done.append(f"timed_out {question.pk}")
-    return done
-
-
-def remind(question: Question, now: dt.datetime) -> bool:
-    with transaction.atomic():
-        won = Question.objects.filter(
-            pk=question.pk, status=QuestionStatus.OPEN, reminded_at__isnull=True
-        ).update(reminded_at=now)
-        if not won:
-            return False
-        question.reminded_at = now
-        QuestionEvent.objects.create(question=question, kind=QuestionEventKind.REMINDED)
-        tell(question, "due_soon", question.session)
-    return True
-
-
-def time_out(question: Question, now: dt.datetime) -> bool:
-    """Run the question's `on_timeout` once (guarded: a racing worker does nothing)."""
-    from yamlgraph_django.services import questions
-
-    policy = question.on_timeout or {}
-    with transaction.atomic():
-        won = Question.objects.filter(
-            pk=question.pk, status=QuestionStatus.OPEN, timed_out_at__isnull=True
-        ).update(timed_out_at=now)
-        if not won:
-            return False
-        question.timed_out_at = now
-        action, value = next(iter(policy.items())) if policy else (None, None)
-        QuestionEvent.objects.create(
-            question=question,
-            kind=QuestionEventKind.TIMED_OUT,
-            detail={"action": action, "value": value},
-        )
-        if action == "assign":
-            Question.objects.filter(pk=question.pk).update(
-                escalation_step=question.escalation_step + 1
-            )
-            question.escalation_step += 1
-            questions.reassign(
-                question,
-                users=list(value.get("users") or []),
-                groups=list(value.get("groups") or []),
-                actor=None,
-            )
-        elif action in ("answer", "fail"):
-            Question.objects.filter(pk=question.pk).update(status=QuestionStatus.TIMED_OUT)
-            question.status = QuestionStatus.TIMED_OUT
-        announce(question, "timed_out", session=question.session)
-    if action == "answer":
-        answer_for_them(question, value)
-    elif action == "fail":
-        fail_session(question, str(value))
-    return True
-
-
-def answer_for_them(question: Question, value: Any) -> None:
-    """on_timeout: answer: the system answers (a Run with no actor, channel task)."""
-    from yamlgraph_django.services.lifecycle import resume_session
-
-    try:
-        resume_session(
-            question.session_id,
-            values={question.interrupt_id: value},
-            actor=None,
-            channel=RunChannel.TASK,
-            background=False,
-        )
-    except Exception:
-        logger.exception("on_timeout could not answer question %s", question.pk)
-        Question.objects.filter(pk=question.pk).update(status=QuestionStatus.OPEN)
-
-
-def fail_session(question: Question, message: str) -> None:
-    """on_timeout: fail: the session fails with the message (it stays resumable)."""
-    session = Session.objects.select_related("graph").filter(pk=question.session_id).first()
-    if session is None or session.status != SessionStatus.INTERRUPTED:
-        return
-    try:
-        lease = Session.objects.claim(session, action="fail")
-        Session.objects.finish(
-            session,
-            lease,
-            status=SessionStatus.FAILED,
-            error=f"timed out: {message}",
-            interrupts=session.interrupts,
-            output=None,
-        )
-    except Exception:
-        logger.exception("on_timeout could not fail session %s", session.pk)
-
-
-def sweep() -> list[str]:
-    """The sweeper's part: deadlines missed while no worker ran (never raises)."""
-    try:
-        close_old_connections()
-        return apply_deadlines()
-    except Exception:
-        logger.warning("deadline sweep failed; trying again later", exc_info=True)
-        return []

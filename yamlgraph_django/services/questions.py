@@ -39,6 +39,7 @@ from yamlgraph_django.models import (
 )
 from yamlgraph_django.permissions import can_see_all
 from yamlgraph_django.question_status import QuestionEventKind, QuestionStatus
+from yamlgraph_django.services import question_notices
 from yamlgraph_django.services.snapshots import node_name
 from yamlgraph_django.services.stores import graph_config
 
@@ -288,8 +289,6 @@ def close(
                 for q in assigned
             ]
         )
-    from yamlgraph_django.services import question_notices
-
     for question in assigned:
         question_notices.announce(question, "answered", session=session)
 
@@ -298,8 +297,6 @@ def open_questions(
     session: Session, pending: list[dict[str, Any]], snapshot: Any, stamp: Any
 ) -> list[Question]:
     """Insert a row per new pending interrupt, assigned as its node says."""
-    from yamlgraph_django.services import question_notices
-
     nodes = nodes_by_interrupt(session, snapshot)
     config = graph_config(session.graph) if session.graph_id is not None else None
     values = dict(getattr(snapshot, "values", None) or {})
@@ -465,8 +462,6 @@ def reassign(
 ) -> Question:
     """Hand the question to other users and/or groups (names), recorded with `actor`
     (None: the system, e.g. on_timeout). Unknown names are InvalidInput naming them."""
-    from yamlgraph_django.services import question_notices
-
     _require_open(question)
     users, groups = list(users or []), list(groups or [])
     if not users and not groups:
