@@ -19,6 +19,7 @@ from typing import Any
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import Question, QuestionEvent, RunChannel, Session, SessionStatus
 from yamlgraph_django.question_status import QuestionEventKind, QuestionStatus
 from yamlgraph_django.services import question_notices, questions
@@ -119,12 +120,21 @@ def time_out(question: Question, now: dt.datetime) -> bool:
                 escalation_step=question.escalation_step + 1
             )
             question.escalation_step += 1
-            questions.reassign(
-                question,
-                users=list(value.get("users") or []),
-                groups=list(value.get("groups") or []),
-                actor=None,
-            )
+            try:
+                with transaction.atomic():
+                    questions.reassign(
+                        question,
+                        users=list(value.get("users") or []),
+                        groups=list(value.get("groups") or []),
+                        actor=None,
+                    )
+            except InvalidInput as exc:  # a group or user of the YAML does not exist
+                logger.warning("on_timeout could not hand on question %s: %s", question.pk, exc)
+                QuestionEvent.objects.create(
+                    question=question,
+                    kind=QuestionEventKind.REASSIGNED,
+                    detail={"error": exc.detail, **dict(value)},
+                )
         elif action in ("answer", "fail"):
             Question.objects.filter(pk=question.pk).update(status=QuestionStatus.TIMED_OUT)
             question.status = QuestionStatus.TIMED_OUT
