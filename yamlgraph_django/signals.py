@@ -37,7 +37,7 @@ session_failed = Signal()
 
 #: Questions (pending interrupts with assignees): sent after commit with
 #: `sender=Question`, `question=` the row and `session=` its session; `question_assigned`
-#: and `question_timed_out` (handed on) also get `recipients=` the users told.
+#: (also on a hand-on, to the new assignees) and `question_due_soon` get `recipients=`.
 question_assigned = Signal()
 question_due_soon = Signal()
 question_timed_out = Signal()

@@ -155,9 +155,8 @@ def tell(question: Question, event: str, session: Session | None) -> None:
             return
         users = recipients(question, current)
         send_email(question, event, users, current)
-        signal = {"handed_on": "timed_out"}.get(event, event)
-        if event == "handed_on":
-            return  # the timed_out signal is sent by the timeout itself
+        # A hand-on (a reassignment, or on_timeout: assign) assigns it to new people.
+        signal = {"handed_on": "assigned"}.get(event, event)
         QUESTION_SIGNALS[signal].send_robust(
             sender=Question, question=question, session=current, recipients=users
         )
