@@ -31,7 +31,7 @@ from yamlgraph_django import registry
 from yamlgraph_django.admin.diagram import graph_svg, legend
 from yamlgraph_django.admin.display import EMPTY, duration, pre, table
 from yamlgraph_django.models import GraphDefinition
-from yamlgraph_django.services import questions
+from yamlgraph_django.services import inbox
 
 
 class VersionFilter(admin.SimpleListFilter):
@@ -199,7 +199,7 @@ class GraphDefinitionAdmin(admin.ModelAdmin):
                 seconds_text(row["median_seconds"]),
                 seconds_text(row["p95_seconds"]),
             )
-            for row in questions.node_statistics(obj.name, nodes)
+            for row in inbox.node_statistics(obj.name, nodes)
         ]
         return table(
             [_("node"), _("open"), _("overdue"), _("answered"), _("median"), _("95th pct")],

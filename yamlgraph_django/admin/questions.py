@@ -26,7 +26,7 @@ from yamlgraph_django import services
 from yamlgraph_django.exceptions import NotAssignee, YamlgraphError
 from yamlgraph_django.models import Question, RunChannel
 from yamlgraph_django.question_status import QuestionStatus
-from yamlgraph_django.services import questions
+from yamlgraph_django.services import inbox, questions
 
 #: Questions per inbox page (the page is for a person: a long list is a filter away).
 INBOX_LIMIT = 50
@@ -157,12 +157,12 @@ class QuestionAdmin(admin.ModelAdmin):
     def claim_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         question = self._question(pk)
         return self._act(
-            request, lambda: questions.claim(question, request.user), _("Claimed: it is yours.")
+            request, lambda: inbox.claim(question, request.user), _("Claimed: it is yours.")
         )
 
     def release_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         question = self._question(pk)
-        return self._act(request, lambda: questions.release(question, request.user), _("Released."))
+        return self._act(request, lambda: inbox.release(question, request.user), _("Released."))
 
     def reassign_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Hand the question to a user or a group (one name, as typed)."""
@@ -173,7 +173,7 @@ class QuestionAdmin(admin.ModelAdmin):
         def reassign() -> None:
             if not questions.may_reassign(request.user, question):
                 raise NotAssignee(f"Question {question.pk} is not assigned to you.")
-            questions.reassign(
+            inbox.reassign(
                 question,
                 users=[name] if kind == "user" and name else [],
                 groups=[name] if kind == "group" and name else [],

@@ -30,7 +30,7 @@ from yamlgraph_django.api.schema import INVALID, NOT_FOUND, UNAUTHENTICATED, err
 from yamlgraph_django.api.views import YamlgraphAPIView
 from yamlgraph_django.exceptions import NotAssignee
 from yamlgraph_django.models import Question, Session
-from yamlgraph_django.services import questions
+from yamlgraph_django.services import inbox, questions
 
 FORBIDDEN = error_response(
     "The question is assigned to others, or claimed by someone else (`not_assignee`)."
@@ -203,7 +203,7 @@ class QuestionViewSet(YamlgraphAPIView, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str | None = None) -> Response:
         question = self.get_object()
-        questions.claim(question, request.user)
+        inbox.claim(question, request.user)
         return self._done(question)
 
     @extend_schema(
@@ -215,7 +215,7 @@ class QuestionViewSet(YamlgraphAPIView, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str | None = None) -> Response:
         question = self.get_object()
-        questions.release(question, request.user)
+        inbox.release(question, request.user)
         return self._done(question)
 
     @extend_schema(
@@ -239,7 +239,7 @@ class QuestionViewSet(YamlgraphAPIView, mixins.RetrieveModelMixin, viewsets.Gene
         body.is_valid(raise_exception=True)
         if not questions.may_reassign(request.user, question):
             raise NotAssignee(f"Question {question.pk} is not assigned to you.")
-        questions.reassign(
+        inbox.reassign(
             question,
             users=body.validated_data["users"],
             groups=body.validated_data["groups"],

@@ -22,7 +22,7 @@ from django.utils import timezone
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import Question, QuestionEvent, RunChannel, Session, SessionStatus
 from yamlgraph_django.question_status import QuestionEventKind, QuestionStatus
-from yamlgraph_django.services import question_notices, questions
+from yamlgraph_django.services import inbox, question_notices
 from yamlgraph_django.services.lifecycle import resume_session
 from yamlgraph_django.signals import question_opened
 
@@ -122,7 +122,7 @@ def time_out(question: Question, now: dt.datetime) -> bool:
             question.escalation_step += 1
             try:
                 with transaction.atomic():
-                    questions.reassign(
+                    inbox.reassign(
                         question,
                         users=list(value.get("users") or []),
                         groups=list(value.get("groups") or []),

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from yamlgraph_django import services
 from yamlgraph_django.models import Question
-from yamlgraph_django.services.questions import node_statistics
+from yamlgraph_django.services.inbox import node_statistics
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
