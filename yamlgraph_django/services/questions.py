@@ -228,8 +228,9 @@ def record_outcome(session: Session, *, run: Run | None = None, snapshot: Any = 
     longer waits for (answered by the run's actor, or cancelled), and open a row for
     each new pending interrupt, with its assignees and deadlines.
 
-    Never raises: the session's outcome is already recorded; a failure here is logged
-    and the crash sweeper (`sync_session`) sets the rows right later.
+    Never raises: the session's outcome is already recorded; a failure here is logged,
+    and the rows are set right by the session's next run outcome (nothing repairs them
+    before that: a question row may then be missing from the inbox).
     """
     try:
         _record_outcome(session, run, snapshot)
