@@ -27,11 +27,12 @@ class YamlgraphConfig(AppConfig):
 
     def ready(self) -> None:
         from yamlgraph_django import checks  # noqa: F401 - registers the checks
-        from yamlgraph_django.services import notifications
+        from yamlgraph_django.services import deadlines, notifications
 
         register_django_checkpointer()
         load_node_types()
         notifications.connect()
+        deadlines.connect()
         _watch_graph_dirs_in_runserver()
 
 

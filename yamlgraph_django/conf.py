@@ -55,6 +55,12 @@ DEFAULTS: dict[str, Any] = {
     "STORE_ACCESS": "yamlgraph_django.services.store.own_namespace_or_staff",
     # Scheduled runs (crons): how often the worker looks for due ones.
     "CRON_POLL_SECONDS": 10,
+    # Questions (assigned interrupts): e-mail assignees when a question is assigned,
+    # due soon or handed on; From address (None: DEFAULT_FROM_EMAIL); the site's base
+    # URL for the link to the answer page in those e-mails.
+    "QUESTION_EMAILS": True,
+    "QUESTION_EMAIL_FROM": None,
+    "SITE_URL": "http://localhost:8000",
 }
 
 IMPORT_STRINGS = {"LLM_FACTORY", "SESSION_ACCESS"}
