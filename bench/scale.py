@@ -5,6 +5,9 @@ real run of the interview graph into the saver's own tables), then times:
 
 - the admin sessions list, first page and page 500 (a superuser, 25 rows a page);
 - the API list, unfiltered and with `?metadata__team=web` (staff token, 20 a page);
+- the inbox of a member of one of 100 groups (every session has an open question, one
+  in ten overdue; 1,000 wait for the member): `/api/inbox/`, `?overdue=true`, and the
+  admin's "Waiting for me" (50 shown);
 - `prune` of all N (expired) sessions with their checkpoints.
 
     .venv/bin/python -m bench.scale [--sessions 100000] [--databases sqlite,postgres]
@@ -30,6 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 LIST_GOAL_MS = 50
+#: Groups the seeded questions are spread over: a member of one has 1 in INBOX_GROUPS
+#: of all open questions waiting (1,000 of 100,000: a busy team's inbox).
+INBOX_GROUPS = 100
 PRUNE_GOAL_S = 60
 
 
@@ -58,12 +64,14 @@ def setup(database_url: str, checkpointer: dict) -> None:
 def seed(count: int) -> None:
     """`count` expired sessions of the interview graph, each with one real checkpoint."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.utils import timezone
 
     from yamlgraph_django import services
     from yamlgraph_django.models import Run, Session
 
     users = [get_user_model().objects.create(username=f"user{i}") for i in range(10)]
+    groups = [Group.objects.create(name=f"team{i}") for i in range(INBOX_GROUPS)]
     template = services.start_session("interview", {"topic": "scale"}, owner=users[0])
     past = timezone.now() - dt.timedelta(days=1)
     batch = 5000
@@ -90,8 +98,48 @@ def seed(count: int) -> None:
         Run.objects.bulk_create(
             [Run(session=s, kind="start", channel="api", status="succeeded") for s in rows]
         )
+        seed_questions(rows, groups, users, start)
     Session.objects.filter(pk=template.pk).update(expires_at=past)
     copy_checkpoints(template.thread_id, thread_ids, template.graph)
+
+
+def seed_questions(sessions, groups, users, offset: int) -> None:
+    """One open question per session: assigned to one of INBOX_GROUPS groups, one in a
+    hundred also to a user by name; one in ten overdue."""
+    from django.utils import timezone
+
+    from yamlgraph_django.models import Question
+
+    now = timezone.now()
+    questions = [
+        Question(
+            session=session,
+            interrupt_id=session.interrupts[0]["id"],
+            node="ask_name",
+            graph_name=session.graph.name,
+            text="Hi! What is your name?",
+            value=session.interrupts[0]["value"],
+            assigned=True,
+            due_at=now + dt.timedelta(days=1 if (offset + i) % 10 else -1),
+        )
+        for i, session in enumerate(sessions)
+    ]
+    Question.objects.bulk_create(questions)
+    by_group = Question.groups.through
+    by_user = Question.users.through
+    by_group.objects.bulk_create(
+        [
+            by_group(question_id=q.pk, group_id=groups[(offset + i) % len(groups)].pk)
+            for i, q in enumerate(questions)
+        ]
+    )
+    by_user.objects.bulk_create(
+        [
+            by_user(question_id=q.pk, user_id=users[(offset + i) % len(users)].pk)
+            for i, q in enumerate(questions)
+            if (offset + i) % 100 == 0
+        ]
+    )
 
 
 def copy_checkpoints(source: str, thread_ids: list[str], graph) -> None:
@@ -154,11 +202,14 @@ def best_ms(fetch, repeat: int = 5) -> float:
 
 def measure(name: str, count: int) -> None:
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db import connection
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
     from rest_framework.authtoken.models import Token
 
     from yamlgraph_django import services
-    from yamlgraph_django.models import Session
+    from yamlgraph_django.models import Question, Session
 
     seed(count)
     total = Session.objects.count()
@@ -184,7 +235,23 @@ def measure(name: str, count: int) -> None:
         "API list": lambda: ok(api.get("/api/sessions/")),
         "API ?metadata__team=web": lambda: ok(api.get("/api/sessions/?metadata__team=web")),
     }
-    print(f"{name}: {total:,} sessions")
+    member = get_user_model().objects.create_user("bench-member")
+    member.groups.add(Group.objects.get(name="team3"))
+    member_token = Token.objects.create(user=member).key
+    inbox_api = Client(HTTP_AUTHORIZATION=f"Token {member_token}")
+    member.is_staff = True
+    member.save()
+    inbox_admin = Client()
+    inbox_admin.force_login(member)
+    pages["API inbox (1% of all)"] = lambda: ok(inbox_api.get("/api/inbox/"))
+    pages["API inbox ?overdue=true"] = lambda: ok(inbox_api.get("/api/inbox/?overdue=true"))
+    pages["admin Waiting for me"] = lambda: ok(
+        inbox_admin.get("/admin/yamlgraph_django/question/inbox/")
+    )
+    print(f"{name}: {total:,} sessions, {Question.objects.count():,} questions")
+    with CaptureQueriesContext(connection) as queries:
+        ok(inbox_api.get("/api/inbox/"))
+    print(f"  API inbox page: {len(queries)} queries")
     for label, fetch in pages.items():
         ms = best_ms(fetch)
         verdict = "ok" if ms < LIST_GOAL_MS else "over goal"

@@ -155,6 +155,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Sessions and questions both have a `status`: each enum keeps its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStatusEnum": "yamlgraph_django.models.SessionStatus",
+        "QuestionStatusEnum": "yamlgraph_django.question_status.QuestionStatus",
+    },
 }
 
 # CORS for browser clients of the LangGraph protocol (useStream, agent-chat-ui without its
@@ -204,7 +209,19 @@ YAMLGRAPH = {
     else None,
     # Prometheus /metrics (pip install yamlgraph-django[metrics]).
     "METRICS": os.environ.get("YAMLGRAPH_METRICS") == "1",
+    # The base of the answer links in question e-mails.
+    "SITE_URL": os.environ.get("YAMLGRAPH_SITE_URL", "http://127.0.0.1:8000"),
 }
+
+# E-mail (question assignments, reminders, hand-ons): SMTP at DJANGO_EMAIL_HOST:
+# DJANGO_EMAIL_PORT; without a host, e-mails are printed on the console.
+if _email_host := os.environ.get("DJANGO_EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _email_host
+    EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "25"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "yamlgraph@localhost")
 
 _CHECKPOINTER_SCHEMES = {
     "redis": "redis",

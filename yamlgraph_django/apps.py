@@ -31,13 +31,14 @@ class YamlgraphConfig(AppConfig):
             logging_context,
             metrics,
         )
-        from yamlgraph_django.services import notifications
+        from yamlgraph_django.services import deadlines, notifications
 
         register_django_checkpointer()
         load_node_types()
         notifications.connect()
         metrics.connect()
         logging_context.install()
+        deadlines.connect()
         _watch_graph_dirs_in_runserver()
         _hint_at_workers_in_runserver()
 

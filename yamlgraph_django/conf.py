@@ -80,6 +80,12 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": "",
     # Health check: how long each store may take to answer.
     "HEALTH_TIMEOUT_SECONDS": 3.0,
+    # Questions (assigned interrupts): e-mail assignees when a question is assigned,
+    # due soon or handed on; From address (None: DEFAULT_FROM_EMAIL); the site's base
+    # URL for the link to the answer page in those e-mails.
+    "QUESTION_EMAILS": True,
+    "QUESTION_EMAIL_FROM": None,
+    "SITE_URL": "http://localhost:8000",
 }
 
 IMPORT_STRINGS = {"LLM_FACTORY", "SESSION_ACCESS"}

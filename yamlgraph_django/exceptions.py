@@ -124,3 +124,13 @@ def _first(message: Any) -> str:
     if isinstance(message, list | tuple) and message:
         return str(message[0])
     return str(message)
+
+
+class NotAssignee(NotPermitted):
+    """The question is assigned to others: the caller may see the session (its owner,
+    staff) but may not answer it (`assign:` on the interrupt node). A NotPermitted of
+    the rulebook's assignment rule, with its own code so a client can tell why."""
+
+    status_code = 403
+    code = "not_assignee"
+    default_detail = "This question is assigned to someone else."

@@ -199,5 +199,6 @@ class SessionEvent(models.Model):
 
 
 from yamlgraph_django.checkpointer.models import *  # noqa: E402, F403
+from yamlgraph_django.question_models import Question, QuestionEvent  # noqa: E402, F401
 from yamlgraph_django.store_models import *  # noqa: E402, F403
 from yamlgraph_django.worker_models import WorkerHeartbeat  # noqa: E402, F401

@@ -35,6 +35,25 @@ session_completed = Signal()
 #: The run failed (`session.error`); the session stays resumable.
 session_failed = Signal()
 
+#: Questions (pending interrupts with assignees): sent after commit with
+#: `sender=Question`, `question=` the row and `session=` its session; `question_assigned`
+#: (also on a hand-on, to the new assignees) and `question_due_soon` get `recipients=`.
+question_assigned = Signal()
+question_due_soon = Signal()
+question_timed_out = Signal()
+question_answered = Signal()
+
+#: Internal: a question with a due date was opened (after commit; `question=`). The
+#: deadline keeper (services.deadlines) schedules its reminder and due date.
+question_opened = Signal()
+
+QUESTION_SIGNALS: dict[str, Signal] = {
+    "assigned": question_assigned,
+    "due_soon": question_due_soon,
+    "timed_out": question_timed_out,
+    "answered": question_answered,
+}
+
 SIGNALS: dict[str, Signal] = {
     "interrupted": session_interrupted,
     "completed": session_completed,

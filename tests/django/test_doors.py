@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.db.models import Exists, Q, QuerySet
@@ -41,6 +42,7 @@ from langgraph_sdk.errors import APIStatusError
 from rest_framework.test import APIClient
 
 from tests.django.api.support import token_header
+from tests.django.conftest import REPO_GRAPHS
 from yamlgraph_django.exceptions import YamlgraphError
 from yamlgraph_django.models import GraphDefinition, Run, Session, SessionStatus
 from yamlgraph_django.services import start_session, threads
@@ -405,7 +407,7 @@ def env(
 ) -> Any:
     access = "tests.django.test_doors.owner_or_view_all"
     with override_settings(YAMLGRAPH={**yamlgraph_settings, "SESSION_ACCESS": access}):
-        register_graphs("", {"scored.yaml": SCORED})
+        register_graphs("", {"scored.yaml": SCORED, "approval.yaml": unassigned_approval()})
         people = {
             "owner": make_user("alice"),
             "root": django_user_model.objects.create_superuser("root", "root@example.com"),
@@ -419,6 +421,15 @@ def env(
             "anonymous": None,
         }
         yield Env(f"{live_server.url}/lg", people)
+
+
+def unassigned_approval() -> str:
+    """The example approval graph without its `assign:` (it asks the finance group): the
+    matrix is the owner rules of a question nobody is assigned; who answers an assigned
+    one, on every door, is tests/django/questions/test_rules.py."""
+    data = yaml.safe_load((REPO_GRAPHS / "approval.yaml").read_text(encoding="utf-8"))
+    data["nodes"]["ask_approver"].pop("assign", None)
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def waiting_session(env: Env, graph: str, started_on: str) -> Session:

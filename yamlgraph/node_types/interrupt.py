@@ -131,7 +131,7 @@ class InterruptNode(NodeType):
     mermaid_shape = ("{{", "}}")
     colours = ("#fef3c7", "#d97706")
     #: Keys validated by other modules ("module:KEY_EXTENSION"), e.g. who is asked.
-    extension_modules: tuple[str, ...] = ()
+    extension_modules: tuple[str, ...] = ("yamlgraph.assignment:INTERRUPT_KEYS",)
 
     def check(self, ctx: NodeCheck) -> None:
         spec = ctx.spec

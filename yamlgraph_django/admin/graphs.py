@@ -7,6 +7,7 @@ and says what changed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -28,8 +29,9 @@ from django.views.decorators.http import require_POST
 from yamlgraph.mermaid import to_mermaid
 from yamlgraph_django import registry
 from yamlgraph_django.admin.diagram import graph_svg, legend
-from yamlgraph_django.admin.display import EMPTY, pre, table
+from yamlgraph_django.admin.display import EMPTY, duration, pre, table
 from yamlgraph_django.models import GraphDefinition
+from yamlgraph_django.services import inbox
 
 
 class VersionFilter(admin.SimpleListFilter):
@@ -96,6 +98,7 @@ class GraphDefinitionAdmin(admin.ModelAdmin):
         ),
         (_("Picture"), {"fields": ("picture",)}),
         (_("Nodes and edges"), {"fields": ("nodes_table", "edges_table")}),
+        (_("Questions"), {"fields": ("question_stats",)}),
         (_("Mermaid"), {"classes": ("collapse",), "fields": ("mermaid",)}),
         (_("YAML source"), {"fields": ("yaml_source",)}),
     )
@@ -177,6 +180,31 @@ class GraphDefinitionAdmin(admin.ModelAdmin):
             )
             rows.append((name, node.type, Truncator(details).chars(160)))
         return table([_("node"), _("type"), _("options")], rows)
+
+    @admin.display(description=_("per interrupt node"))
+    def question_stats(self, obj: GraphDefinition) -> SafeString:
+        """Open and overdue questions and the time to an answer, per interrupt node."""
+        config = self._config(obj)
+        if isinstance(config, Exception):
+            return EMPTY
+        nodes = [name for name, node in config.nodes.items() if node.type == "interrupt"]
+        if not nodes:
+            return EMPTY
+        rows = [
+            (
+                row["node"],
+                row["open"],
+                row["overdue"],
+                row["answered"],
+                seconds_text(row["median_seconds"]),
+                seconds_text(row["p95_seconds"]),
+            )
+            for row in inbox.node_statistics(obj.name, nodes)
+        ]
+        return table(
+            [_("node"), _("open"), _("overdue"), _("answered"), _("median"), _("95th pct")],
+            rows,
+        )
 
     @admin.display(description=_("edges"))
     def edges_table(self, obj: GraphDefinition) -> SafeString:
@@ -282,3 +310,11 @@ class GraphDefinitionAdmin(admin.ModelAdmin):
         )
         self.message_user(request, text, level)
         return HttpResponseRedirect(reverse("admin:yamlgraph_django_graphdefinition_changelist"))
+
+
+def seconds_text(seconds: float | None) -> str:
+    """A number of seconds as people say it ("-" when there is none)."""
+    if seconds is None:
+        return "-"
+    start = dt.datetime(2000, 1, 1)
+    return duration(start, start + dt.timedelta(seconds=seconds))

@@ -43,7 +43,7 @@ from yamlgraph_django.admin.views import SessionViewsMixin, live_stream_url
 from yamlgraph_django.exceptions import YamlgraphError
 from yamlgraph_django.forms import question_text, schema_of
 from yamlgraph_django.models import GraphDefinition, Run, RunKind, Session, SessionStatus
-from yamlgraph_django.services import rules
+from yamlgraph_django.services import questions, rules
 
 
 class GraphNameFilter(admin.SimpleListFilter):
@@ -131,6 +131,7 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
         "lease_expires",
         "picture",
         "pending_interrupts",
+        "who_answers",
         "error_text",
         "state_values",
         "next_nodes",
@@ -146,6 +147,17 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Never through the generic form: that would bypass the service and the Run log."""
         return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Viewers, and an assignee on the session they must answer (linked from the
+        inbox), without a model permission of their own."""
+        if super().has_view_permission(request, obj):
+            return True
+        return obj is not None and self._waits_for(request, obj)
+
+    def _waits_for(self, request: HttpRequest, obj: Any) -> bool:
+        """Has `obj` an open question waiting for this user?"""
+        return questions.waits_for(request.user, obj)
 
     def _has_model_perm(self, request: HttpRequest, action: str) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.{action}_{self.opts.model_name}")
@@ -284,7 +296,9 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
             (_("Where it is"), {"fields": ("picture",)}),
         ]
         if obj is not None and obj.status == SessionStatus.INTERRUPTED and obj.interrupts:
-            fieldsets.append((_("Waiting for an answer"), {"fields": ("pending_interrupts",)}))
+            fieldsets.append(
+                (_("Waiting for an answer"), {"fields": ("pending_interrupts", "who_answers")})
+            )
         if obj is not None and obj.error:
             fieldsets.append((_("Error"), {"fields": ("error_text",)}))
         fieldsets += [
@@ -375,6 +389,42 @@ class SessionAdmin(SessionViewsMixin, SessionActionsMixin, admin.ModelAdmin):
                 )
             )
         return mark_safe("".join(parts)) if parts else EMPTY  # each part built by format_html
+
+    @admin.display(description=_("who must answer"))
+    def who_answers(self, obj: Session) -> SafeString | str:
+        """Each open question's assignees, who claimed it, and by when it is due."""
+        rows = (
+            obj.questions.filter(status="open")
+            .select_related("claimed_by", "permission")
+            .prefetch_related("users", "groups")
+        )
+        parts = []
+        for question in rows:
+            if question.assigned:
+                who = questions.describe_assignees(question)
+                if question.exclude_owner:
+                    who += _(" (not the owner)")
+            else:
+                who = _("anyone who may answer this session")
+            parts.append(
+                format_html(
+                    '<p class="yamlgraph-assignees" data-question="{}">{}: {}{}{}</p>',
+                    question.pk,
+                    question.node or question.interrupt_id,
+                    who,
+                    format_html(_("; claimed by {}"), question.claimed_by)
+                    if question.claimed_by_id
+                    else "",
+                    format_html(
+                        _("; due {}{}"),
+                        question.due_at,
+                        _(" (overdue)") if question.is_overdue else "",
+                    )
+                    if question.due_at
+                    else "",
+                )
+            )
+        return mark_safe("".join(parts)) if parts else "-"  # each part built by format_html
 
     @admin.display(description=_("error"))
     def error_text(self, obj: Session) -> SafeString:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html
@@ -30,7 +30,9 @@ from yamlgraph_django.exceptions import (
     CheckpointerUnavailable,
     GraphNotFound,
     InvalidInput,
+    NotPermitted,
     SessionBusy,
+    SessionNotFound,
     SessionNotResumable,
     YamlgraphError,
 )
@@ -257,6 +259,10 @@ class SessionViewsMixin(_Base):
                     return HttpResponseRedirect(self._change_url(session))
                 except InvalidInput as exc:
                     self._answer_errors(form, exc)
+                except NotPermitted as exc:  # the rulebook (an assigned question, too)
+                    raise PermissionDenied(exc.detail) from None
+                except SessionNotFound:
+                    raise Http404(_("No such session.")) from None
                 except CheckpointerUnavailable as exc:
                     form.add_error(None, _("Nothing was changed: %s") % exc.detail)
                 else:

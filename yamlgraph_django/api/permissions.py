@@ -54,5 +54,7 @@ def visible_sessions(user: Any, queryset: QuerySet[Session], *, listing: bool) -
     With ALLOW_ANONYMOUS, an anonymous caller additionally reaches sessions that have no
     owner by their id (the random UUID works as a capability, like an unlisted link),
     but never lists them: the list would show every anonymous caller's sessions to all.
+    A session with an open question waiting for `user` is visible too (the rulebook's
+    assignment rule: an assignee reads the session they must answer).
     """
     return rules.visible_sessions(user, queryset, listing=listing)

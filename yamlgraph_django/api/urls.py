@@ -15,6 +15,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from yamlgraph_django.api.health import HealthView
+from yamlgraph_django.api.questions import InboxView, QuestionViewSet
 from yamlgraph_django.api.views import GraphViewSet, SessionViewSet
 
 app_name = "yamlgraph_api"
@@ -23,6 +24,8 @@ router = DefaultRouter(trailing_slash=True)
 router.include_format_suffixes = False
 router.register("graphs", GraphViewSet, basename="graph")
 router.register("sessions", SessionViewSet, basename="session")
+router.register("inbox", InboxView, basename="inbox")
+router.register("questions", QuestionViewSet, basename="question")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),

@@ -277,7 +277,9 @@ class SessionViewSet(
             .order_by("-created_at", "id")
         )
         return permissions.visible_sessions(
-            self.request.user, queryset, listing=self.action == "list"
+            self.request.user,
+            queryset,
+            listing=self.action == "list",
         )
 
     def get_throttles(self) -> list[Any]:

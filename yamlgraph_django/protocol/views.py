@@ -71,7 +71,9 @@ class ProtocolView(YamlgraphAPIView, APIView):
         return permissions.visible_sessions(self.request.user, queryset, listing=False)
 
     def thread(self, thread_id: str) -> Session:
-        """The caller's thread `thread_id`; someone else's is a 404 like an unknown one."""
+        """The caller's thread `thread_id`; someone else's is a 404 like an unknown one.
+        An assignee of its open question sees it too (the rulebook's view rule); what
+        they may do with it, the service asks the rulebook."""
         session = self.visible().filter(thread_id=thread_id).first()
         if session is None:
             raise SessionNotFound(f"Thread with ID {thread_id} not found")
@@ -257,7 +259,9 @@ class ThreadSearchView(ProtocolView):
 
     def matching(self, data: dict[str, Any]) -> QuerySet[Session]:
         queryset = permissions.visible_sessions(
-            self.request.user, Session.objects.select_related("graph", "owner"), listing=True
+            self.request.user,
+            Session.objects.select_related("graph", "owner"),
+            listing=True,  # with the threads the caller must answer (agent-inbox)
         )
         wanted = data.get("status")
         queryset = threads.search_threads(

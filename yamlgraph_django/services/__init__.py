@@ -19,8 +19,10 @@ Modules, by what they talk to: `stores` (savers, compiled graphs, outages), `sna
 (what a resume invokes, running it), `lifecycle` (start/resume/cancel), `tasks` (the
 background task), `state` (reading), `maintenance` (delete, prune, recover),
 `webhooks` and `notifications` (what follows a session's interruption or end),
-`url_policy` (where a webhook may point), `workers` (heartbeats: is a worker alive?)
-and `health` (is each store answering?). Row
+`url_policy` (where a webhook may point), `workers` (heartbeats: is a worker alive?),
+`health` (is each store answering?), `questions` (who may answer; the Question rows),
+`inbox` (claim, release, hand on; statistics), `question_notices` (e-mail, signals and
+webhook events of questions) and `deadlines` (reminders and timeouts on the worker). Row
 changes are `Session.objects` methods (`yamlgraph_django.managers`).
 """
 

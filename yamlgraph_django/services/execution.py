@@ -20,6 +20,7 @@ from langgraph.types import Command
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import CheckpointerUnavailable
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
+from yamlgraph_django.services import questions
 from yamlgraph_django.services.run_events import (
     CANCEL_REQUESTED,
     END,
@@ -236,6 +237,7 @@ def execute(
         refresh(session)
         publish_end(publisher, session.status)
         return None
+    questions.record_outcome(session, run=run, snapshot=snapshot)
     publish_end(publisher, session.status)
     return state_of(graph_config(session.graph), snapshot)
 
@@ -270,6 +272,8 @@ def fail(session: Session, run: Run, app: Any, lease: dt.datetime, error: str) -
         session, lease, status=SessionStatus.FAILED, error=error, interrupts=interrupts, output=None
     ):
         refresh(session)
+    else:
+        questions.record_outcome(session, run=run)
 
 
 def outcome(

@@ -35,7 +35,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import rules
+from yamlgraph_django.services import questions, rules
 from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.execution import Plan, describe_error, execute
 from yamlgraph_django.services.planning import plan_resume
@@ -293,6 +293,7 @@ def cancel_session(
         # The run reached an interrupt or its end before its next step: cancel what it
         # left (a completed session is SessionNotResumable, as if it had finished first).
     stamp = Session.objects.cancel(session)
+    questions.cancel_open(session)
     Run.objects.filter(session=session, status=RunStatus.QUEUED).update(
         status=RunStatus.FAILED, error="cancelled before it ran", finished_at=stamp
     )

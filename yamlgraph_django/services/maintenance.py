@@ -35,7 +35,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import rules
+from yamlgraph_django.services import deadlines, questions, rules
 from yamlgraph_django.services.execution import outcome
 from yamlgraph_django.services.run_events import trim_events
 from yamlgraph_django.services.snapshots import thread_config
@@ -256,6 +256,8 @@ def recover_stale_sessions(
         )
         if again:
             enqueue_on_commit(session, recovery, {"kind": "continue"})
+        else:
+            questions.record_outcome(session)
         recovered.append(session)
     return recovered
 
@@ -273,12 +275,14 @@ class Sweeper:
         self.thread = threading.Thread(target=self.loop, name="yamlgraph-sweeper", daemon=True)
 
     def loop(self) -> None:
+        deadlines.sweep()  # at once: deadlines that passed while no worker ran
         while not self.done.wait(self.interval):
             try:
                 close_old_connections()
                 for session in recover_stale_sessions(channel=RunChannel.TASK, rerun=True):
                     logger.warning("recovered session %s: %s", session.pk, session.status)
                 settle_dead_worker_tasks()
+                deadlines.sweep()  # deadlines missed while no worker ran
             except Exception:
                 logger.warning("crash sweep failed; trying again later", exc_info=True)
         connections.close_all()

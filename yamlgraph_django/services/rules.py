@@ -21,10 +21,18 @@ rules themselves are policy classes, like DRF's `BasePermission`: the setting
   `ALLOW_ANONYMOUS`, anyone who may view it); anyone else who may view it needs the model
   permission: *Can answer and resume sessions* (`resume_session`) to answer,
   `change_session` to update state or cancel, `delete_session` to delete.
+- assignment (`assign:` on an interrupt node, `services.questions`): a question with
+  assignees is answered only by them (or holders of `answer_any_question`), not by the
+  owner as such, never by an excluded owner, and while claimed only by its claimer; an
+  assignee who is not the owner needs no model permission to answer it, and sees the
+  session while its question waits for them. Writing the state past an assigned open
+  question is answering it: `update_state` needs both the owner rule and this one.
+  Which rows apply is decided by `target` (the interrupt ids answered; None: whatever
+  is pending). Refusals are `NotAssignee` (403, code `not_assignee`, a NotPermitted).
 
 A project's own policy subclasses `BasePolicy` and answers per action; the question being
-answered is passed as `target` (the interrupt ids), so an assignment rule ("only the
-assignees may answer") is one more policy in the list.
+answered is passed as `target` (the interrupt ids). A policy may also raise NotPermitted
+(or a subclass) itself to say precisely why.
 """
 
 from __future__ import annotations
@@ -122,6 +130,12 @@ class SessionRules(BasePolicy):
         visible = app_settings.SESSION_ACCESS(user, queryset)
         if not is_authenticated(user) and app_settings.ALLOW_ANONYMOUS and not listing:
             visible = visible | queryset.filter(owner__isnull=True)
+        if is_authenticated(user) and not self._sees_all(user):
+            # imported here: services.questions needs the models, this module does not
+            from yamlgraph_django.services import questions
+
+            # An assignee reads the session they must answer (agent-inbox lists it).
+            visible = visible | questions.visible_to_assignee(user, queryset)
         return visible
 
     def has_object_permission(
@@ -129,10 +143,30 @@ class SessionRules(BasePolicy):
     ) -> bool:
         if action == Action.VIEW:
             return self.can_view(user, session)
+        if action in (Action.ANSWER, Action.UPDATE_STATE):
+            from yamlgraph_django.services import questions
+
+            # The assignment rule: for an answer it replaces the owner rule below; for a
+            # state update (answering by hand) it comes on top of it.
+            assigned = questions.assignment_allows(
+                user, session, target if action == Action.ANSWER else None
+            )
+            if assigned is False or (assigned and action == Action.ANSWER):
+                return bool(assigned)
         if owns(user, session):
             return True
         permission = MODEL_PERMISSIONS.get(action)
         return permission is None or (is_authenticated(user) and user.has_perm(permission))
+
+    @staticmethod
+    def _sees_all(user: Any) -> bool:
+        """Staff with the default access rule see every session already (no subquery;
+        no permission query either: holders of view_all_sessions get the subquery)."""
+        from yamlgraph_django.permissions import owner_or_staff
+
+        return app_settings.SESSION_ACCESS is owner_or_staff and (
+            user.is_staff or user.is_superuser
+        )
 
     def can_view(self, user: Any, session: Any) -> bool:
         """The owner without a query; others as SESSION_ACCESS narrows (no query either
@@ -144,7 +178,13 @@ class SessionRules(BasePolicy):
         from yamlgraph_django.permissions import can_see_all, owner_or_staff
 
         if app_settings.SESSION_ACCESS is owner_or_staff:
-            return can_see_all(user)
+            if can_see_all(user):
+                return True
+            if not is_authenticated(user):
+                return False
+            from yamlgraph_django.services import questions
+
+            return questions.waits_for(user, session)  # an assignee reads it
         model = type(session)
         return (
             self.filter_visible(user, model.objects.filter(pk=session.pk), listing=False)

@@ -29,14 +29,18 @@ def get_state(session: Session | Any, *, actor: Any = None) -> dict[str, Any]:
     `values` are the public state values; `next` the nodes that run on resume;
     `interrupts` the pending questions [{id, value}]. A session with no checkpoint yet
     (queued in the background) has empty values and None ids. A session just run by the
-    service carries the state its run ended in, which is returned without a new read.
+    service carries the state its run ended in, which is returned without a new read
+    (and without asking the rulebook again: the run was the caller's).
     Raises SessionNotFound, CheckpointerUnavailable.
     """
-    session = Session.objects.resolve(session)
-    rules.authorize_view(actor, session)
     known = getattr(session, "live_state", None)
     if known is not None:
+        # The state the caller's own run ended in (authorized when it was asked for):
+        # an assignee who just answered sees the outcome, though the session is no
+        # longer theirs to see.
         return known
+    session = Session.objects.resolve(session)
+    rules.authorize_view(actor, session)
     app = get_app(session.graph)
     with store_errors():
         snapshot = app.get_state(thread_config(session))

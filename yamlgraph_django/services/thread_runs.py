@@ -31,7 +31,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import admission, chat, rules, stores
+from yamlgraph_django.services import admission, chat, questions, rules, stores
 from yamlgraph_django.services.execution import DURABILITY, Heartbeat
 from yamlgraph_django.services.run_events import (
     END,
@@ -344,6 +344,7 @@ def _record(
     its row reads "cancelled" (the protocol's `interrupted`)."""
     session, run = prepared.session, prepared.run
     stamp = timezone.now()
+    snapshot = None
     try:
         snapshot = app.get_state(thread_config(session))
         fields = outcome(snapshot, breakpoints=breakpoints, graph=session.graph)
@@ -369,6 +370,8 @@ def _record(
     with transaction.atomic():
         finish_thread(session, prepared.lease, fields)
         Run.objects.filter(pk=run.pk).update(finished_at=stamp, **run_fields)
+    session.status, session.interrupts = fields["status"], fields.get("interrupts", [])
+    questions.record_outcome(session, run=run, snapshot=snapshot)
     if publisher is not None:
         end = {"run_id": run.pk, "status": str(fields["status"])}
         publisher.publish(END, end, flush=True)

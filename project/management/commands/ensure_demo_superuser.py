@@ -2,6 +2,8 @@
 
 Creates superuser `admin` with password `admin` when the database has no superuser, so
 a fresh clone can log in to the admin straight away; leaves existing accounts alone.
+Also creates the `finance` group (the `approval` graph's assignees) with the demo user
+in it, so the question of an approval waits in their inbox.
 It refuses to run when DEBUG is False (a guessable superuser on a reachable server is
 a takeover waiting to happen) unless `--force` is given.
 """
@@ -12,9 +14,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 USERNAME = "admin"
+#: The group the `approval` example graph assigns its question to.
+FINANCE_GROUP = "finance"
 PASSWORD = "admin"
 
 
@@ -53,6 +58,12 @@ class Command(BaseCommand):
         else:
             username = superuser.get_username()
             password = PASSWORD if superuser.check_password(PASSWORD) else None
+        finance, _created = Group.objects.get_or_create(name=FINANCE_GROUP)
+        demo = User._default_manager.filter(**{User.USERNAME_FIELD: username}).first()
+        if demo is not None:
+            # The approval graph assigns its question to this group: the demo user finds
+            # it in "Waiting for me" at once.
+            demo.groups.add(finance)
         self.stdout.write(f"Log in at {url}")
         self.stdout.write(f"  user:     {username}")
         self.stdout.write(f"  password: {password or '(the one you chose)'}")

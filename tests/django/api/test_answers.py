@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 
 from yamlgraph_django.models import Session, SessionStatus
 
@@ -32,8 +33,11 @@ def test_each_interrupt_carries_its_response_schema(api, start):
     ],
 )
 def test_an_answer_that_does_not_fit_is_a_400_and_changes_nothing(
-    api, start, payload, field, message
+    api, alice, start, payload, field, message
 ):
+    # The approval graph asks the finance group (issue 20); who may answer is decided
+    # before what the answer is, so alice answers as one of them.
+    Group.objects.create(name="finance").user_set.add(alice)
     body = start("approval", {"amount": 500.0, "requester": "Bob"})
 
     response = api.post(f"/api/sessions/{body['id']}/resume/", payload, format="json")
@@ -46,7 +50,9 @@ def test_an_answer_that_does_not_fit_is_a_400_and_changes_nothing(
     assert session.runs.count() == 1
 
 
-def test_answers_by_id_are_checked_one_by_one(api, start):
+def test_answers_by_id_are_checked_one_by_one(api, alice, start):
+    # The approval graph asks the finance group (issue 20): alice answers as one of them.
+    Group.objects.create(name="finance").user_set.add(alice)
     body = start("approval", {"amount": 500.0, "requester": "Bob"})
     interrupt_id = body["interrupts"][0]["id"]
 

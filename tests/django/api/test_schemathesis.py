@@ -56,7 +56,17 @@ CONFIG = {
                     "expected-statuses": ["2xx", "400", "401", "403", "404", "409"]
                 }
             },
-        }
+        },
+        {
+            # A question is claimed, released or handed on only by its assignees, and
+            # only to users and groups that exist (issue 20).
+            "include-path-regex": "^/api/questions/",
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": ["2xx", "400", "401", "403", "404"]
+                }
+            },
+        },
     ],
 }
 
@@ -89,7 +99,7 @@ def test_every_check_passes_on_generated_requests(graphs, alice):
 
     positive = {label: codes for (label, mode), codes in seen.items() if mode == "positive"}
     negative = {label for (label, mode) in seen if mode == "negative"}
-    assert len(positive) == 11, seen  # stream/ and health/ included
+    assert len(positive) == 16, seen  # stream/, health/, the inbox and the questions included
     # Authenticated for real: the reads that cannot miss did succeed.
     for label in ("GET /api/graphs/", "GET /api/sessions/", "GET /api/sessions/{id}/"):
         assert 200 in positive[label], (label, positive[label])
