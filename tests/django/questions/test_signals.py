@@ -11,7 +11,13 @@ import pytest
 from django.core import mail
 from django.test import override_settings
 
-from tests.django.webhook_receiver import IMMEDIATE, SECRET, WebhookReceiver, signed
+from tests.django.webhook_receiver import (
+    IMMEDIATE,
+    LOCAL_RECEIVER,
+    SECRET,
+    WebhookReceiver,
+    signed,
+)
 from yamlgraph_django import services
 from yamlgraph_django.signals import question_answered, question_assigned
 
@@ -31,7 +37,7 @@ def test_assigned_and_answered_are_signals_webhook_events_and_mail(
 
     question_assigned.connect(on_assigned)
     question_answered.connect(on_answered)
-    settings = {**yamlgraph_settings, "WEBHOOK_SECRET": SECRET}
+    settings = {**yamlgraph_settings, **LOCAL_RECEIVER, "WEBHOOK_SECRET": SECRET}
     try:
         with override_settings(YAMLGRAPH=settings, TASKS=IMMEDIATE), WebhookReceiver() as hook:
             session = services.start_session(
