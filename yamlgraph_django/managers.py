@@ -29,13 +29,21 @@ from yamlgraph_django.exceptions import (
     StaleQuestion,
 )
 from yamlgraph_django.signals import announce
+from yamlgraph_django.status import (
+    ACTIVE_RUN,
+    ACTIVE_SESSION,
+    TERMINAL_SESSION,
+    RunControl,
+    RunStatus,
+    SessionStatus,
+)
 
 logger = logging.getLogger("yamlgraph_django.services")
 
 #: Statuses in which someone is (or is about to be) running the session.
-ACTIVE = ("running", "pending")
+ACTIVE = ACTIVE_SESSION
 #: Statuses nothing can leave.
-TERMINAL = ("completed", "cancelled")
+TERMINAL = TERMINAL_SESSION
 
 
 def lease_until(start: dt.datetime | None = None) -> dt.datetime:
@@ -105,23 +113,23 @@ class SessionQuerySet(models.QuerySet):
         updated = self.filter(
             pk=session.pk, status=session.status, revision=session.revision
         ).update(
-            status="running",
+            status=SessionStatus.RUNNING,
             lease_expires_at=lease,
             updated_at=stamp,
             revision=F("revision") + 1,
         )
         if updated != 1:
             self.raise_conflict(session, action=action)
-        session.status, session.lease_expires_at = "running", lease
+        session.status, session.lease_expires_at = SessionStatus.RUNNING, lease
         session.updated_at, session.revision = stamp, session.revision + 1
         return lease
 
     def renew(self, session: SessionRow, lease: dt.datetime) -> dt.datetime | None:
         """Extend a running claim (heartbeat); None if the claim was lost meanwhile."""
         fresh = lease_until()
-        updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
-            lease_expires_at=fresh
-        )
+        updated = self.filter(
+            pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
+        ).update(lease_expires_at=fresh)
         if updated != 1:
             return None
         session.lease_expires_at = fresh
@@ -130,9 +138,9 @@ class SessionQuerySet(models.QuerySet):
     def release(self, session: SessionRow, lease: dt.datetime, status: str) -> None:
         """Undo our claim: the session goes back to `status`, as if never touched."""
         stamp = timezone.now()
-        updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
-            status=status, lease_expires_at=None, updated_at=stamp, revision=F("revision") + 1
-        )
+        updated = self.filter(
+            pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
+        ).update(status=status, lease_expires_at=None, updated_at=stamp, revision=F("revision") + 1)
         if updated == 1:
             session.status, session.lease_expires_at = status, None
             session.updated_at, session.revision = stamp, session.revision + 1
@@ -151,11 +159,13 @@ class SessionQuerySet(models.QuerySet):
             lease_expires_at=None,
             updated_at=stamp,
             expires_at=expiry(stamp),
-            finished_at=None if fields["status"] in ("interrupted", "pending") else stamp,
+            finished_at=None
+            if fields["status"] in (SessionStatus.INTERRUPTED, SessionStatus.PENDING)
+            else stamp,
         )
-        updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
-            revision=F("revision") + 1, **fields
-        )
+        updated = self.filter(
+            pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
+        ).update(revision=F("revision") + 1, **fields)
         if updated != 1:
             logger.warning(
                 "session %s changed while it ran (recovered, cancelled or deleted); "
@@ -172,7 +182,7 @@ class SessionQuerySet(models.QuerySet):
 
     def cancel(self, session: SessionRow) -> dt.datetime:
         """`session` as read (not running) -> cancelled; returns when."""
-        if session.status == "running":
+        if session.status == SessionStatus.RUNNING:
             raise SessionBusy(
                 f"Session {session.pk} is running; cancel it once it has paused or finished."
             )
@@ -180,7 +190,7 @@ class SessionQuerySet(models.QuerySet):
             raise SessionNotResumable(f"Session {session.pk} is already {session.status}.")
         stamp = timezone.now()
         fields = {
-            "status": "cancelled",
+            "status": SessionStatus.CANCELLED,
             "interrupts": [],
             "lease_expires_at": None,
             "finished_at": stamp,
@@ -237,7 +247,7 @@ class SessionQuerySet(models.QuerySet):
 
     def stale(self, stamp: dt.datetime) -> SessionQuerySet:
         """Running sessions whose lease expired: whoever ran them died."""
-        return self.filter(status="running", lease_expires_at__lt=stamp)
+        return self.filter(status=SessionStatus.RUNNING, lease_expires_at__lt=stamp)
 
     def due(
         self,
@@ -247,7 +257,7 @@ class SessionQuerySet(models.QuerySet):
         statuses: Iterable[str] | None = None,
     ) -> SessionQuerySet:
         """Sessions `prune` deletes: expired (or idle for `older_than`), never running."""
-        due = self.exclude(status="running")
+        due = self.exclude(status=SessionStatus.RUNNING)
         if older_than is not None:
             due = due.filter(updated_at__lt=stamp - older_than)
         else:
@@ -258,3 +268,76 @@ class SessionQuerySet(models.QuerySet):
 
 
 SessionManager = models.Manager.from_queryset(SessionQuerySet)
+
+
+class RunQuerySet(models.QuerySet):
+    """Guarded status changes of `Run` rows: each is an UPDATE filtered on the status the
+    change starts from, so a run ends once, and a queued run starts once."""
+
+    def begin(self, run_id: int, **fields: Any) -> bool:
+        """queued -> running (a worker takes its turn); False if it was cancelled or
+        taken meanwhile."""
+        return (
+            self.filter(pk=run_id, status=RunStatus.QUEUED).update(
+                status=RunStatus.RUNNING, **fields
+            )
+            == 1
+        )
+
+    def end(self, run_id: int, status: str, error: str = "") -> bool:
+        """An unfinished run -> `status` (succeeded, failed, cancelled); False if it had
+        ended already (its first outcome stands)."""
+        return (
+            self.filter(pk=run_id, status__in=ACTIVE_RUN).update(
+                status=status, error=error, finished_at=timezone.now()
+            )
+            == 1
+        )
+
+    def end_running(self, session_id: Any, status: str, error: str, stamp: dt.datetime) -> int:
+        """Every running run of a session -> `status` (a recovery: their process died)."""
+        return self.filter(session_id=session_id, status=RunStatus.RUNNING).update(
+            status=status, error=error, finished_at=stamp
+        )
+
+    def cancel_queued(self, session_id: Any, *, run_id: int | None = None) -> int:
+        """Queued runs of a session (or one of them) -> cancelled: they never start."""
+        queued = self.filter(session_id=session_id, status=RunStatus.QUEUED)
+        if run_id is not None:
+            queued = queued.filter(pk=run_id)
+        return queued.update(
+            status=RunStatus.CANCELLED,
+            control=RunControl.CANCEL,
+            error="cancelled before it ran",
+            finished_at=timezone.now(),
+        )
+
+    def request_stop(self, session_id: Any, control: str, *, run_id: int | None = None) -> int:
+        """Flag a session's running run(s) (or one of them) to stop at their next step;
+        the run's own loop reads the flag wherever it executes. Returns how many."""
+        running = self.filter(session_id=session_id, status=RunStatus.RUNNING)
+        if run_id is not None:
+            running = running.filter(pk=run_id)
+        return running.update(control=control)
+
+    def control_of(self, run_id: int | None) -> str:
+        """The stop asked of a run ("" for none)."""
+        if run_id is None:
+            return RunControl.NONE
+        return self.filter(pk=run_id).values_list("control", flat=True).first() or ""
+
+    def active(self, session_id: Any) -> RunQuerySet:
+        """The session's runs that have not ended (queued or running)."""
+        return self.filter(session_id=session_id, status__in=ACTIVE_RUN)
+
+    def next_queued(self, session_id: Any) -> Any:
+        """The oldest queued run of a session carrying its request (multitask "enqueue"),
+        or None: the one the worker starts when the current run ends."""
+        return (
+            self.filter(session_id=session_id, status=RunStatus.QUEUED, request__isnull=False)
+            .order_by("started_at", "id")
+            .first()
+        )
+
+
+RunManager = models.Manager.from_queryset(RunQuerySet)

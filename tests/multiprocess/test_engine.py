@@ -398,7 +398,7 @@ def test_cancel_stops_a_running_session_at_its_next_step(engine: Engine) -> None
     time.sleep(1)  # a run that did not stop would start the second step now
     assert deployment.signal_count(tag, "second") == 0
     runs = deployment.runs(session)
-    assert runs[0]["kind"] == "start" and runs[0]["status"] == "failed", runs
+    assert runs[0]["kind"] == "start" and runs[0]["status"] == "cancelled", runs
     assert "cancelled" in runs[0]["error"], runs
     assert "cancel" in [run["kind"] for run in runs], runs
     refused = engine.a.resume(session, {"value": "late"})

@@ -125,7 +125,7 @@ class StatelessRunMixin(RunStartMixin):
         try:
             return self.start(view, session.thread_id), keep
         except BaseException:
-            threads.delete_thread(session)
+            threads.discard_thread(session)
             raise
 
 
@@ -136,7 +136,7 @@ class StatelessRunWaitView(StatelessRunMixin, ProtocolView):
             result = thread_runs.wait_run(prepared)
         finally:
             if not keep:
-                threads.delete_thread(prepared.session)
+                threads.discard_thread(prepared.session)
         return Response(result)
 
 
@@ -149,7 +149,7 @@ class StatelessRunStreamView(StatelessRunMixin, ProtocolView):
                 yield from run_events(prepared, bool(request.data.get("stream_resumable")))
             finally:
                 if not keep:
-                    threads.delete_thread(prepared.session)
+                    threads.discard_thread(prepared.session)
 
         return event_stream_response(
             request, events(), {"Content-Location": f"/runs/{prepared.run_id}"}
@@ -166,11 +166,9 @@ class RunListView(RunStartMixin, ProtocolView):
             raise InvalidInput(errors={"limit": "limit and offset are integers"}) from None
         rows = threads.thread_runs(session)
         wanted = request.query_params.get("status")
-        if wanted == "interrupted":
-            rows = rows.filter(status=RunStatus.FAILED, error=shaping.CANCELLED)
-        elif wanted:
+        if wanted:
             statuses = [k for k, v in shaping.RUN_STATUS.items() if v == wanted]
-            rows = rows.filter(status__in=statuses).exclude(error=shaping.CANCELLED)
+            rows = rows.filter(status__in=statuses)
         return Response([shaping.run(r, session) for r in rows[offset : offset + limit]])
 
     def post(self, request: Request, thread_id: str) -> Response:

@@ -39,8 +39,9 @@ from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.execution import Plan, describe_error, execute
 from yamlgraph_django.services.planning import plan_resume
 from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED
+from yamlgraph_django.services.state import get_state
 from yamlgraph_django.services.stores import get_app, graph_config
-from yamlgraph_django.services.tasks import enqueue_on_commit, finish_run, task
+from yamlgraph_django.services.tasks import WATCHED, enqueue_on_commit, finish_run, task
 from yamlgraph_django.services.validation import (
     MISSING,
     check_channel,
@@ -123,6 +124,8 @@ def start_session(
         status=RunStatus.QUEUED if in_background else RunStatus.RUNNING,
     )
     plan: Plan = {"kind": "input", "input": data}
+    if stream:  # watched: an outage removes the start, as in a request (see run_queued)
+        plan = {**plan, WATCHED: True, "restore": None}
     if in_background:
         session.queued_run = run
         enqueue_on_commit(session, run, plan, in_thread=stream)
@@ -198,7 +201,8 @@ def resume_session(
             Session.objects.release(session, lease, SessionStatus.PENDING)
         if queued_run is not None:
             run = queued_run
-            Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, value=given)
+            if not Run.objects.begin(run.pk, value=given):
+                raise SessionNotResumable(f"Run {run.pk} was cancelled before it started.")
         else:
             run = Run.objects.create(
                 session=session,
@@ -213,6 +217,8 @@ def resume_session(
         raise
     if in_background:
         session.queued_run = run
+        if stream:  # watched: an outage puts the session back as it was (see run_queued)
+            plan = {**plan, WATCHED: True, "restore": str(previous)}
         enqueue_on_commit(session, run, plan, in_thread=stream)
     else:
         session.live_state = execute(  # a queued answer runs on a worker: nobody sees a 503
@@ -273,7 +279,12 @@ def cancel_session(
     """
     session = Session.objects.resolve(session)
     channel = check_channel(channel)
+    # Read the state first: with the store down the cancel answers 503 having changed
+    # nothing. A cancel writes no checkpoint, so this state is the one to show after.
+    if session.graph_id is not None:
+        get_state(session)
     if session.status == SessionStatus.RUNNING:
+        session.live_state = None  # the run goes on to its next step: read it again
         if not request_stop(session, CANCEL_REQUESTED):
             Session.objects.raise_conflict(session, action="cancel")
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
@@ -288,9 +299,7 @@ def cancel_session(
         # The run reached an interrupt or its end before its next step: cancel what it
         # left (a completed session is SessionNotResumable, as if it had finished first).
     stamp = Session.objects.cancel(session)
-    Run.objects.filter(session=session, status=RunStatus.QUEUED).update(
-        status=RunStatus.FAILED, error="cancelled before it ran", finished_at=stamp
-    )
+    Run.objects.cancel_queued(session.pk)
     record_cancel(session, actor, channel, stamp)
     return session
 
@@ -309,7 +318,7 @@ def record_cancel(session: Session, actor: Any, channel: str, stamp: Any) -> Non
 def request_stop(session: Session, reason: str) -> int:
     """Flag the session's running run(s) to stop at their next step (read by the run's
     own loop, wherever it executes). Returns how many runs were flagged."""
-    return Run.objects.filter(session=session, status=RunStatus.RUNNING).update(error=reason)
+    return Run.objects.request_stop(session.pk, reason)
 
 
 def _insert(session: Session, *, chosen_thread: bool) -> None:

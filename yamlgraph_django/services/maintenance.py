@@ -235,10 +235,11 @@ def recover_stale_sessions(
         if not Session.objects.finish(session, lease, **fields):
             continue  # it finished or was claimed again meanwhile
         written = session.updated_at
-        Run.objects.filter(session=session, status=RunStatus.RUNNING).update(
-            status=RunStatus.FAILED,
-            error="the process running it stopped before it finished (lease expired)",
-            finished_at=written,
+        Run.objects.end_running(
+            session.pk,
+            RunStatus.FAILED,
+            "the process running it stopped before it finished (lease expired)",
+            written,
         )
         recovery = Run.objects.create(
             session=session,

@@ -16,11 +16,16 @@ from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from yamlgraph_django.exceptions import SessionBusy, SessionNotFound, SessionNotResumable
+from yamlgraph_django.exceptions import (
+    CheckpointerUnavailable,
+    SessionBusy,
+    SessionNotFound,
+    SessionNotResumable,
+)
 from yamlgraph_django.managers import expiry
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
 from yamlgraph_django.services.execution import Plan, describe_error, execute, finish_run
-from yamlgraph_django.services.stores import get_app
+from yamlgraph_django.services.stores import get_app, store_errors
 from yamlgraph_django.signals import announce
 
 try:  # Django >= 6.0
@@ -29,6 +34,12 @@ except ImportError:  # Django 5.2: the backport
     from django_tasks import task
 
 logger = logging.getLogger("yamlgraph_django.services")
+
+
+#: Plan key of a run someone watches in this process (a start or resume with "stream":
+#: true): a store outage then puts the session back as it was (plan["restore"]; None
+#: removes a start), as in a request, instead of failing it as a worker does.
+WATCHED = "watched"
 
 
 @task()
@@ -52,9 +63,16 @@ def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
     if session.status != SessionStatus.PENDING:
         finish_run(run_id, RunStatus.FAILED, f"not run: the session was {session.status}")
         return str(session.status)
+    watched = bool(plan.get(WATCHED))
     try:
-        app = get_app(session.graph)
-    except Exception as exc:  # the store is down on this worker, or the graph is broken
+        with store_errors():
+            app = get_app(session.graph)
+    except CheckpointerUnavailable as exc:
+        if not watched:  # nobody would see a 503: the session fails, resumable
+            fail_queued(session_id, run_id, exc, prefix="", renew_expiry=True)
+            return SessionStatus.FAILED
+        app = None  # claimed below, then put back as it was by `execute`
+    except Exception as exc:  # the graph is broken
         fail_queued(session_id, run_id, exc, prefix="", renew_expiry=True)
         return SessionStatus.FAILED
     try:
@@ -62,9 +80,16 @@ def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
     except (SessionBusy, SessionNotResumable, SessionNotFound) as exc:
         finish_run(run_id, RunStatus.FAILED, f"not run: {exc.detail}")
         return "skipped"
-    Run.objects.filter(pk=run_id).update(status=RunStatus.RUNNING)
+    if not Run.objects.begin(run_id):  # cancelled while it waited for a worker
+        Session.objects.release(session, lease, SessionStatus.PENDING)
+        return "skipped"
     run = Run(pk=run_id, session=session)
-    execute(session, run, app, plan, lease=lease, restore=None, in_task=True)
+    try:
+        execute(
+            session, run, app, plan, lease=lease, restore=plan.get("restore"), in_task=not watched
+        )
+    except CheckpointerUnavailable:  # watched: put back as it was, the stream told why
+        return "unavailable"
     return str(session.status)
 
 

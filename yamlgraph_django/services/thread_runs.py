@@ -22,7 +22,7 @@ from django.utils import timezone
 from langgraph.types import Command
 
 from yamlgraph_django import registry
-from yamlgraph_django.exceptions import InvalidInput
+from yamlgraph_django.exceptions import CheckpointerUnavailable, InvalidInput
 from yamlgraph_django.models import (
     GraphDefinition,
     Run,
@@ -35,6 +35,7 @@ from yamlgraph_django.models import (
 from yamlgraph_django.services import stores
 from yamlgraph_django.services.execution import DURABILITY, Heartbeat
 from yamlgraph_django.services.run_events import (
+    CANCEL_REQUESTED,
     END,
     STOP_REQUESTED,
     STOPPED,
@@ -52,14 +53,15 @@ from yamlgraph_django.services.threads import (
     claim_thread,
     finish_thread,
     outcome,
+    release_thread,
     run_uuid,
     thread_state,
 )
 
 logger = logging.getLogger("yamlgraph_django.services")
 
-#: The error text of a Run row that was cancelled (the protocol's `interrupted` run).
-CANCELLED = "cancelled"
+#: The status of a Run row that was stopped or cancelled (the protocol's `interrupted`).
+CANCELLED = RunStatus.CANCELLED
 
 #: LangGraph stream modes a run can produce; the others a client asks for stay silent.
 NATIVE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints", "debug")
@@ -130,7 +132,8 @@ def prepare_run(
         )
     if session.graph_id is not None:
         definition = session.graph
-    app = stores.get_app(definition)
+    with stores.store_errors():
+        app = stores.get_app(definition)
     command = check_object(request.command, "command") if request.command else None
     graph_input = _check_input(definition, request.input)
     run_metadata = check_object(request.metadata, "metadata")
@@ -139,13 +142,15 @@ def prepare_run(
     checkpoint_id = request.checkpoint_id
     head = None
     if session.graph_id is not None:
-        head = app.get_state(thread_config(session))
+        with stores.store_errors():
+            head = app.get_state(thread_config(session))
         if checkpoint_id and checkpoint_id == (head.config or {}).get("configurable", {}).get(
             "checkpoint_id"
         ):
             checkpoint_id = None  # useStream sends the current head: same as none
     if checkpoint_id:
-        at = app.get_state(thread_config(session, checkpoint_id))
+        with stores.store_errors():
+            at = app.get_state(thread_config(session, checkpoint_id))
         if not checkpoint_exists(at):
             raise InvalidInput(errors={"checkpoint_id": f"no checkpoint '{checkpoint_id}'"})
         head = at
@@ -204,9 +209,7 @@ def prepare_run(
                 status=RunStatus.QUEUED if background else RunStatus.RUNNING,
             )
     except BaseException:
-        Session.objects.filter(pk=session.pk, lease_expires_at=lease).update(
-            status=previous, lease_expires_at=None
-        )
+        release_thread(session, lease, previous)
         raise
     session.refresh_from_db()
     run_id = run_uuid(run)
@@ -245,13 +248,19 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any, str | None]]:
     if "messages" in asked and "messages-tuple" not in asked:
         wanted.discard("messages")  # langgraph-api's message mode: MAY
     modes = tuple(dict.fromkeys([*STREAM_MODES, *(m for m in asked if m in NATIVE_MODES)]))
-    app = stores.get_app(session.graph)
     error: BaseException | None = None
     closed = False
     stopped = False
     breakpoints = bool(request.interrupt_before or request.interrupt_after)
     on_worker = prepared.run.status == RunStatus.QUEUED  # prepared for a worker
     publisher = Publisher(session.pk, prepared.run.pk, each=True, on_worker=on_worker)
+    try:
+        with stores.store_errors():
+            app = stores.get_app(session.graph)
+    except CheckpointerUnavailable as exc:
+        release_after_outage(prepared, exc, publisher)
+        yield "error", outage_part(exc), None
+        return
     heartbeat = Heartbeat(session, prepared.lease)
     parts = graph_parts(
         app,
@@ -288,6 +297,13 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any, str | None]]:
         _record(prepared, app, None, breakpoints, cancelled=True, publisher=publisher)
         raise
     except Exception as exc:
+        prepared.lease = heartbeat.lease
+        if stores.is_outage(exc):  # not the graph's fault: the thread stays as it was
+            outage = stores.unavailable(exc)
+            release_after_outage(prepared, outage, publisher)
+            if not closed:
+                yield "error", outage_part(outage), None
+            return
         logger.info("run %s failed: %s", prepared.run_id, exc, exc_info=True)
         error = exc
     prepared.lease = heartbeat.lease
@@ -320,9 +336,7 @@ def first(ids: list[str]) -> str | None:
 def request_stop(session: Session) -> int:
     """Ask the thread's running run(s) to stop at their next step, wherever they run
     (the flag is on the Run row, read between steps). Returns how many were asked."""
-    return Run.objects.filter(session=session, status=RunStatus.RUNNING).update(
-        error=STOP_REQUESTED
-    )
+    return Run.objects.request_stop(session.pk, STOP_REQUESTED)
 
 
 def _record(
@@ -338,13 +352,13 @@ def _record(
     because its client went away keeps its checkpoints (the thread resumes from them);
     its row reads "cancelled" (the protocol's `interrupted`)."""
     session, run = prepared.session, prepared.run
-    stamp = timezone.now()
     try:
-        snapshot = app.get_state(thread_config(session))
-        fields = outcome(snapshot, breakpoints=breakpoints)
-    except Exception as exc:  # the store went away mid-run
-        error = error or exc
-        fields = {"status": SessionStatus.FAILED, "interrupts": [], "output": None}
+        with stores.store_errors():
+            snapshot = app.get_state(thread_config(session))
+    except CheckpointerUnavailable as exc:  # the store went away at the run's end
+        release_after_outage(prepared, exc, publisher)
+        return
+    fields = outcome(snapshot, breakpoints=breakpoints)
     if error is not None:
         fields.update(
             status=SessionStatus.FAILED,
@@ -358,24 +372,46 @@ def _record(
     if error is not None:
         run_fields = {"status": RunStatus.FAILED, "error": fields.get("error", "")}
     elif cancelled:
-        run_fields = {"status": RunStatus.FAILED, "error": CANCELLED}
+        run_fields = {"status": RunStatus.CANCELLED, "error": "stopped before the end"}
     else:
         run_fields = {"status": RunStatus.SUCCEEDED, "error": ""}
     with transaction.atomic():
         finish_thread(session, prepared.lease, fields)
-        Run.objects.filter(pk=run.pk).update(finished_at=stamp, **run_fields)
+        Run.objects.end(run.pk, run_fields["status"], run_fields["error"])
     if publisher is not None:
         end = {"run_id": run.pk, "status": str(fields["status"])}
         publisher.publish(END, end, flush=True)
 
 
+def outage_part(exc: CheckpointerUnavailable) -> dict[str, Any]:
+    """The `error` part that ends a stream cut by a store outage (the thread resumable)."""
+    return {"error": type(exc).__name__, "message": str(exc.detail)}
+
+
+def release_after_outage(
+    prepared: PreparedRun, exc: CheckpointerUnavailable, publisher: Publisher | None
+) -> None:
+    """A store outage ended the run: the thread goes back to where it was before the
+    claim (never `failed`: the same run works once the store is back), the Run row
+    records the outage, and the log says so."""
+    release_thread(prepared.session, prepared.lease, prepared.previous)
+    Run.objects.end(prepared.run.pk, RunStatus.FAILED, f"{type(exc).__name__}: {exc.detail}")
+    if publisher is not None:
+        publisher.publish("error", outage_part(exc))
+        end = {"run_id": prepared.run.pk, "status": str(prepared.previous)}
+        publisher.publish(END, end, flush=True)
+
+
 def wait_run(prepared: PreparedRun) -> dict[str, Any]:
     """Run to the end or the next interrupt; the final values, with `__interrupt__`
-    when it stopped at one, or `{"__error__": {...}}` when the graph raised."""
+    when it stopped at one, or `{"__error__": {...}}` when the graph raised.
+    A store outage raises CheckpointerUnavailable (503), the thread as it was."""
     prepared.request.stream_modes = ["values"]
     last: Any = {}
     for mode, chunk, _id in stream_run(prepared):
         if mode == "error":
+            if chunk.get("error") == CheckpointerUnavailable.__name__:
+                raise CheckpointerUnavailable(chunk["message"])
             return {"__error__": chunk}
         if mode == "values":
             last = chunk
@@ -401,11 +437,9 @@ def cancel_run(session: Session, run: Run) -> Run:
     running one stops at its next step, keeping its checkpoints; a finished one stays
     as it is."""
     if run.status == RunStatus.RUNNING:
-        Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(error=STOP_REQUESTED)
+        Run.objects.request_stop(session.pk, CANCEL_REQUESTED, run_id=run.pk)
     elif run.status == RunStatus.QUEUED:
-        updated = Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-            status=RunStatus.FAILED, error=CANCELLED, finished_at=timezone.now()
-        )
+        updated = Run.objects.cancel_queued(session.pk, run_id=run.pk)
         if updated:
             Session.objects.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
                 status=prepared_status(session), lease_expires_at=None, updated_at=timezone.now()
@@ -416,7 +450,8 @@ def cancel_run(session: Session, run: Run) -> Run:
 
 def prepared_status(session: Session) -> str:
     """The status a thread goes back to when its queued run is cancelled."""
-    snapshot = stores.get_app(session.graph).get_state(thread_config(session))
+    with stores.store_errors():
+        snapshot = stores.get_app(session.graph).get_state(thread_config(session))
     if not checkpoint_exists(snapshot):
         return SessionStatus.PENDING
     return outcome(snapshot, breakpoints=True)["status"]
@@ -509,10 +544,9 @@ def run_payload(payload: Mapping[str, Any]) -> str:
 def run_prepared_in_background(prepared: PreparedRun) -> None:
     """Execute a run prepared with `background=True` to its end, nobody listening (its
     parts go to the event log, which `join` and joined streams read)."""
-    started = Run.objects.filter(pk=prepared.run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING
-    )
-    if not started:  # cancelled while it waited: the thread was released then
+    if not Run.objects.begin(
+        prepared.run.pk
+    ):  # cancelled while it waited: the thread was released then
         return
     prepared.request.stream_modes = ["values"]
     for _part in stream_run(prepared):

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from yamlgraph_django import registry
 from yamlgraph_django.exceptions import (
+    CheckpointerUnavailable,
     InvalidInput,
     SessionBusy,
     SessionNotFound,
@@ -233,6 +234,26 @@ def delete_thread(session: Session) -> None:
     delete_session(session)
 
 
+def discard_thread(session: Session) -> None:
+    """Delete a temporary thread (a stateless run's) whatever happens: with the store
+    down its row goes anyway, so no orphan `pending` thread is left behind; checkpoints
+    it may have written stay in the store (logged), where no session points to them.
+    A thread no run has claimed has no checkpoints: its row goes, the store untouched."""
+    if not Run.objects.filter(session=session.pk).exists():
+        Session.objects.filter(pk=session.pk).delete()
+        return
+    try:
+        delete_thread(session)
+    except CheckpointerUnavailable:
+        logger.warning(
+            "store down: temporary thread %s deleted, its checkpoints (if any) kept",
+            session.thread_id,
+        )
+        Session.objects.filter(pk=session.pk).delete()
+    except SessionNotFound:
+        pass
+
+
 def copy_thread(session: Session, *, owner: Any) -> Session:
     """A new thread owned by `owner` with the same graph, rows and checkpoints."""
     stamp = timezone.now()
@@ -251,11 +272,16 @@ def copy_thread(session: Session, *, owner: Any) -> Session:
     copy.thread_id = str(copy.id)
     copy.save(force_insert=True)
     if session.graph_id is not None:
-        saver = stores.saver_for(session.graph)
         try:
-            saver.copy_thread(session.thread_id, copy.thread_id)
-        except NotImplementedError:
-            _copy_checkpoints(saver, session.thread_id, copy.thread_id)
+            with stores.store_errors():
+                saver = stores.saver_for(session.graph)
+                try:
+                    saver.copy_thread(session.thread_id, copy.thread_id)
+                except NotImplementedError:
+                    _copy_checkpoints(saver, session.thread_id, copy.thread_id)
+        except BaseException:  # an outage (503): no half-made copy stays behind
+            copy.delete()
+            raise
     return Session.objects.select_related("graph").get(pk=copy.pk)
 
 
@@ -363,8 +389,9 @@ def thread_state(
         if checkpoint_id:
             raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
         return dict(EMPTY_STATE)
-    app = stores.get_app(session.graph)
-    snapshot = app.get_state(thread_config(session, checkpoint_id), subgraphs=subgraphs)
+    with stores.store_errors():
+        app = stores.get_app(session.graph)
+        snapshot = app.get_state(thread_config(session, checkpoint_id), subgraphs=subgraphs)
     if not checkpoint_exists(snapshot):
         if checkpoint_id:
             raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
@@ -387,17 +414,18 @@ def thread_history(
         raise InvalidInput(errors={"limit": "must be an integer from 1 to 1000"})
     if session.graph_id is None:
         return []
-    app = stores.get_app(session.graph)
     config = thread_config(session)
     if checkpoint:
         for key in ("checkpoint_ns", "checkpoint_id"):
             if checkpoint.get(key):
                 config["configurable"][key] = checkpoint[key]
     before_config = thread_config(session, before) if before else None
-    snapshots = app.get_state_history(
-        config, limit=limit, before=before_config, filter=dict(metadata) if metadata else None
-    )
-    return [snapshot_dict(s) for s in snapshots]
+    with stores.store_errors():  # the history is read lazily: all of it inside
+        app = stores.get_app(session.graph)
+        snapshots = app.get_state_history(
+            config, limit=limit, before=before_config, filter=dict(metadata) if metadata else None
+        )
+        return [snapshot_dict(s) for s in snapshots]
 
 
 def update_thread_state(
@@ -418,21 +446,22 @@ def update_thread_state(
         )
     if values is not None and not isinstance(values, Mapping | list):
         raise InvalidInput(errors={"values": "must be an object, a list of objects or null"})
-    app = stores.get_app(session.graph)
+    with stores.store_errors():
+        app = stores.get_app(session.graph)
     stamp = timezone.now()
+    previous = session.status
     claimed = claim_thread(session, stamp)
     try:
-        try:
-            config = app.update_state(
-                thread_config(session, checkpoint_id), values, as_node=as_node
-            )
-        except (ValueError, KeyError) as exc:
-            raise InvalidInput(errors={"values": str(exc)}) from None
-        fields = outcome(app.get_state(thread_config(session)), breakpoints=True)
+        with stores.store_errors():
+            try:
+                config = app.update_state(
+                    thread_config(session, checkpoint_id), values, as_node=as_node
+                )
+            except (ValueError, KeyError) as exc:
+                raise InvalidInput(errors={"values": str(exc)}) from None
+            fields = outcome(app.get_state(thread_config(session)), breakpoints=True)
     except BaseException:
-        Session.objects.filter(pk=session.pk, lease_expires_at=claimed).update(
-            status=session.status, lease_expires_at=None
-        )
+        release_thread(session, claimed, previous)
         raise
     finish_thread(session, claimed, fields)
     checkpoint = checkpoint_of(config)
@@ -445,7 +474,8 @@ def update_thread_state(
 
 def assistant_graph(definition: GraphDefinition, *, xray: bool | int = False) -> dict[str, Any]:
     """The compiled graph as drawable JSON (LangGraph's Graph.to_json())."""
-    app = stores.get_app(definition)
+    with stores.store_errors():
+        app = stores.get_app(definition)
     return json_safe(app.get_graph(xray=xray).to_json())
 
 
@@ -500,7 +530,15 @@ def claim_thread(session: Session, stamp: dt.datetime, **fields: Any) -> dt.date
         if not Session.objects.filter(pk=session.pk).exists():
             raise SessionNotFound(f"Thread {session.thread_id} no longer exists.")
         raise ThreadBusy()
+    session.status, session.lease_expires_at = SessionStatus.RUNNING, lease
+    session.updated_at, session.revision = stamp, session.revision + 1
     return lease
+
+
+def release_thread(session: Session, lease: dt.datetime, previous: str) -> None:
+    """Undo a claim of the thread (an outage, a refused request): it goes back to
+    `previous`, as if never touched."""
+    Session.objects.release(session, lease, previous)
 
 
 def finish_thread(session: Session, lease: dt.datetime, fields: dict[str, Any]) -> None:

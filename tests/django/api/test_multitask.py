@@ -96,7 +96,7 @@ def test_interrupt_stops_the_run_at_its_next_step_and_runs_the_new_one(api, runn
     assert frames[-1].data["status"] == "failed"  # the start's run, stopped
     stopped = Run.objects.filter(session_id=session_id).order_by("id").first()
     assert (stopped.status, stopped.error) == (
-        RunStatus.FAILED,
+        RunStatus.CANCELLED,
         "stopped at a step boundary for another run",
     )
     assert runs(session_id)[-1] == (RunKind.RESUME, RunStatus.SUCCEEDED)
@@ -113,9 +113,13 @@ def test_cancel_of_a_running_session_ends_it_cancelled_at_its_next_step(api, run
     frames, _body = read_stream(response)
     assert frames[-1].data["status"] == "cancelled"
     assert runs(session_id) == [
-        (RunKind.START, RunStatus.FAILED),
+        (RunKind.START, RunStatus.CANCELLED),
         (RunKind.CANCEL, RunStatus.SUCCEEDED),
     ]
+    # The LangGraph protocol lists the same run as stopped on request, not as an error.
+    thread_id = Session.objects.get(pk=session_id).thread_id
+    listed = api.get(f"/lg/threads/{thread_id}/runs")
+    assert [run["status"] for run in listed.json()] == ["interrupted"], listed.json()
 
 
 def test_cancel_answers_202_while_the_stop_is_pending(api, running, monkeypatch):
