@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
@@ -86,6 +86,7 @@ class SessionRow(Protocol):
     revision: int
     lease_expires_at: dt.datetime | None
     updated_at: dt.datetime
+    runs_queued: bool  # set by `finish`: runs wait behind the one that just ended
 
 
 class SessionQuerySet(models.QuerySet):
@@ -163,9 +164,19 @@ class SessionQuerySet(models.QuerySet):
             if fields["status"] in (SessionStatus.INTERRUPTED, SessionStatus.PENDING)
             else stamp,
         )
-        updated = self.filter(
-            pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
-        ).update(revision=F("revision") + 1, **fields)
+        ours = self.filter(pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease)
+        # Whether runs are queued behind this one (multitask "enqueue") is learnt from
+        # the same statement: it writes only when none is; a second UPDATE (the rare
+        # case) writes when some are, and the caller then dispatches the next one.
+        run_model = self.model._meta.get_field("runs").related_model
+        queued = run_model.objects.filter(
+            session=OuterRef("pk"), status=RunStatus.QUEUED, request__isnull=False
+        )
+        updated = ours.filter(~Exists(queued)).update(revision=F("revision") + 1, **fields)
+        session.runs_queued = False
+        if updated != 1:
+            updated = ours.update(revision=F("revision") + 1, **fields)
+            session.runs_queued = updated == 1
         if updated != 1:
             logger.warning(
                 "session %s changed while it ran (recovered, cancelled or deleted); "

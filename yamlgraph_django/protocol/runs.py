@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -19,7 +20,7 @@ from rest_framework.response import Response
 from yamlgraph_django import services
 from yamlgraph_django.exceptions import InvalidInput, SessionNotFound
 from yamlgraph_django.http_streams import event_stream_response, follow_response, sse
-from yamlgraph_django.models import RunStatus, Session
+from yamlgraph_django.models import Run, RunStatus, Session
 from yamlgraph_django.protocol import serializers, shaping
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
 from yamlgraph_django.services.run_events import END
@@ -27,8 +28,6 @@ from yamlgraph_django.services.run_events import END
 threads = services.threads
 thread_runs = services.thread_runs
 
-#: How long a run asked to `enqueue` (or `interrupt`) behind a busy thread waits for it.
-ENQUEUE_WAIT_SECONDS = 30.0
 #: How long `join` and a joined stream wait for a run to finish.
 JOIN_WAIT_SECONDS = 300.0
 POLL_SECONDS = 0.1
@@ -40,12 +39,27 @@ def run_headers(session: Session, run_id: str, tail: str) -> dict[str, str]:
     return {"Content-Location": base, "Location": f"{base}/{tail}"}
 
 
+@dataclass
+class QueuedRun:
+    """A run queued behind the thread's current one (multitask "enqueue"; "interrupt"
+    and "rollback" after asking the current one to stop): a worker starts it."""
+
+    session: Session
+    run: Run
+    stream_modes: list[str]
+
+    @property
+    def run_id(self) -> str:
+        return threads.run_uuid(self.run)
+
+
 class RunStartMixin:
-    """Check a run body, find or create the thread, and claim it for the run."""
+    """Check a run body, find or create the thread, and claim it for the run, or queue
+    the run behind the thread's current one (never a wait in the request)."""
 
     def start(
         self, view: ProtocolView, thread_id: str, *, background: bool = False
-    ) -> thread_runs.PreparedRun:
+    ) -> thread_runs.PreparedRun | QueuedRun:
         data = view.body(serializers.RunCreateSerializer)
         definition = resolve_assistant(data["assistant_id"])
         session = view.visible().filter(thread_id=thread_id).first()
@@ -69,36 +83,45 @@ class RunStartMixin:
             assistant_id=threads.assistant_id_of(definition.name),
         )
         strategy = data.get("multitask_strategy") or "enqueue"
-        deadline = time.monotonic() + ENQUEUE_WAIT_SECONDS
-        while True:
-            try:
-                prepared = thread_runs.prepare_run(
-                    session, request, actor=view.actor(), background=background
-                )
-            except threads.ThreadBusy:
-                if strategy == "reject" or time.monotonic() >= deadline:
-                    raise
-                if strategy in ("interrupt", "rollback"):
-                    # Stop the running run at its next step (its checkpoints stay), then
-                    # run this one; `rollback` keeps them too (a MAY we do not do).
-                    thread_runs.request_stop(session)
-                time.sleep(POLL_SECONDS)
-                continue
-            prepared.after_seconds = data.get("after_seconds")  # type: ignore[attr-defined]
-            services.webhooks.set_webhook(prepared.session, data.get("webhook"))
-            return prepared
+        try:
+            prepared = thread_runs.prepare_run(
+                session, request, actor=view.actor(), background=background
+            )
+        except threads.ThreadBusy:
+            if strategy == "reject":
+                raise
+            if strategy in ("interrupt", "rollback"):
+                # Stop the running run at its next step (its checkpoints stay: rollback
+                # is a MAY we do not do); this one is queued and starts when it has.
+                thread_runs.request_stop(session, strategy)
+            queued = thread_runs.enqueue_request(session, request, actor=view.actor())
+            services.webhooks.set_webhook(session, data.get("webhook"))
+            return QueuedRun(session, queued, list(request.stream_modes))
+        prepared.after_seconds = data.get("after_seconds")  # type: ignore[attr-defined]
+        services.webhooks.set_webhook(prepared.session, data.get("webhook"))
+        return prepared
 
 
 class RunWaitView(RunStartMixin, ProtocolView):
     def post(self, request: Request, thread_id: str) -> Response:
         prepared = self.start(self, thread_id)
-        result = thread_runs.wait_run(prepared)
-        return Response(result, headers=run_headers(prepared.session, prepared.run_id, "join"))
+        headers = run_headers(prepared.session, prepared.run_id, "join")
+        if isinstance(prepared, QueuedRun):  # its result, once a worker has run it
+            wait_for_run(prepared.run)
+            return Response(thread_runs.run_result(prepared.session), headers=headers)
+        return Response(thread_runs.wait_run(prepared), headers=headers)
 
 
 class RunStreamView(RunStartMixin, ProtocolView):
     def post(self, request: Request, thread_id: str) -> StreamingHttpResponse:
         prepared = self.start(self, thread_id)
+        if isinstance(prepared, QueuedRun):  # its parts from the log, once a worker runs it
+            return follow_response(
+                request,
+                services.Follower(prepared.session.pk, run_id=prepared.run.pk),
+                ProtocolFrames(prepared.stream_modes),
+                run_headers(prepared.session, prepared.run_id, "stream"),
+            )
         stream_resumable = bool(request.data.get("stream_resumable"))
         return event_stream_response(
             request,
@@ -174,6 +197,10 @@ class RunListView(RunStartMixin, ProtocolView):
     def post(self, request: Request, thread_id: str) -> Response:
         """`runs.create`: answer the pending Run now; a worker executes it."""
         prepared = self.start(self, thread_id, background=True)
+        if isinstance(prepared, QueuedRun):
+            body = shaping.run(prepared.run, prepared.session)
+            headers = run_headers(prepared.session, prepared.run_id, "stream")
+            return Response(body, headers=headers)
         delay = min(float(getattr(prepared, "after_seconds", None) or 0), 60.0)
         thread_runs.enqueue_prepared(prepared, delay=delay)
         body = shaping.run(prepared.run, prepared.session)

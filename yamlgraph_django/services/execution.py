@@ -25,6 +25,7 @@ from yamlgraph_django.services.run_events import (
     Publisher,
     stream_graph,
 )
+from yamlgraph_django.services.run_queue import run_ended
 from yamlgraph_django.services.snapshots import (
     interrupts_of,
     is_finished,
@@ -174,6 +175,27 @@ class Heartbeat:
 
 
 def execute(
+    session: Session,
+    run: Run,
+    app: Any,
+    plan: Plan,
+    *,
+    lease: dt.datetime,
+    restore: str | None,
+    in_task: bool = False,
+) -> dict[str, Any] | None:
+    """Run the graph for a claimed session, record the outcome, return the new state;
+    then the session's next queued run (multitask "enqueue") may start.
+    """
+    try:
+        return execute_claimed(
+            session, run, app, plan, lease=lease, restore=restore, in_task=in_task
+        )
+    finally:
+        run_ended(session)
+
+
+def execute_claimed(
     session: Session,
     run: Run,
     app: Any,

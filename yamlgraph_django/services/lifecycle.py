@@ -39,9 +39,10 @@ from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.execution import Plan, describe_error, execute
 from yamlgraph_django.services.planning import plan_resume
 from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED
+from yamlgraph_django.services.run_queue import API_DOOR, enqueue_run
 from yamlgraph_django.services.state import get_state
 from yamlgraph_django.services.stores import get_app, graph_config
-from yamlgraph_django.services.tasks import WATCHED, enqueue_on_commit, finish_run, task
+from yamlgraph_django.services.tasks import WATCHED, enqueue_on_commit, finish_run
 from yamlgraph_django.services.validation import (
     MISSING,
     check_channel,
@@ -194,7 +195,17 @@ def resume_session(
         Session.objects.raise_conflict(session, action="resume")
     app = get_app(session.graph)
     plan, given = plan_resume(app, session, value, values)
-    lease = Session.objects.claim(session, action="resume")
+    try:
+        lease = Session.objects.claim(session, action="resume")
+    except (SessionBusy, StaleQuestion):
+        if multitask_strategy != "enqueue" or queued_run is not None:
+            raise
+        # Another request got there first (two answers at once): queue behind it. An
+        # enqueued answer answers what is pending when its turn comes, so a question
+        # that changed meanwhile is no conflict, unless the caller named a revision.
+        if revision is not None:
+            raise
+        return enqueue_resume(session, value, values, actor=actor, channel=channel)
     in_background = stream or wants_background(background)
     try:
         if in_background:
@@ -230,7 +241,8 @@ def resume_session(
 def enqueue_resume(
     session: Session, value: Any, values: dict[str, Any] | None, *, actor: Any, channel: str
 ) -> Session:
-    """Queue an answer behind the session's active run (multitask "enqueue")."""
+    """Queue an answer behind the session's active run (multitask "enqueue"): a queued
+    Run row that starts when the runs before it have ended (`services.run_queue`)."""
     answer: dict[str, Any] = {}
     if value is not MISSING:
         require_json(value, "value")
@@ -238,16 +250,13 @@ def enqueue_resume(
     if values is not None:
         require_json(values, "values")
         answer["values"] = values
-    run = Run.objects.create(
-        session=session,
-        kind=RunKind.RESUME,
+    session.queued_run = enqueue_run(
+        session,
+        {"door": API_DOOR, "answer": answer},
         actor=actor,
         channel=channel,
         value=answer.get("values", answer.get("value")),
-        status=RunStatus.QUEUED,
     )
-    enqueue_answer_on_commit(session, run, answer)
-    session.queued_run = run
     return session
 
 
@@ -350,45 +359,14 @@ def wants_background(background: bool | None) -> bool:
 
 
 # ----------------------------------------------------------------- queued answers
-# The task lives here, beside `resume_session` which it calls, so that the task module
-# does not import this one back.
-
-#: How long a queued answer waits for the runs before it (then it fails, resumable).
-QUEUE_WAIT_SECONDS = 3600.0
-QUEUE_POLL_SECONDS = 0.25
 
 
-@task()
-def run_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> str:
-    """Run an answer queued behind another run (multitask "enqueue") once its turn comes."""
-    return run_queued_answer(session_id, run_id, answer)
-
-
-def run_queued_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> str:
-    """Wait until the session is idle and this is its oldest queued run, then resume it
-    with `answer` ({"value": ...} and/or {"values": {...}}), answering what is pending
-    then. A session that ended meanwhile (completed, cancelled, deleted) skips it."""
-    deadline = time.monotonic() + QUEUE_WAIT_SECONDS
-    while True:
-        run = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).first()
-        if run is None:
-            return "skipped"  # cancelled while it waited
-        session = Session.objects.filter(pk=session_id).first()
-        if session is None:
-            return "deleted"
-        first = (
-            Run.objects.filter(session_id=session_id, status=RunStatus.QUEUED)
-            .order_by("started_at", "id")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        idle = session.status not in (SessionStatus.RUNNING, SessionStatus.PENDING)
-        if idle and first == run_id:
-            break
-        if time.monotonic() > deadline:
-            finish_run(run_id, RunStatus.FAILED, "not run: the runs before it did not finish")
-            return "timeout"
-        time.sleep(QUEUE_POLL_SECONDS)
+def run_queued_answer(session: Session, run: Run) -> str:
+    """Run an answer queued behind another run (multitask "enqueue") now that its turn
+    has come (`run_queue.take_turn`): it answers whatever is pending now. Returns the
+    session's status, "waiting" (someone claimed the session first: it stays queued),
+    "skipped" or "failed" (it cannot run: the run row says why)."""
+    answer = dict((run.request or {}).get("answer") or {})
     try:
         session = resume_session(
             session,
@@ -399,23 +377,12 @@ def run_queued_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> s
             background=False,
             queued_run=run,
         )
-    except (SessionBusy, SessionNotResumable, SessionNotFound) as exc:
-        finish_run(run_id, RunStatus.FAILED, f"not run: {exc.detail}")
+    except SessionBusy:
+        return "waiting"
+    except (SessionNotResumable, SessionNotFound) as exc:
+        finish_run(run.pk, RunStatus.FAILED, f"not run: {exc.detail}")
         return "skipped"
     except Exception as exc:  # InvalidInput, StaleQuestion, an outage: recorded, not raised
-        finish_run(run_id, RunStatus.FAILED, f"not run: {describe_error(exc)}")
+        finish_run(run.pk, RunStatus.FAILED, f"not run: {describe_error(exc)}")
         return "failed"
     return str(session.status)
-
-
-def enqueue_answer_on_commit(session: Session, run: Run, answer: dict[str, Any]) -> None:
-    session_id, run_id = str(session.pk), run.pk
-
-    def enqueue() -> None:
-        try:
-            run_answer.enqueue(session_id, run_id, answer)
-        except Exception as exc:
-            logger.exception("could not enqueue run %s of session %s", run_id, session_id)
-            finish_run(run_id, RunStatus.FAILED, f"could not enqueue the run: {exc}")
-
-    transaction.on_commit(enqueue)

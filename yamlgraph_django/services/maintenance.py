@@ -37,6 +37,7 @@ from yamlgraph_django.models import (
 )
 from yamlgraph_django.services.execution import outcome
 from yamlgraph_django.services.run_events import trim_events
+from yamlgraph_django.services.run_queue import run_ended
 from yamlgraph_django.services.snapshots import thread_config
 from yamlgraph_django.services.stores import get_app, saver_for, store_errors
 from yamlgraph_django.services.tasks import enqueue_on_commit
@@ -253,6 +254,8 @@ def recover_stale_sessions(
         )
         if again:
             enqueue_on_commit(session, recovery, {"kind": "continue"})
+        else:
+            run_ended(session)  # runs queued behind the crashed one may start now
         recovered.append(session)
     return recovered
 

@@ -27,6 +27,7 @@ from yamlgraph_django.models import (
     GraphDefinition,
     Run,
     RunChannel,
+    RunControl,
     RunKind,
     RunStatus,
     Session,
@@ -44,9 +45,11 @@ from yamlgraph_django.services.run_events import (
     graph_parts,
     read_events,
 )
+from yamlgraph_django.services.run_queue import PROTOCOL_DOOR, enqueue_run, run_ended
 from yamlgraph_django.services.snapshots import json_safe, thread_config
 from yamlgraph_django.services.tasks import task
 from yamlgraph_django.services.threads import (
+    ThreadBusy,
     assistant_id_of,
     check_object,
     checkpoint_exists,
@@ -114,7 +117,12 @@ def _check_input(definition: GraphDefinition, data: Any) -> Any:
 
 
 def prepare_run(
-    session: Session, request: RunRequest, *, actor: Any = None, background: bool = False
+    session: Session,
+    request: RunRequest,
+    *,
+    actor: Any = None,
+    background: bool = False,
+    queued_run: Run | None = None,
 ) -> PreparedRun:
     """Check the request, claim the thread and write its Run row; nothing runs yet.
 
@@ -200,14 +208,19 @@ def prepare_run(
             if session.graph_id is None or (kind == RunKind.START and request.input):
                 fields["input"] = check_object(request.input, "input")
             Session.objects.filter(pk=session.pk).update(**fields)
-            run = Run.objects.create(
-                session=session,
-                kind=kind,
-                actor=actor if actor is not None and actor.is_authenticated else None,
-                channel=RunChannel.LANGGRAPH,
-                value=json_safe(command.get("resume") if kind == RunKind.RESUME else request.input),
-                status=RunStatus.QUEUED if background else RunStatus.RUNNING,
-            )
+            value = json_safe(command.get("resume") if kind == RunKind.RESUME else request.input)
+            if queued_run is not None:  # its turn has come: the row is the queue's
+                run = queued_run
+                Run.objects.filter(pk=run.pk).update(kind=kind, value=value)
+            else:
+                run = Run.objects.create(
+                    session=session,
+                    kind=kind,
+                    actor=actor if actor is not None and actor.is_authenticated else None,
+                    channel=RunChannel.LANGGRAPH,
+                    value=value,
+                    status=RunStatus.QUEUED if background else RunStatus.RUNNING,
+                )
     except BaseException:
         release_thread(session, lease, previous)
         raise
@@ -333,10 +346,12 @@ def first(ids: list[str]) -> str | None:
     return ids[0] if ids else None
 
 
-def request_stop(session: Session) -> int:
-    """Ask the thread's running run(s) to stop at their next step, wherever they run
-    (the flag is on the Run row, read between steps). Returns how many were asked."""
-    return Run.objects.request_stop(session.pk, STOP_REQUESTED)
+def request_stop(session: Session, strategy: str = "interrupt") -> int:
+    """Ask the thread's running run(s) to stop at their next step for another run
+    (multitask "interrupt" or "rollback"), wherever they run (`Run.control`, read
+    between steps). Returns how many were asked."""
+    control = RunControl.ROLLBACK if strategy == "rollback" else STOP_REQUESTED
+    return Run.objects.request_stop(session.pk, control)
 
 
 def _record(
@@ -381,6 +396,7 @@ def _record(
     if publisher is not None:
         end = {"run_id": run.pk, "status": str(fields["status"])}
         publisher.publish(END, end, flush=True)
+    run_ended(session)
 
 
 def outage_part(exc: CheckpointerUnavailable) -> dict[str, Any]:
@@ -400,6 +416,7 @@ def release_after_outage(
         publisher.publish("error", outage_part(exc))
         end = {"run_id": prepared.run.pk, "status": str(prepared.previous)}
         publisher.publish(END, end, flush=True)
+    run_ended(prepared.session)
 
 
 def wait_run(prepared: PreparedRun) -> dict[str, Any]:
@@ -524,6 +541,36 @@ def from_payload(payload: Mapping[str, Any]) -> PreparedRun | None:
         config=dict(payload["config"]),
         run_id=payload["run_id"],
     )
+
+
+def enqueue_request(session: Session, request: RunRequest, *, actor: Any = None) -> Run:
+    """Queue a protocol run behind the thread's current one (multitask "enqueue", and
+    "interrupt"/"rollback" once the current run was asked to stop): a queued Run row
+    that a worker starts when its turn comes (`services.run_queue`). Never waits."""
+    payload = {"door": PROTOCOL_DOOR, "request": json_safe(dataclasses.asdict(request))}
+    kind = RunKind.RESUME if request.command and "resume" in request.command else RunKind.START
+    return enqueue_run(
+        session, payload, kind=kind, actor=actor, channel=RunChannel.LANGGRAPH, value=None
+    )
+
+
+def run_queued_request(session: Session, run: Run) -> str:
+    """Run a queued protocol run whose turn has come, on this worker. Returns the
+    thread's status, "waiting" (claimed by someone else first: it stays queued), or
+    "failed" (the request is refused now: the row says why)."""
+    request = RunRequest(**(run.request or {})["request"])
+    try:
+        prepared = prepare_run(session, request, actor=run.actor, background=True, queued_run=run)
+    except ThreadBusy:
+        return "waiting"
+    except Exception as exc:  # refused now (InvalidInput...), or the store is down
+        detail = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
+        Run.objects.end(run.pk, RunStatus.FAILED, f"not run: {detail}")
+        return "failed"
+    prepared.run.status = RunStatus.QUEUED
+    run_prepared_in_background(prepared)
+    session.refresh_from_db()
+    return str(session.status)
 
 
 @task()

@@ -514,7 +514,10 @@ def state_json_schema(definition: GraphDefinition) -> dict[str, Any]:
 def claim_thread(session: Session, stamp: dt.datetime, **fields: Any) -> dt.datetime:
     """CAS an idle thread to running (writing `fields` too); ThreadBusy if a run holds it."""
     lease = lease_until(stamp)
-    active = Run.objects.filter(session=session.pk, status__in=ACTIVE_RUN)
+    # Runs queued behind others (multitask "enqueue") wait for the thread: not holding it.
+    active = Run.objects.filter(session=session.pk, status__in=ACTIVE_RUN).exclude(
+        status=RunStatus.QUEUED, request__isnull=False
+    )
     updated = (
         Session.objects.filter(pk=session.pk, status__in=IDLE_STATUSES)
         .exclude(Exists(active))
