@@ -125,6 +125,70 @@ class SessionQuerySet(models.QuerySet):
         session.updated_at, session.revision = stamp, session.revision + 1
         return lease
 
+    def claim_idle(
+        self, session: SessionRow, stamp: dt.datetime, idle: Iterable[str], **fields: Any
+    ) -> dt.datetime | None:
+        """A session in one of the `idle` statuses that no run holds -> running with a
+        fresh lease, writing `fields` in the same UPDATE; returns the lease, or None when
+        a run holds it (LangGraph-protocol threads: any idle status may run again).
+
+        Runs queued behind others (multitask "enqueue") wait for the session: they do
+        not hold it.
+        """
+        lease = lease_until(stamp)
+        run_model = self.model._meta.get_field("runs").related_model
+        holding = run_model.objects.filter(session=session.pk, status__in=ACTIVE_RUN).exclude(
+            status=RunStatus.QUEUED, request__isnull=False
+        )
+        updated = (
+            self.filter(pk=session.pk, status__in=list(idle))
+            .exclude(Exists(holding))
+            .update(
+                status=SessionStatus.RUNNING,
+                lease_expires_at=lease,
+                updated_at=stamp,
+                revision=F("revision") + 1,
+                **fields,
+            )
+        )
+        if updated != 1:
+            return None
+        session.status, session.lease_expires_at = SessionStatus.RUNNING, lease
+        session.updated_at, session.revision = stamp, session.revision + 1
+        return lease
+
+    def unclaim_queued(self, session: SessionRow, status: str) -> bool:
+        """A session claimed for a run that was cancelled before it started -> `status`
+        (where it stood before the claim)."""
+        stamp = timezone.now()
+        return (
+            self.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
+                status=status,
+                lease_expires_at=None,
+                updated_at=stamp,
+                revision=F("revision") + 1,
+            )
+            == 1
+        )
+
+    def fail_pending(self, session_id: Any, error: str, *, renew_expiry: bool = False) -> bool:
+        """A pending session whose queued run cannot start -> failed (resumable), and
+        its signal announced; False if it was no longer pending. `renew_expiry`
+        restarts its time to live."""
+        stamp = timezone.now()
+        fields: dict[str, Any] = {"expires_at": expiry(stamp)} if renew_expiry else {}
+        failed = self.filter(pk=session_id, status=SessionStatus.PENDING).update(
+            status=SessionStatus.FAILED,
+            error=error,
+            finished_at=stamp,
+            updated_at=stamp,
+            revision=F("revision") + 1,
+            **fields,
+        )
+        if failed:
+            announce(session_id, SessionStatus.FAILED, using=self.db)
+        return failed == 1
+
     def renew(self, session: SessionRow, lease: dt.datetime) -> dt.datetime | None:
         """Extend a running claim (heartbeat); None if the claim was lost meanwhile."""
         fresh = lease_until()

@@ -58,11 +58,28 @@ class RunStartMixin:
     the run behind the thread's current one (never a wait in the request)."""
 
     def start(
-        self, view: ProtocolView, thread_id: str, *, background: bool = False
+        self,
+        view: ProtocolView,
+        thread_id: str,
+        *,
+        background: bool = False,
+        in_request: bool = False,
     ) -> thread_runs.PreparedRun | QueuedRun:
         data = view.body(serializers.RunCreateSerializer)
-        definition = resolve_assistant(data["assistant_id"])
         session = view.visible().filter(thread_id=thread_id).first()
+        assistant = str(data["assistant_id"])
+        if (
+            session is not None
+            and session.graph_id is not None
+            and assistant
+            in (
+                session.graph.name,
+                threads.assistant_id_of(session.graph.name),
+            )
+        ):
+            definition = session.graph  # the thread's own graph: no lookup
+        else:
+            definition = resolve_assistant(assistant)
         if session is None:
             if data.get("if_not_exists") != "create":
                 raise SessionNotFound(f"Thread with ID {thread_id} not found")
@@ -85,7 +102,7 @@ class RunStartMixin:
         strategy = data.get("multitask_strategy") or "enqueue"
         try:
             prepared = thread_runs.prepare_run(
-                session, request, actor=view.actor(), background=background
+                session, request, actor=view.actor(), background=background, in_request=in_request
             )
         except threads.ThreadBusy:
             if strategy == "reject":
@@ -104,7 +121,7 @@ class RunStartMixin:
 
 class RunWaitView(RunStartMixin, ProtocolView):
     def post(self, request: Request, thread_id: str) -> Response:
-        prepared = self.start(self, thread_id)
+        prepared = self.start(self, thread_id, in_request=True)
         headers = run_headers(prepared.session, prepared.run_id, "join")
         if isinstance(prepared, QueuedRun):  # its result, once a worker has run it
             wait_for_run(prepared.run)

@@ -13,8 +13,6 @@ import threading
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import F
-from django.utils import timezone
 
 from yamlgraph_django.exceptions import (
     CheckpointerUnavailable,
@@ -22,11 +20,9 @@ from yamlgraph_django.exceptions import (
     SessionNotFound,
     SessionNotResumable,
 )
-from yamlgraph_django.managers import expiry
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
 from yamlgraph_django.services.execution import Plan, describe_error, execute, finish_run
 from yamlgraph_django.services.stores import get_app, store_errors
-from yamlgraph_django.signals import announce
 
 try:  # Django >= 6.0
     from django.tasks import task
@@ -135,16 +131,7 @@ def fail_queued(
 ) -> None:
     """A queued run that cannot start: the session, if still pending, fails (resumable),
     and so does the run. `renew_expiry` restarts the session's time to live."""
-    stamp = timezone.now()
-    fields: dict[str, Any] = {"expires_at": expiry(stamp)} if renew_expiry else {}
-    failed = Session.objects.filter(pk=session_id, status=SessionStatus.PENDING).update(
-        status=SessionStatus.FAILED,
-        error=f"{prefix}{describe_error(exc)}; resume to retry",
-        finished_at=stamp,
-        updated_at=stamp,
-        revision=F("revision") + 1,
-        **fields,
+    Session.objects.fail_pending(
+        session_id, f"{prefix}{describe_error(exc)}; resume to retry", renew_expiry=renew_expiry
     )
     finish_run(run_id, RunStatus.FAILED, describe_error(exc))
-    if failed:
-        announce(session_id, SessionStatus.FAILED)

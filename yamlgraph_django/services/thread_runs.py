@@ -34,7 +34,7 @@ from yamlgraph_django.models import (
     SessionStatus,
 )
 from yamlgraph_django.services import stores
-from yamlgraph_django.services.execution import DURABILITY, Heartbeat
+from yamlgraph_django.services.execution import DURABILITY, Heartbeat, answerable, describe_error
 from yamlgraph_django.services.run_events import (
     CANCEL_REQUESTED,
     END,
@@ -123,6 +123,7 @@ def prepare_run(
     actor: Any = None,
     background: bool = False,
     queued_run: Run | None = None,
+    in_request: bool = False,
 ) -> PreparedRun:
     """Check the request, claim the thread and write its Run row; nothing runs yet.
 
@@ -130,7 +131,10 @@ def prepare_run(
     (409: a run holds the thread). The thread's graph is fixed by its first run; a later
     run with another assistant is InvalidInput.
     """
-    definition = registry.get_latest(request.graph_name)
+    if session.graph_id is not None and session.graph.name == request.graph_name:
+        definition = session.graph  # the thread's own graph: no lookup
+    else:
+        definition = registry.get_latest(request.graph_name)
     if session.graph_id is not None and session.graph.name != definition.name:
         raise InvalidInput(
             errors={
@@ -149,7 +153,15 @@ def prepare_run(
     user_configurable = check_object(user_config.get("configurable"), "config.configurable")
     checkpoint_id = request.checkpoint_id
     head = None
-    if session.graph_id is not None:
+    pending_ids: list[str] | None = None
+    if in_request and session.status == SessionStatus.INTERRUPTED and not checkpoint_id:
+        # The row caches the head's pending questions (written from the checkpoint the
+        # run ended at): a resume run in this request (`wait`) needs no checkpoint read
+        # here; an outage is then met by the run itself, which answers 503 the same.
+        # A stream or a worker's run reads the head first, so that an outage is a 503
+        # before the stream starts or the run is queued.
+        pending_ids = [i["id"] for i in session.interrupts or () if isinstance(i, Mapping)]
+    elif session.graph_id is not None:
         with stores.store_errors():
             head = app.get_state(thread_config(session))
         if checkpoint_id and checkpoint_id == (head.config or {}).get("configurable", {}).get(
@@ -167,7 +179,10 @@ def prepare_run(
         if unknown:
             raise InvalidInput(errors={"command": f"unknown key(s) {', '.join(unknown)}"})
         if "resume" in command:
-            pending = [i.id for i in (head.interrupts if head is not None else ())]
+            if pending_ids is not None and head is None:
+                pending = pending_ids
+            else:
+                pending = [i.id for i in (head.interrupts if head is not None else ())]
             if not pending:
                 raise InvalidInput(
                     errors={"command": "Cannot resume: the thread is not waiting for input"}
@@ -196,35 +211,35 @@ def prepare_run(
 
     stamp = timezone.now()
     previous = session.status
-    lease = claim_thread(session, stamp, graph=definition)
     meta = {
         **(session.metadata or {}),
         "graph_id": definition.name,
         "assistant_id": request.assistant_id or assistant_id_of(definition.name),
     }
+    # The claim writes the thread's graph, metadata and input in the same UPDATE.
+    fields: dict[str, Any] = {"graph": definition, "metadata": meta}
+    if session.graph_id is None or (kind == RunKind.START and request.input):
+        fields["input"] = check_object(request.input, "input")
+    lease = claim_thread(session, stamp, **fields)
     try:
-        with transaction.atomic():
-            fields: dict[str, Any] = {"metadata": meta}
-            if session.graph_id is None or (kind == RunKind.START and request.input):
-                fields["input"] = check_object(request.input, "input")
-            Session.objects.filter(pk=session.pk).update(**fields)
-            value = json_safe(command.get("resume") if kind == RunKind.RESUME else request.input)
-            if queued_run is not None:  # its turn has come: the row is the queue's
-                run = queued_run
-                Run.objects.filter(pk=run.pk).update(kind=kind, value=value)
-            else:
-                run = Run.objects.create(
-                    session=session,
-                    kind=kind,
-                    actor=actor if actor is not None and actor.is_authenticated else None,
-                    channel=RunChannel.LANGGRAPH,
-                    value=value,
-                    status=RunStatus.QUEUED if background else RunStatus.RUNNING,
-                )
+        value = json_safe(command.get("resume") if kind == RunKind.RESUME else request.input)
+        if queued_run is not None:  # its turn has come: the row is the queue's
+            run = queued_run
+            Run.objects.filter(pk=run.pk).update(kind=kind, value=value)
+        else:
+            run = Run.objects.create(
+                session=session,
+                kind=kind,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                channel=RunChannel.LANGGRAPH,
+                value=value,
+                status=RunStatus.QUEUED if background else RunStatus.RUNNING,
+            )
     except BaseException:
         release_thread(session, lease, previous)
         raise
-    session.refresh_from_db()
+    for name, field_value in fields.items():
+        setattr(session, name, field_value)
     run_id = run_uuid(run)
     configurable = {
         **user_configurable,
@@ -244,7 +259,9 @@ def prepare_run(
     return PreparedRun(session, run, request, lease, previous, graph_input, config, run_id)
 
 
-def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any, str | None]]:
+def stream_run(
+    prepared: PreparedRun, *, each: bool = True
+) -> Iterator[tuple[str, Any, str | None]]:
     """Run the graph and yield (mode, JSON-safe chunk, event log id) for the modes asked.
 
     The first part is ("metadata", {"run_id", "attempt"}). Modes: LangGraph's own (`values` with `__interrupt__`, `updates`, `messages` token
@@ -266,7 +283,9 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any, str | None]]:
     stopped = False
     breakpoints = bool(request.interrupt_before or request.interrupt_after)
     on_worker = prepared.run.status == RunStatus.QUEUED  # prepared for a worker
-    publisher = Publisher(session.pk, prepared.run.pk, each=True, on_worker=on_worker)
+    # `each`: every part is logged at once, for a stream that hands out the log's ids;
+    # else in batches (a step at a time), as the other runs do: a short run, one INSERT.
+    publisher = Publisher(session.pk, prepared.run.pk, each=each, on_worker=on_worker)
     try:
         with stores.store_errors():
             app = stores.get_app(session.graph)
@@ -373,12 +392,15 @@ def _record(
     except CheckpointerUnavailable as exc:  # the store went away at the run's end
         release_after_outage(prepared, exc, publisher)
         return
-    fields = outcome(snapshot, breakpoints=breakpoints)
+    fields = outcome(snapshot, breakpoints=breakpoints, session=session)
     if error is not None:
+        # As the other engine records a failure (`execution.fail`): the last question
+        # stays answerable, so a resume through any door answers it again.
         fields.update(
             status=SessionStatus.FAILED,
             output=None,
-            error=f"{type(error).__name__}: {error}".rstrip(": "),
+            error=describe_error(error),
+            interrupts=answerable(app, session),
         )
     elif cancelled and fields["status"] == SessionStatus.FAILED:
         fields["error"] = (
@@ -390,9 +412,10 @@ def _record(
         run_fields = {"status": RunStatus.CANCELLED, "error": "stopped before the end"}
     else:
         run_fields = {"status": RunStatus.SUCCEEDED, "error": ""}
-    with transaction.atomic():
-        finish_thread(session, prepared.lease, fields)
-        Run.objects.end(run.pk, run_fields["status"], run_fields["error"])
+    # The run row first, with no transaction (as `execution.execute` does): a crash
+    # between the two leaves the thread running under its lease, which recovery settles.
+    Run.objects.end(run.pk, run_fields["status"], run_fields["error"])
+    finish_thread(session, prepared.lease, fields)
     if publisher is not None:
         end = {"run_id": run.pk, "status": str(fields["status"])}
         publisher.publish(END, end, flush=True)
@@ -425,7 +448,7 @@ def wait_run(prepared: PreparedRun) -> dict[str, Any]:
     A store outage raises CheckpointerUnavailable (503), the thread as it was."""
     prepared.request.stream_modes = ["values"]
     last: Any = {}
-    for mode, chunk, _id in stream_run(prepared):
+    for mode, chunk, _id in stream_run(prepared, each=False):
         if mode == "error":
             if chunk.get("error") == CheckpointerUnavailable.__name__:
                 raise CheckpointerUnavailable(chunk["message"])
@@ -458,9 +481,7 @@ def cancel_run(session: Session, run: Run) -> Run:
     elif run.status == RunStatus.QUEUED:
         updated = Run.objects.cancel_queued(session.pk, run_id=run.pk)
         if updated:
-            Session.objects.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
-                status=prepared_status(session), lease_expires_at=None, updated_at=timezone.now()
-            )
+            Session.objects.unclaim_queued(session, prepared_status(session))
     run.refresh_from_db()
     return run
 
@@ -596,5 +617,5 @@ def run_prepared_in_background(prepared: PreparedRun) -> None:
     ):  # cancelled while it waited: the thread was released then
         return
     prepared.request.stream_modes = ["values"]
-    for _part in stream_run(prepared):
+    for _part in stream_run(prepared, each=False):
         pass

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from yamlgraph_django import registry
@@ -36,7 +36,7 @@ from yamlgraph_django.exceptions import (
     SessionNotFound,
     YamlgraphError,
 )
-from yamlgraph_django.managers import expiry, lease_until
+from yamlgraph_django.managers import expiry
 from yamlgraph_django.models import (
     GraphDefinition,
     Run,
@@ -48,7 +48,7 @@ from yamlgraph_django.models import (
 from yamlgraph_django.services import stores
 from yamlgraph_django.services.maintenance import delete_session
 from yamlgraph_django.services.run_events import interrupt_dict, public_values
-from yamlgraph_django.services.snapshots import json_safe, thread_config
+from yamlgraph_django.services.snapshots import interrupts_of, json_safe, thread_config
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -459,7 +459,8 @@ def update_thread_state(
                 )
             except (ValueError, KeyError) as exc:
                 raise InvalidInput(errors={"values": str(exc)}) from None
-            fields = outcome(app.get_state(thread_config(session)), breakpoints=True)
+            snapshot = app.get_state(thread_config(session))
+            fields = outcome(snapshot, breakpoints=True, session=session)
     except BaseException:
         release_thread(session, claimed, previous)
         raise
@@ -513,28 +514,11 @@ def state_json_schema(definition: GraphDefinition) -> dict[str, Any]:
 
 def claim_thread(session: Session, stamp: dt.datetime, **fields: Any) -> dt.datetime:
     """CAS an idle thread to running (writing `fields` too); ThreadBusy if a run holds it."""
-    lease = lease_until(stamp)
-    # Runs queued behind others (multitask "enqueue") wait for the thread: not holding it.
-    active = Run.objects.filter(session=session.pk, status__in=ACTIVE_RUN).exclude(
-        status=RunStatus.QUEUED, request__isnull=False
-    )
-    updated = (
-        Session.objects.filter(pk=session.pk, status__in=IDLE_STATUSES)
-        .exclude(Exists(active))
-        .update(
-            status=SessionStatus.RUNNING,
-            lease_expires_at=lease,
-            updated_at=stamp,
-            revision=F("revision") + 1,
-            **fields,
-        )
-    )
-    if updated != 1:
+    lease = Session.objects.claim_idle(session, stamp, IDLE_STATUSES, **fields)
+    if lease is None:
         if not Session.objects.filter(pk=session.pk).exists():
             raise SessionNotFound(f"Thread {session.thread_id} no longer exists.")
         raise ThreadBusy()
-    session.status, session.lease_expires_at = SessionStatus.RUNNING, lease
-    session.updated_at, session.revision = stamp, session.revision + 1
     return lease
 
 
@@ -549,9 +533,12 @@ def finish_thread(session: Session, lease: dt.datetime, fields: dict[str, Any]) 
     Session.objects.finish(session, lease, **fields)
 
 
-def outcome(snapshot: Any, *, breakpoints: bool) -> dict[str, Any]:
-    """Session fields for where the graph stopped: waiting, finished, or stuck."""
-    pending = [interrupt_dict(i) for i in snapshot.interrupts or ()]
+def outcome(snapshot: Any, *, breakpoints: bool, session: Session | None = None) -> dict[str, Any]:
+    """Session fields for where the graph stopped: waiting, finished, or stuck. With
+    `session`, the pending questions carry their response schemas, as the other engine
+    writes them (`execution.outcome`): every door then checks answers alike."""
+    config = stores.graph_config(session.graph) if session is not None else None
+    pending = interrupts_of(snapshot, config)
     if pending:
         return {
             "status": SessionStatus.INTERRUPTED,
