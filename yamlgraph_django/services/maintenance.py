@@ -37,7 +37,7 @@ from yamlgraph_django.models import (
 )
 from yamlgraph_django.services.execution import outcome
 from yamlgraph_django.services.run_events import trim_events
-from yamlgraph_django.services.run_queue import run_ended
+from yamlgraph_django.services.run_queue import dispatch_overdue, run_ended
 from yamlgraph_django.services.snapshots import thread_config
 from yamlgraph_django.services.stores import get_app, saver_for, store_errors
 from yamlgraph_django.services.tasks import enqueue_on_commit
@@ -278,6 +278,7 @@ class Sweeper:
                 close_old_connections()
                 for session in recover_stale_sessions(channel=RunChannel.TASK, rerun=True):
                     logger.warning("recovered session %s: %s", session.pk, session.status)
+                dispatch_overdue(older_than=self.interval * 2)  # queued runs left waiting
             except Exception:
                 logger.warning("crash sweep failed; trying again later", exc_info=True)
         connections.close_all()

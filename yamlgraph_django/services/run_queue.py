@@ -14,10 +14,12 @@ after another, in the order they were queued, wherever they were queued from.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from yamlgraph_django.models import Run, RunKind, RunStatus, Session, SessionStatus
 from yamlgraph_django.status import ACTIVE_SESSION
@@ -120,6 +122,19 @@ def take_turn(session_id: str, run_id: int) -> str:
     if outcome in ("failed", "skipped"):
         dispatch_next(session_id)  # this one did not run: the next one's turn
     return outcome
+
+
+def dispatch_overdue(older_than: float) -> int:
+    """Dispatch queued runs waiting longer than `older_than` seconds on an idle session
+    (the sweeper's safety net: a dispatch lost to a crash between a run's end and its
+    dispatch). Returns how many were handed to a worker."""
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than)
+    waiting = (
+        Run.objects.filter(status=RunStatus.QUEUED, request__isnull=False, started_at__lt=cutoff)
+        .values_list("session_id", flat=True)
+        .distinct()
+    )
+    return sum(1 for session_id in list(waiting) if dispatch_next(session_id) is not None)
 
 
 def run_ended(session: Session) -> None:
