@@ -35,6 +35,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
+from yamlgraph_django.services import run_queue
 from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.execution import Plan, describe_error, execute
 from yamlgraph_django.services.planning import plan_resume
@@ -386,3 +387,6 @@ def run_queued_answer(session: Session, run: Run) -> str:
         finish_run(run.pk, RunStatus.FAILED, f"not run: {describe_error(exc)}")
         return "failed"
     return str(session.status)
+
+
+run_queue.RUNNERS[API_DOOR] = run_queued_answer

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -34,6 +35,11 @@ logger = logging.getLogger("yamlgraph_django.services")
 #: `Run.request["door"]` of a queued API/admin/command answer and of a protocol run.
 API_DOOR = "api"
 PROTOCOL_DOOR = "langgraph"
+
+#: How a queued run of each door runs when its turn comes: (session, run) -> outcome.
+#: `lifecycle` and `thread_runs` register theirs when imported (the package imports
+#: both), so this module imports neither back.
+RUNNERS: dict[str, Callable[[Session, Run], str]] = {}
 
 
 def enqueue_run(
@@ -101,8 +107,6 @@ def take_turn(session_id: str, run_id: int) -> str:
     cancelled, its input is refused) ends `failed` with the reason, and the next one
     gets its turn.
     """
-    from yamlgraph_django.services import lifecycle, thread_runs
-
     run = Run.objects.select_related("actor").filter(pk=run_id, status=RunStatus.QUEUED).first()
     if run is None:
         return "skipped"
@@ -114,11 +118,8 @@ def take_turn(session_id: str, run_id: int) -> str:
         return "skipped"
     if busy(session_id, session.status):
         return "waiting"
-    door = (run.request or {}).get("door")
-    if door == PROTOCOL_DOOR:
-        outcome = thread_runs.run_queued_request(session, run)
-    else:
-        outcome = lifecycle.run_queued_answer(session, run)
+    door = (run.request or {}).get("door") or API_DOOR
+    outcome = RUNNERS[door](session, run)
     if outcome in ("failed", "skipped"):
         dispatch_next(session_id)  # this one did not run: the next one's turn
     return outcome

@@ -33,7 +33,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import stores
+from yamlgraph_django.services import run_queue, stores
 from yamlgraph_django.services.execution import DURABILITY, Heartbeat, answerable, describe_error
 from yamlgraph_django.services.run_events import (
     CANCEL_REQUESTED,
@@ -592,6 +592,9 @@ def run_queued_request(session: Session, run: Run) -> str:
     run_prepared_in_background(prepared)
     session.refresh_from_db()
     return str(session.status)
+
+
+run_queue.RUNNERS[PROTOCOL_DOOR] = run_queued_request
 
 
 @task()
