@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('yamlgraph_django', '0006_session_webhook'),
+        ('yamlgraph_django', '0007_run_control'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -89,3 +89,21 @@ def test_the_final_resume_is_as_cheap(api, start, checkpoint_reads, django_asser
     assert done.json()["status"] == "completed"
     assert done.json()["values"]["summary"] == "Summary: Ada wants to ship it."
     assert len(checkpoint_reads) <= MAX_RESUME_CHECKPOINT_READS, checkpoint_reads
+
+
+def test_a_warm_protocol_resume_costs_no_more_than_the_api_one(
+    api, start, checkpoint_reads, django_assert_max_num_queries
+):
+    """`/lg/` runs.wait with command.resume: the same engine, the same budget."""
+    start("interview", {"topic": "warm-up"})
+    session = start("interview", {"topic": "Django"})
+    thread = f"/lg/threads/{session['thread_id']}/runs/wait"
+    body = {"assistant_id": "interview", "command": {"resume": "Ada"}}
+    checkpoint_reads.clear()
+
+    with django_assert_max_num_queries(MAX_RESUME_STATEMENTS):
+        answered = api.post(thread, body, format="json")
+
+    assert answered.status_code == 200, answered.content
+    assert "Thanks Ada" in answered.json()["__interrupt__"][0]["value"]
+    assert len(checkpoint_reads) <= MAX_RESUME_CHECKPOINT_READS, checkpoint_reads
