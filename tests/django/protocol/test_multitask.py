@@ -150,3 +150,32 @@ def test_runs_wait_with_enqueue_on_a_busy_thread_answers_with_the_queued_runs_re
     result = second.runs.wait(thread_id, "slow_steps", input={}, multitask_strategy="enqueue")
     worker.join(timeout=30)
     assert result["steps"] == 8
+
+
+def test_run_start_on_a_busy_thread_queues_the_run_without_waiting(
+    slow: None, alice: Any, sync_client_for: Any
+) -> None:
+    """The thread-scoped protocol's `run.start` (default strategy `enqueue`) queues the
+    run behind the running one and answers at once, as `runs.create` does."""
+    first, second = sync_client_for(alice), sync_client_for(alice)
+    thread_id = first.threads.create()["thread_id"]
+    worker, _parts = stream_in_background(first, thread_id)
+    running = wait_until_running(second, thread_id)
+
+    started = time.monotonic()
+    answer = second.http.post(
+        f"/threads/{thread_id}/commands",
+        json={
+            "id": 1,
+            "method": "run.start",
+            "params": {"assistant_id": "slow_steps", "input": {}},
+        },
+    )
+    assert time.monotonic() - started < 1.0  # queued, not waited for in the request
+    queued = answer["result"]["run_id"]
+    assert queued != running
+
+    worker.join(timeout=30)
+    result = second.runs.join(thread_id, queued)
+    assert result["steps"] == 8  # four steps of each run, one after the other
+    assert {run["status"] for run in second.runs.list(thread_id)} == {"success"}
