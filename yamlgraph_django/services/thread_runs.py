@@ -137,16 +137,14 @@ def prepare_run(
     user_configurable = check_object(user_config.get("configurable"), "config.configurable")
     checkpoint_id = request.checkpoint_id
     head = None
+    # The row caches the head's pending questions with their response schemas (written
+    # from the checkpoint the run ended at): a resume run in this request (`wait`) is
+    # checked against them with no checkpoint read here; an outage is then met by the
+    # run itself, which answers 503 the same. A stream or a worker's run reads the head
+    # first, so that an outage is a 503 before the stream starts or the run is queued.
     cached = cached_questions(session) if command and "resume" in command else None
-    if in_request and cached is not None and not checkpoint_id:
-        # The row caches the head's pending questions with their response schemas
-        # (written from the checkpoint the run ended at): a resume run in this request
-        # (`wait`) is checked against them with no checkpoint read here; an outage is
-        # then met by the run itself, which answers 503 the same. A stream or a worker's
-        # run reads the head first, so that an outage is a 503 before the stream starts
-        # or the run is queued.
-        pass
-    elif session.graph_id is not None:
+    from_row = in_request and cached is not None and not checkpoint_id
+    if not from_row and session.graph_id is not None:
         with stores.store_errors():
             head = app.get_state(thread_config(session))
         if checkpoint_id and checkpoint_id == (head.config or {}).get("configurable", {}).get(
