@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
@@ -29,13 +29,21 @@ from yamlgraph_django.exceptions import (
     StaleQuestion,
 )
 from yamlgraph_django.signals import announce
+from yamlgraph_django.status import (
+    ACTIVE_RUN,
+    ACTIVE_SESSION,
+    TERMINAL_SESSION,
+    RunControl,
+    RunStatus,
+    SessionStatus,
+)
 
 logger = logging.getLogger("yamlgraph_django.services")
 
 #: Statuses in which someone is (or is about to be) running the session.
-ACTIVE = ("running", "pending")
+ACTIVE = ACTIVE_SESSION
 #: Statuses nothing can leave.
-TERMINAL = ("completed", "cancelled")
+TERMINAL = TERMINAL_SESSION
 
 
 def lease_until(start: dt.datetime | None = None) -> dt.datetime:
@@ -78,6 +86,7 @@ class SessionRow(Protocol):
     revision: int
     lease_expires_at: dt.datetime | None
     updated_at: dt.datetime
+    runs_queued: bool  # set by `finish`: runs wait behind the one that just ended
 
 
 class SessionQuerySet(models.QuerySet):
@@ -105,23 +114,87 @@ class SessionQuerySet(models.QuerySet):
         updated = self.filter(
             pk=session.pk, status=session.status, revision=session.revision
         ).update(
-            status="running",
+            status=SessionStatus.RUNNING,
             lease_expires_at=lease,
             updated_at=stamp,
             revision=F("revision") + 1,
         )
         if updated != 1:
             self.raise_conflict(session, action=action)
-        session.status, session.lease_expires_at = "running", lease
+        session.status, session.lease_expires_at = SessionStatus.RUNNING, lease
         session.updated_at, session.revision = stamp, session.revision + 1
         return lease
+
+    def claim_idle(
+        self, session: SessionRow, stamp: dt.datetime, idle: Iterable[str], **fields: Any
+    ) -> dt.datetime | None:
+        """A session in one of the `idle` statuses that no run holds -> running with a
+        fresh lease, writing `fields` in the same UPDATE; returns the lease, or None when
+        a run holds it (LangGraph-protocol threads: any idle status may run again).
+
+        Runs queued behind others (multitask "enqueue") wait for the session: they do
+        not hold it.
+        """
+        lease = lease_until(stamp)
+        run_model = self.model._meta.get_field("runs").related_model
+        holding = run_model.objects.filter(session=session.pk, status__in=ACTIVE_RUN).exclude(
+            status=RunStatus.QUEUED, request__isnull=False
+        )
+        updated = (
+            self.filter(pk=session.pk, status__in=list(idle))
+            .exclude(Exists(holding))
+            .update(
+                status=SessionStatus.RUNNING,
+                lease_expires_at=lease,
+                updated_at=stamp,
+                revision=F("revision") + 1,
+                **fields,
+            )
+        )
+        if updated != 1:
+            return None
+        session.status, session.lease_expires_at = SessionStatus.RUNNING, lease
+        session.updated_at, session.revision = stamp, session.revision + 1
+        return lease
+
+    def unclaim_queued(self, session: SessionRow, status: str) -> bool:
+        """A session claimed for a run that was cancelled before it started -> `status`
+        (where it stood before the claim)."""
+        stamp = timezone.now()
+        return (
+            self.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
+                status=status,
+                lease_expires_at=None,
+                updated_at=stamp,
+                revision=F("revision") + 1,
+            )
+            == 1
+        )
+
+    def fail_pending(self, session_id: Any, error: str, *, renew_expiry: bool = False) -> bool:
+        """A pending session whose queued run cannot start -> failed (resumable), and
+        its signal announced; False if it was no longer pending. `renew_expiry`
+        restarts its time to live."""
+        stamp = timezone.now()
+        fields: dict[str, Any] = {"expires_at": expiry(stamp)} if renew_expiry else {}
+        failed = self.filter(pk=session_id, status=SessionStatus.PENDING).update(
+            status=SessionStatus.FAILED,
+            error=error,
+            finished_at=stamp,
+            updated_at=stamp,
+            revision=F("revision") + 1,
+            **fields,
+        )
+        if failed:
+            announce(session_id, SessionStatus.FAILED, using=self.db)
+        return failed == 1
 
     def renew(self, session: SessionRow, lease: dt.datetime) -> dt.datetime | None:
         """Extend a running claim (heartbeat); None if the claim was lost meanwhile."""
         fresh = lease_until()
-        updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
-            lease_expires_at=fresh
-        )
+        updated = self.filter(
+            pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
+        ).update(lease_expires_at=fresh)
         if updated != 1:
             return None
         session.lease_expires_at = fresh
@@ -130,9 +203,9 @@ class SessionQuerySet(models.QuerySet):
     def release(self, session: SessionRow, lease: dt.datetime, status: str) -> None:
         """Undo our claim: the session goes back to `status`, as if never touched."""
         stamp = timezone.now()
-        updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
-            status=status, lease_expires_at=None, updated_at=stamp, revision=F("revision") + 1
-        )
+        updated = self.filter(
+            pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
+        ).update(status=status, lease_expires_at=None, updated_at=stamp, revision=F("revision") + 1)
         if updated == 1:
             session.status, session.lease_expires_at = status, None
             session.updated_at, session.revision = stamp, session.revision + 1
@@ -151,11 +224,23 @@ class SessionQuerySet(models.QuerySet):
             lease_expires_at=None,
             updated_at=stamp,
             expires_at=expiry(stamp),
-            finished_at=None if fields["status"] in ("interrupted", "pending") else stamp,
+            finished_at=None
+            if fields["status"] in (SessionStatus.INTERRUPTED, SessionStatus.PENDING)
+            else stamp,
         )
-        updated = self.filter(pk=session.pk, status="running", lease_expires_at=lease).update(
-            revision=F("revision") + 1, **fields
+        ours = self.filter(pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease)
+        # Whether runs are queued behind this one (multitask "enqueue") is learnt from
+        # the same statement: it writes only when none is; a second UPDATE (the rare
+        # case) writes when some are, and the caller then dispatches the next one.
+        run_model = self.model._meta.get_field("runs").related_model
+        queued = run_model.objects.filter(
+            session=OuterRef("pk"), status=RunStatus.QUEUED, request__isnull=False
         )
+        updated = ours.filter(~Exists(queued)).update(revision=F("revision") + 1, **fields)
+        session.runs_queued = False
+        if updated != 1:
+            updated = ours.update(revision=F("revision") + 1, **fields)
+            session.runs_queued = updated == 1
         if updated != 1:
             logger.warning(
                 "session %s changed while it ran (recovered, cancelled or deleted); "
@@ -172,7 +257,7 @@ class SessionQuerySet(models.QuerySet):
 
     def cancel(self, session: SessionRow) -> dt.datetime:
         """`session` as read (not running) -> cancelled; returns when."""
-        if session.status == "running":
+        if session.status == SessionStatus.RUNNING:
             raise SessionBusy(
                 f"Session {session.pk} is running; cancel it once it has paused or finished."
             )
@@ -180,7 +265,7 @@ class SessionQuerySet(models.QuerySet):
             raise SessionNotResumable(f"Session {session.pk} is already {session.status}.")
         stamp = timezone.now()
         fields = {
-            "status": "cancelled",
+            "status": SessionStatus.CANCELLED,
             "interrupts": [],
             "lease_expires_at": None,
             "finished_at": stamp,
@@ -237,7 +322,7 @@ class SessionQuerySet(models.QuerySet):
 
     def stale(self, stamp: dt.datetime) -> SessionQuerySet:
         """Running sessions whose lease expired: whoever ran them died."""
-        return self.filter(status="running", lease_expires_at__lt=stamp)
+        return self.filter(status=SessionStatus.RUNNING, lease_expires_at__lt=stamp)
 
     def due(
         self,
@@ -247,7 +332,7 @@ class SessionQuerySet(models.QuerySet):
         statuses: Iterable[str] | None = None,
     ) -> SessionQuerySet:
         """Sessions `prune` deletes: expired (or idle for `older_than`), never running."""
-        due = self.exclude(status="running")
+        due = self.exclude(status=SessionStatus.RUNNING)
         if older_than is not None:
             due = due.filter(updated_at__lt=stamp - older_than)
         else:
@@ -258,3 +343,76 @@ class SessionQuerySet(models.QuerySet):
 
 
 SessionManager = models.Manager.from_queryset(SessionQuerySet)
+
+
+class RunQuerySet(models.QuerySet):
+    """Guarded status changes of `Run` rows: each is an UPDATE filtered on the status the
+    change starts from, so a run ends once, and a queued run starts once."""
+
+    def begin(self, run_id: int, **fields: Any) -> bool:
+        """queued -> running (a worker takes its turn); False if it was cancelled or
+        taken meanwhile."""
+        return (
+            self.filter(pk=run_id, status=RunStatus.QUEUED).update(
+                status=RunStatus.RUNNING, **fields
+            )
+            == 1
+        )
+
+    def end(self, run_id: int, status: str, error: str = "") -> bool:
+        """An unfinished run -> `status` (succeeded, failed, cancelled); False if it had
+        ended already (its first outcome stands)."""
+        return (
+            self.filter(pk=run_id, status__in=ACTIVE_RUN).update(
+                status=status, error=error, finished_at=timezone.now()
+            )
+            == 1
+        )
+
+    def end_running(self, session_id: Any, status: str, error: str, stamp: dt.datetime) -> int:
+        """Every running run of a session -> `status` (a recovery: their process died)."""
+        return self.filter(session_id=session_id, status=RunStatus.RUNNING).update(
+            status=status, error=error, finished_at=stamp
+        )
+
+    def cancel_queued(self, session_id: Any, *, run_id: int | None = None) -> int:
+        """Queued runs of a session (or one of them) -> cancelled: they never start."""
+        queued = self.filter(session_id=session_id, status=RunStatus.QUEUED)
+        if run_id is not None:
+            queued = queued.filter(pk=run_id)
+        return queued.update(
+            status=RunStatus.CANCELLED,
+            control=RunControl.CANCEL,
+            error="cancelled before it ran",
+            finished_at=timezone.now(),
+        )
+
+    def request_stop(self, session_id: Any, control: str, *, run_id: int | None = None) -> int:
+        """Flag a session's running run(s) (or one of them) to stop at their next step;
+        the run's own loop reads the flag wherever it executes. Returns how many."""
+        running = self.filter(session_id=session_id, status=RunStatus.RUNNING)
+        if run_id is not None:
+            running = running.filter(pk=run_id)
+        return running.update(control=control)
+
+    def control_of(self, run_id: int | None) -> str:
+        """The stop asked of a run ("" for none)."""
+        if run_id is None:
+            return RunControl.NONE
+        return self.filter(pk=run_id).values_list("control", flat=True).first() or ""
+
+    def active(self, session_id: Any) -> RunQuerySet:
+        """The session's runs that have not ended (queued or running)."""
+        return self.filter(session_id=session_id, status__in=ACTIVE_RUN)
+
+    def next_queued(self, session_id: Any) -> Any:
+        """The oldest queued run of a session carrying its request (multitask "enqueue"),
+        or None: the one the worker starts when the current run ends."""
+        return (
+            self.filter(session_id=session_id, status=RunStatus.QUEUED, request__isnull=False)
+            .order_by("started_at", "id")
+            .first()
+        )
+
+
+RunManager = models.Manager.from_queryset(RunQuerySet)

@@ -9,7 +9,12 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from yamlgraph_django.managers import SessionManager
+from yamlgraph_django.managers import RunManager, SessionManager
+from yamlgraph_django.status import (  # re-exported: models.SessionStatus etc.
+    RunControl,
+    RunStatus,
+    SessionStatus,
+)
 
 
 class GraphDefinition(models.Model):
@@ -42,15 +47,6 @@ class GraphDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
-
-
-class SessionStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    RUNNING = "running", _("Running")
-    INTERRUPTED = "interrupted", _("Interrupted")
-    COMPLETED = "completed", _("Completed")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Session(models.Model):
@@ -138,13 +134,6 @@ class RunChannel(models.TextChoices):
     LANGGRAPH = "langgraph", _("LangGraph protocol")
 
 
-class RunStatus(models.TextChoices):
-    RUNNING = "running", _("Running")
-    QUEUED = "queued", _("Queued")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
-
-
 class Run(models.Model):
     """One start, resume or cancel: the audit trail of who answered what, and when."""
 
@@ -163,6 +152,25 @@ class Run(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    control = models.CharField(
+        max_length=20,
+        choices=RunControl.choices,
+        blank=True,
+        default=RunControl.NONE,
+        help_text=_("A stop asked of this run (read between graph steps)"),
+    )
+    multitask_strategy = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text=_("What the request asked for if the session was busy"),
+    )
+    request = models.JSONField(
+        null=True,
+        blank=True,
+        help_text=_("A queued run's request: what the worker runs when its turn comes"),
+    )
+
+    objects = RunManager()
 
     class Meta:
         ordering = ["started_at", "id"]

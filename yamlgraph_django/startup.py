@@ -36,8 +36,7 @@ def say_when_no_worker(out: TextIO | None = None, delay: float = DELAY_SECONDS) 
         from django.db import connections
 
         try:
-            from yamlgraph_django.services.health import workers_required
-            from yamlgraph_django.services.workers import worker_alive
+            from yamlgraph_django.services.workers import worker_alive, workers_required
 
             if workers_required() and not worker_alive(fresh=True):
                 (out or sys.stderr).write(HINT)

@@ -441,9 +441,10 @@ class Deployment:
         return str(uuid.UUID(str(rows[0][0]))) if rows else None
 
     def runs(self, session_id: str) -> list[dict[str, Any]]:
-        """The session's Run rows in order: {id, kind, status, value, error, started, finished}."""
+        """The session's Run rows in order: {id, kind, status, value, error, control,
+        channel, started, finished}."""
         rows = self.database.query(
-            "SELECT id, kind, status, value, error, channel, started_at, finished_at "
+            "SELECT id, kind, status, value, error, control, channel, started_at, finished_at "
             "FROM yamlgraph_django_run WHERE session_id = %s ORDER BY id",
             (uuid_param(self.database, session_id),),
         )
@@ -454,11 +455,12 @@ class Deployment:
                 "status": status,
                 "value": json_value(self.database, value),
                 "error": error,
+                "control": control,
                 "channel": channel,
                 "started_at": started,
                 "finished_at": finished,
             }
-            for pk, kind, status, value, error, channel, started, finished in rows
+            for pk, kind, status, value, error, control, channel, started, finished in rows
         ]
 
     def signal_count(self, tag: str, step: str) -> int:

@@ -357,7 +357,7 @@ def test_interrupt_stops_the_running_run_at_its_next_step_and_runs_the_new_one(
     )
     request.start()
     wait_until(
-        lambda: deployment.runs(session)[0]["error"] == "stop requested",
+        lambda: deployment.runs(session)[0]["control"] == "interrupt",
         "the running run asked to stop",
         timeout=30,
     )
@@ -375,7 +375,7 @@ def test_interrupt_stops_the_running_run_at_its_next_step_and_runs_the_new_one(
     assert deployment.signal_count(tag, "second") == 1
     runs = deployment.runs(session)
     assert [r["kind"] for r in runs] == ["start", "resume"], runs
-    assert runs[0]["status"] == "failed" and "stopped" in runs[0]["error"], runs
+    assert runs[0]["status"] == "cancelled" and "stopped" in runs[0]["error"], runs
     assert runs[0]["finished_at"] and runs[1]["status"] == "succeeded", runs
     stopped = engine.b.read_stream(session, params={"run": runs[0]["id"]})
     new = engine.b.read_stream(session, params={"run": runs[1]["id"]})
@@ -398,7 +398,7 @@ def test_cancel_stops_a_running_session_at_its_next_step(engine: Engine) -> None
     time.sleep(1)  # a run that did not stop would start the second step now
     assert deployment.signal_count(tag, "second") == 0
     runs = deployment.runs(session)
-    assert runs[0]["kind"] == "start" and runs[0]["status"] == "failed", runs
+    assert runs[0]["kind"] == "start" and runs[0]["status"] == "cancelled", runs
     assert "cancelled" in runs[0]["error"], runs
     assert "cancel" in [run["kind"] for run in runs], runs
     refused = engine.a.resume(session, {"value": "late"})

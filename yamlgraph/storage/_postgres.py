@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -44,6 +47,13 @@ _NETWORK_DEFAULTS: dict[str, Any] = {
     "keepalives_count": 2,
     "tcp_user_timeout": 5000,
 }
+#: How long one statement of the sync saver may wait for the server, and (CHECK_TIMEOUT)
+#: a pooled connection's liveness check: libpq has no read timeout, so a server that
+#: accepts connections and never answers (hung, or a proxy in front of a dead one)
+#: would hold the call forever. Past it the connection's socket is shut down, which
+#: ends the wait with psycopg's OperationalError: an outage (503) within 5 s.
+STATEMENT_TIMEOUT = 4.0
+CHECK_TIMEOUT = 1.5
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
 # Serialises table creation when several app servers start at once.
@@ -115,11 +125,59 @@ def _prepare_database(url: str) -> None:
         ) from exc
 
 
+@contextmanager
+def cut_after(conn: Any, seconds: float) -> Iterator[None]:
+    """Shut down `conn`'s socket if the block has not finished after `seconds`.
+
+    A blocked psycopg call then fails at once with OperationalError, and the pool drops
+    the broken connection when it comes back. A block that ends in time is untouched.
+    """
+
+    def cut() -> None:
+        try:
+            fd = conn.pgconn.socket
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                sock.shutdown(socket.SHUT_RDWR)  # shared with libpq's descriptor
+        except Exception:  # closed meanwhile: nothing left to cut
+            pass
+
+    timer = threading.Timer(seconds, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _check_in_time(conn: Any) -> None:
+    """The pool's liveness check of a connection handed out, bounded by CHECK_TIMEOUT."""
+    from psycopg_pool import ConnectionPool
+
+    with cut_after(conn, CHECK_TIMEOUT):
+        ConnectionPool.check_connection(conn)
+
+
+def _bounded_saver_class() -> type:
+    """PostgresSaver whose every statement is bounded by STATEMENT_TIMEOUT."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    class BoundedPostgresSaver(PostgresSaver):
+        @contextmanager
+        def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:
+            with (
+                super()._cursor(pipeline=pipeline) as cur,
+                cut_after(cur.connection, STATEMENT_TIMEOUT),
+            ):
+                yield cur
+
+    return BoundedPostgresSaver
+
+
 def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
     """PostgresSaver over a ConnectionPool, so threads can share one saver."""
     url = check_config(config)
     _prepare_database(url)
-    from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg_pool import ConnectionPool
 
     pool = ConnectionPool(
@@ -130,12 +188,13 @@ def sync_factory(config: dict[str, Any]) -> BaseCheckpointSaver:
         timeout=POOL_TIMEOUT,
         reconnect_timeout=RECONNECT_TIMEOUT,
         # Test each connection as it is handed out: one broken by a server restart is
-        # replaced, so the saver recovers by itself once the server is back.
-        check=ConnectionPool.check_connection,
+        # replaced, so the saver recovers by itself once the server is back; a hung
+        # one is cut after CHECK_TIMEOUT.
+        check=_check_in_time,
         open=True,
         name="yamlgraph-checkpoints",
     )
-    return register_closer(PostgresSaver(pool), close=pool.close)
+    return register_closer(_bounded_saver_class()(pool), close=pool.close)
 
 
 def async_factory(config: dict[str, Any]) -> BaseCheckpointSaver:

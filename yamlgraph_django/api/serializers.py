@@ -26,8 +26,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from yamlgraph_django.exceptions import InvalidInput
-from yamlgraph_django.models import GraphDefinition, Session, SessionStatus
-from yamlgraph_django.services import json_type_word, validate_metadata, workers
+from yamlgraph_django.models import GraphDefinition, Session
+from yamlgraph_django.services import json_type_word, session_view, validate_metadata, workers
 from yamlgraph_django.services.webhooks import MAX_URL_LENGTH, WEBHOOK_MESSAGE, WEBHOOK_PATTERN
 
 # --------------------------------------------------------------------------- fields
@@ -302,17 +302,11 @@ class SessionSerializer(SessionSummarySerializer):
 
     @extend_schema_field(NULLABLE_OBJECT_SCHEMA)
     def get_values(self, session: Session) -> Any:
-        state = self._state()
-        if state is None:
-            return session.output
-        return state.get("values")
+        return session_view.values_of(session, self._state())
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_next(self, session: Session) -> list[str]:
-        state = self._state()
-        if not state or session.status in (SessionStatus.COMPLETED, SessionStatus.CANCELLED):
-            return []
-        return list(state.get("next") or [])
+        return session_view.next_of(session, self._state())
 
 
 #: A thread id: no control characters (Unicode Cc) and no spaces (Zs, Zl, Zp), as a

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('yamlgraph_django', '0006_session_webhook'),
+        ('yamlgraph_django', '0007_run_control'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -16,7 +16,6 @@ the event streams read; the command answers as soon as the run is queued.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -35,7 +34,7 @@ from yamlgraph_django.exceptions import (
 from yamlgraph_django.http_streams import follow_response
 from yamlgraph_django.models import Session
 from yamlgraph_django.protocol import stream_events
-from yamlgraph_django.protocol.runs import ProtocolFrames
+from yamlgraph_django.protocol.runs import ProtocolFrames, refuse_if_stranded
 from yamlgraph_django.protocol.stream_modes import stream_modes_of
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
 from yamlgraph_django.services.thread_events import ThreadFollower, latest_run_pk
@@ -45,9 +44,6 @@ thread_runs = services.thread_runs
 
 #: What a run started here logs, so every channel a client may open has its source.
 RUN_MODES = ["values", "updates", "messages-tuple", "custom", "checkpoints", "tasks"]
-#: How long `run.start` / `input.respond` wait for a busy thread (`enqueue`, `interrupt`).
-BUSY_WAIT_SECONDS = 30.0
-POLL_SECONDS = 0.1
 #: A v1 thread join closes once no run has been active for this long.
 JOIN_IDLE_SECONDS = 3.0
 
@@ -128,9 +124,10 @@ class CommandsView(ProtocolView):
         graph_input: Any = None,
         command: Mapping[str, Any] | None = None,
         checkpoint_id: str | None = None,
-    ) -> thread_runs.PreparedRun:
-        """Claim the thread for a run (waiting out a busy one as the strategy says) and
-        hand it to a worker."""
+    ) -> str:
+        """Claim the thread for a run and hand it to a worker, or, on a busy thread,
+        queue the run behind the current one as the strategy says (never a wait in the
+        request); the run's public id."""
         config = params.get("config")
         if config is not None and not isinstance(config, Mapping):
             raise CommandError("invalid_argument", "config: must be an object")
@@ -153,22 +150,20 @@ class CommandsView(ProtocolView):
                 "invalid_argument",
                 "multitask_strategy: must be reject, enqueue, interrupt or rollback",
             )
-        deadline = time.monotonic() + BUSY_WAIT_SECONDS
-        while True:
-            try:
-                prepared = thread_runs.prepare_run(
-                    session, run_request, actor=self.actor(), background=True
-                )
-                break
-            except threads.ThreadBusy:
-                if strategy == "reject" or time.monotonic() >= deadline:
-                    raise
-                if strategy in ("interrupt", "rollback"):
-                    thread_runs.request_stop(session)
-                time.sleep(POLL_SECONDS)
-                session.refresh_from_db()
+        try:
+            prepared = thread_runs.prepare_run(
+                session, run_request, actor=self.actor(), background=True
+            )
+        except threads.ThreadBusy:
+            if strategy == "reject":
+                raise
+            refuse_if_stranded(session)  # queued behind a run no worker will take
+            if strategy in ("interrupt", "rollback"):
+                thread_runs.request_stop(session, strategy)
+            queued = thread_runs.enqueue_request(session, run_request, actor=self.actor())
+            return threads.run_uuid(queued)
         thread_runs.enqueue_prepared(prepared)
-        return prepared
+        return prepared.run_id
 
     # ------------------------------------------------------------------ methods
 
@@ -189,14 +184,14 @@ class CommandsView(ProtocolView):
                 owner=self.actor(), thread_id=thread_id, graph_name=definition.name
             )
         try:
-            prepared = self.launch(
+            run_id = self.launch(
                 session, definition.name, params, graph_input=graph_input, command=command
             )
         except BaseException:
             if created:  # a refused first run leaves no thread behind
                 threads.delete_thread(session)
             raise
-        return {"run_id": prepared.run_id}
+        return {"run_id": run_id}
 
     def input_respond(self, thread_id: str, params: dict[str, Any]) -> dict[str, Any]:
         session = self.existing(thread_id)
@@ -272,14 +267,14 @@ class CommandsView(ProtocolView):
             raise CommandError(
                 "no_such_checkpoint", f"no checkpoint {checkpoint_id} on this thread", 404
             ) from None
-        prepared = self.launch(
+        run_id = self.launch(
             session,
             session.graph.name,
             params,
             graph_input=params.get("input"),
             checkpoint_id=checkpoint_id,
         )
-        return {"run_id": prepared.run_id, "thread_id": session.thread_id}
+        return {"run_id": run_id, "thread_id": session.thread_id}
 
     def agent_get_tree(self, thread_id: str, params: dict[str, Any]) -> dict[str, Any]:
         session = self.existing(thread_id)

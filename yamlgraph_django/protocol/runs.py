@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -21,7 +22,7 @@ from yamlgraph_django.api.throttles import throttles_for_run
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import InvalidInput, NoWorker, SessionNotFound
 from yamlgraph_django.http_streams import event_stream_response, follow_response, sse
-from yamlgraph_django.models import RunStatus, Session
+from yamlgraph_django.models import Run, RunStatus, Session
 from yamlgraph_django.protocol import serializers, shaping
 from yamlgraph_django.protocol.events_mode import SOURCE_MODES, EventsMode
 from yamlgraph_django.protocol.stream_modes import stream_modes_of
@@ -59,8 +60,23 @@ def run_headers(session: Session, run_id: str, tail: str) -> dict[str, str]:
     return {"Content-Location": base, "Location": f"{base}/{tail}"}
 
 
+@dataclass
+class QueuedRun:
+    """A run queued behind the thread's current one (multitask "enqueue"; "interrupt"
+    and "rollback" after asking the current one to stop): a worker starts it."""
+
+    session: Session
+    run: Run
+    stream_modes: list[str]
+
+    @property
+    def run_id(self) -> str:
+        return threads.run_uuid(self.run)
+
+
 class RunStartMixin:
-    """Check a run body, find or create the thread, and claim it for the run."""
+    """Check a run body, find or create the thread, and claim it for the run, or queue
+    the run behind the thread's current one (never a wait in the request)."""
 
     def get_throttles(self) -> list[Any]:
         """Runs are rate-limited per user like the API's start and resume (429)."""
@@ -69,11 +85,28 @@ class RunStartMixin:
         return super().get_throttles()  # type: ignore[misc]
 
     def start(
-        self, view: ProtocolView, thread_id: str, *, background: bool = False
-    ) -> thread_runs.PreparedRun:
+        self,
+        view: ProtocolView,
+        thread_id: str,
+        *,
+        background: bool = False,
+        in_request: bool = False,
+    ) -> thread_runs.PreparedRun | QueuedRun:
         data = view.body(serializers.RunCreateSerializer)
-        definition = resolve_assistant(data["assistant_id"])
         session = view.visible().filter(thread_id=thread_id).first()
+        assistant = str(data["assistant_id"])
+        if (
+            session is not None
+            and session.graph_id is not None
+            and assistant
+            in (
+                session.graph.name,
+                threads.assistant_id_of(session.graph.name),
+            )
+        ):
+            definition = session.graph  # the thread's own graph: no lookup
+        else:
+            definition = resolve_assistant(assistant)
         if session is None:
             if data.get("if_not_exists") != "create":
                 raise SessionNotFound(f"Thread with ID {thread_id} not found")
@@ -94,41 +127,48 @@ class RunStartMixin:
             assistant_id=threads.assistant_id_of(definition.name),
         )
         strategy = data.get("multitask_strategy") or "enqueue"
-        deadline = time.monotonic() + wait_seconds()
-        looked = 0.0
-        while True:
-            try:
-                prepared = thread_runs.prepare_run(
-                    session, request, actor=view.actor(), background=background
-                )
-            except threads.ThreadBusy:
-                if strategy == "reject" or time.monotonic() >= deadline:
-                    raise
-                if time.monotonic() - looked >= WORKER_LOOK_SECONDS:
-                    looked = time.monotonic()
-                    session.refresh_from_db()
-                    refuse_if_stranded(session)
-                if strategy in ("interrupt", "rollback"):
-                    # Stop the running run at its next step (its checkpoints stay), then
-                    # run this one; `rollback` keeps them too (a MAY we do not do).
-                    thread_runs.request_stop(session)
-                time.sleep(POLL_SECONDS)
-                continue
-            prepared.after_seconds = data.get("after_seconds")  # type: ignore[attr-defined]
-            services.webhooks.set_webhook(prepared.session, data.get("webhook"))
-            return prepared
+        try:
+            prepared = thread_runs.prepare_run(
+                session, request, actor=view.actor(), background=background, in_request=in_request
+            )
+        except threads.ThreadBusy:
+            if strategy == "reject":
+                raise
+            # A run queued behind one that no worker will take would never start.
+            refuse_if_stranded(session)
+            if strategy in ("interrupt", "rollback"):
+                # Stop the running run at its next step (its checkpoints stay: rollback
+                # is a MAY we do not do); this one is queued and starts when it has.
+                thread_runs.request_stop(session, strategy)
+            queued = thread_runs.enqueue_request(session, request, actor=view.actor())
+            services.webhooks.set_webhook(session, data.get("webhook"))
+            return QueuedRun(session, queued, list(request.stream_modes))
+        prepared.after_seconds = data.get("after_seconds")  # type: ignore[attr-defined]
+        services.webhooks.set_webhook(prepared.session, data.get("webhook"))
+        return prepared
 
 
 class RunWaitView(RunStartMixin, ProtocolView):
     def post(self, request: Request, thread_id: str) -> Response:
-        prepared = self.start(self, thread_id)
-        result = thread_runs.wait_run(prepared)
-        return Response(result, headers=run_headers(prepared.session, prepared.run_id, "join"))
+        prepared = self.start(self, thread_id, in_request=True)
+        headers = run_headers(prepared.session, prepared.run_id, "join")
+        if isinstance(prepared, QueuedRun):  # its result, once a worker has run it
+            if not wait_for_run(prepared.run):
+                return still_running(prepared.run, prepared.session)
+            return Response(thread_runs.run_result(prepared.session), headers=headers)
+        return Response(thread_runs.wait_run(prepared), headers=headers)
 
 
 class RunStreamView(RunStartMixin, ProtocolView):
     def post(self, request: Request, thread_id: str) -> StreamingHttpResponse:
         prepared = self.start(self, thread_id)
+        if isinstance(prepared, QueuedRun):  # its parts from the log, once a worker runs it
+            return follow_response(
+                request,
+                services.Follower(prepared.session.pk, run_id=prepared.run.pk),
+                ProtocolFrames(prepared.stream_modes),
+                run_headers(prepared.session, prepared.run_id, "stream"),
+            )
         stream_resumable = bool(request.data.get("stream_resumable"))
         return event_stream_response(
             request,
@@ -168,7 +208,7 @@ class StatelessRunMixin(RunStartMixin):
         try:
             return self.start(view, session.thread_id), keep
         except BaseException:
-            threads.delete_thread(session)
+            threads.discard_thread(session)
             raise
 
 
@@ -179,7 +219,7 @@ class StatelessRunWaitView(StatelessRunMixin, ProtocolView):
             result = thread_runs.wait_run(prepared)
         finally:
             if not keep:
-                threads.delete_thread(prepared.session)
+                threads.discard_thread(prepared.session)
         return Response(result)
 
 
@@ -192,7 +232,7 @@ class StatelessRunStreamView(StatelessRunMixin, ProtocolView):
                 yield from run_events(prepared, bool(request.data.get("stream_resumable")))
             finally:
                 if not keep:
-                    threads.delete_thread(prepared.session)
+                    threads.discard_thread(prepared.session)
 
         return event_stream_response(
             request, events(), {"Content-Location": f"/runs/{prepared.run_id}"}
@@ -209,16 +249,18 @@ class RunListView(RunStartMixin, ProtocolView):
             raise InvalidInput(errors={"limit": "limit and offset are integers"}) from None
         rows = threads.thread_runs(session)
         wanted = request.query_params.get("status")
-        if wanted == "interrupted":
-            rows = rows.filter(status=RunStatus.FAILED, error=shaping.CANCELLED)
-        elif wanted:
+        if wanted:
             statuses = [k for k, v in shaping.RUN_STATUS.items() if v == wanted]
-            rows = rows.filter(status__in=statuses).exclude(error=shaping.CANCELLED)
+            rows = rows.filter(status__in=statuses)
         return Response([shaping.run(r, session) for r in rows[offset : offset + limit]])
 
     def post(self, request: Request, thread_id: str) -> Response:
         """`runs.create`: answer the pending Run now; a worker executes it."""
         prepared = self.start(self, thread_id, background=True)
+        if isinstance(prepared, QueuedRun):
+            body = shaping.run(prepared.run, prepared.session)
+            headers = run_headers(prepared.session, prepared.run_id, "stream")
+            return Response(body, headers=headers)
         delay = min(float(getattr(prepared, "after_seconds", None) or 0), 60.0)
         thread_runs.enqueue_prepared(prepared, delay=delay)
         body = shaping.run(prepared.run, prepared.session)
@@ -254,14 +296,21 @@ class RunJoinView(ProtocolView):
         session = self.thread(thread_id)
         run = threads.find_run(session, run_id)
         if not wait_for_run(run):
-            session.refresh_from_db()
-            body = {
-                **shaping.run(run, session),
-                "detail": f"the run is still {shaping.RUN_STATUS.get(run.status, run.status)} "
-                f"after {wait_seconds():g} s; join again",
-            }
-            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Retry-After": "1"})
+            return still_running(run, session)
         return Response(thread_runs.run_result(session))
+
+
+def still_running(run: Run, session: Session) -> Response:
+    """202 with the run, for a run still queued or running after WAIT_SECONDS: the
+    client joins it again (the request never outlives the app server's timeout)."""
+    session.refresh_from_db()
+    body = {
+        **shaping.run(run, session),
+        "detail": f"the run is still {shaping.RUN_STATUS.get(run.status, run.status)} "
+        f"after {wait_seconds():g} s; join again",
+    }
+    headers = {"Retry-After": "1", **run_headers(session, threads.run_uuid(run), "join")}
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class RunJoinStreamView(ProtocolView):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from yamlgraph_django.models import GraphDefinition, Run, RunStatus, Session, SessionStatus
-from yamlgraph_django.services import thread_runs, threads, workers
+from yamlgraph_django.services import threads, workers
 
 THREAD_STATUS = {
     SessionStatus.RUNNING: "busy",
@@ -32,10 +32,8 @@ RUN_STATUS = {
     RunStatus.RUNNING: "running",
     RunStatus.SUCCEEDED: "success",
     RunStatus.FAILED: "error",
+    RunStatus.CANCELLED: "interrupted",  # the protocol's word for a run stopped on request
 }
-
-
-CANCELLED = thread_runs.CANCELLED
 
 
 def iso(value: Any) -> str | None:
@@ -95,10 +93,8 @@ def thread(session: Session, state: dict[str, Any] | None = None) -> dict[str, A
 
 
 def run(run: Run, session: Session) -> dict[str, Any]:
-    """A Run; a queued run cancelled before it started reads `interrupted`."""
+    """A Run; one cancelled or stopped (before or while it ran) reads `interrupted`."""
     status = RUN_STATUS.get(run.status, "error")
-    if run.status == RunStatus.FAILED and run.error == CANCELLED:
-        status = "interrupted"
     finished = run.finished_at or run.started_at
     body = {
         "run_id": threads.run_uuid(run),
@@ -109,7 +105,7 @@ def run(run: Run, session: Session) -> dict[str, Any]:
         "updated_at": iso(finished),
         "status": status,
         "metadata": {"kind": run.kind, "channel": run.channel},
-        "multitask_strategy": "reject",
+        "multitask_strategy": run.multitask_strategy or "reject",
         "kwargs": {},
     }
     notice = workers.queued_notice(run)

@@ -14,7 +14,7 @@ Errors name the field as the protocol's body does: `input.amount`, `command.resu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from yamlgraph_django.exceptions import InvalidInput
@@ -62,15 +62,27 @@ def check_run_input(config: Any, data: Any, *, first_run: bool) -> dict[str, Any
     return checked
 
 
-def check_resume(config: Any, head: Any, resume: Any) -> dict[str, Any]:
+def check_resume(
+    config: Any,
+    head: Any,
+    resume: Any,
+    *,
+    cached: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """`command.resume` as {interrupt_id: answer}, each checked against its question's
     response schema; InvalidInput naming `command.resume` otherwise.
 
     A mapping whose keys are all pending interrupt ids answers those; anything else is
-    the answer to the one pending interrupt (the caller refused several already).
+    the answer to the one pending interrupt (the caller refused several already). With
+    no `head` (checkpoint) read, the questions `cached` on the session row (each with
+    its `response_schema`) stand in for it: the same check, without a store read.
     """
-    schemas = schemas_by_interrupt(config, head)
-    pending = [interrupt.id for interrupt in getattr(head, "interrupts", None) or ()]
+    if head is None and cached is not None:
+        schemas = {str(item["id"]): item["response_schema"] for item in cached}
+        pending = list(schemas)
+    else:
+        schemas = schemas_by_interrupt(config, head)
+        pending = [interrupt.id for interrupt in getattr(head, "interrupts", None) or ()]
     by_id = isinstance(resume, Mapping) and resume and all(key in pending for key in resume)
     answers = dict(resume) if by_id else {pending[0]: resume}
     require_json(resume, "command.resume")

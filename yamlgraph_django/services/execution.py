@@ -14,7 +14,6 @@ import threading
 from typing import Any
 
 from django.db import connections
-from django.utils import timezone
 from langgraph.types import Command
 
 from yamlgraph_django.conf import app_settings
@@ -27,6 +26,7 @@ from yamlgraph_django.services.run_events import (
     Publisher,
     stream_graph,
 )
+from yamlgraph_django.services.run_queue import run_ended
 from yamlgraph_django.services.snapshots import (
     interrupts_of,
     is_finished,
@@ -34,7 +34,7 @@ from yamlgraph_django.services.snapshots import (
     state_of,
     thread_config,
 )
-from yamlgraph_django.services.stores import graph_config, store_errors
+from yamlgraph_django.services.stores import get_app, graph_config, store_errors
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -67,7 +67,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 def finish_run(run_id: int, status: str, error: str = "") -> None:
-    Run.objects.filter(pk=run_id).update(status=status, error=error, finished_at=timezone.now())
+    """End a run row once (`Run.objects.end`): a run that ended already keeps its outcome."""
+    Run.objects.end(run_id, status, error)
 
 
 def last_question(app: Any, session: Session) -> Any:
@@ -184,6 +185,27 @@ def execute(
     restore: str | None,
     in_task: bool = False,
 ) -> dict[str, Any] | None:
+    """Run the graph for a claimed session, record the outcome, return the new state;
+    then the session's next queued run (multitask "enqueue") may start.
+    """
+    try:
+        return execute_claimed(
+            session, run, app, plan, lease=lease, restore=restore, in_task=in_task
+        )
+    finally:
+        run_ended(session)
+
+
+def execute_claimed(
+    session: Session,
+    run: Run,
+    app: Any,
+    plan: Plan,
+    *,
+    lease: dt.datetime,
+    restore: str | None,
+    in_task: bool = False,
+) -> dict[str, Any] | None:
     """Run the graph for a claimed session, record the outcome, return the new state.
 
     A storage outage undoes the claim (`restore` is the status to go back to; None
@@ -197,6 +219,8 @@ def execute(
     publisher.publish("metadata", {"run_id": run.pk, "session_id": str(session.pk)})
     try:
         with heartbeat, store_errors():
+            if app is None:  # the store was down when the caller opened it
+                app = get_app(session.graph)
             stop = invoke(app, session, plan, publisher)
             snapshot = app.get_state(thread_config(session))
     except CheckpointerUnavailable as exc:
@@ -222,13 +246,13 @@ def execute(
 
     if stop == CANCEL_REQUESTED:
         fields = cancelled_fields()
-        finish_run(run.pk, RunStatus.FAILED, "cancelled while it ran")
+        finish_run(run.pk, RunStatus.CANCELLED, "cancelled while it ran")
     else:
         fields = outcome(app, session, snapshot, stuck_error=STOPPED_ERROR if stop else None)
         # The run row first, with no transaction: a crash between the two writes leaves
         # the session running under its lease, which recovery settles from the checkpoint.
         if stop:
-            finish_run(run.pk, RunStatus.FAILED, "stopped at a step boundary for another run")
+            finish_run(run.pk, RunStatus.CANCELLED, "stopped at a step boundary for another run")
         else:
             finish_run(run.pk, RunStatus.SUCCEEDED)
     if not Session.objects.finish(

@@ -139,7 +139,7 @@ def check_worker() -> Check:
         "age_seconds": round((timezone.now() - seen).total_seconds(), 1) if seen else None,
         "queued_without_worker": stranded,
     }
-    needed = workers_required() or stranded > 0
+    needed = workers.workers_required() or stranded > 0
     if alive or not needed:
         return Check(OK, time.monotonic() - started, extra=extra)
     detail = (
@@ -150,17 +150,6 @@ def check_worker() -> Check:
     if stranded:
         detail += f"; {stranded} run(s) queued since {oldest.isoformat(timespec='seconds')}"
     return Check(DOWN, time.monotonic() - started, f"{detail}: {workers.START_WORKER}", extra)
-
-
-def workers_required() -> bool:
-    """WORKER_REQUIRED, or (None) whether the task backend needs a worker process: every
-    backend but Django's immediate one, which runs a task where it is enqueued."""
-    required = app_settings.WORKER_REQUIRED
-    if required is not None:
-        return bool(required)
-    from yamlgraph_django.services.tasks import run_session
-
-    return type(run_session.get_backend()).__name__ != "ImmediateBackend"
 
 
 def health_report() -> HealthReport:

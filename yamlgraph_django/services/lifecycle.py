@@ -35,13 +35,15 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import questions, rules
+from yamlgraph_django.services import questions, rules, run_queue
 from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.execution import Plan, describe_error, execute
 from yamlgraph_django.services.planning import plan_resume
 from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED
+from yamlgraph_django.services.run_queue import API_DOOR, enqueue_run
+from yamlgraph_django.services.state import get_state
 from yamlgraph_django.services.stores import get_app, graph_config
-from yamlgraph_django.services.tasks import enqueue_on_commit, finish_run, task
+from yamlgraph_django.services.tasks import WATCHED, enqueue_on_commit, finish_run
 from yamlgraph_django.services.validation import (
     MISSING,
     check_channel,
@@ -125,6 +127,8 @@ def start_session(
         status=RunStatus.QUEUED if in_background else RunStatus.RUNNING,
     )
     plan: Plan = {"kind": "input", "input": data}
+    if stream:  # watched: an outage removes the start, as in a request (see run_queued)
+        plan = {**plan, WATCHED: True, "restore": None}
     if in_background:
         session.queued_run = run
         enqueue_on_commit(session, run, plan, in_thread=stream)
@@ -195,14 +199,25 @@ def resume_session(
         Session.objects.raise_conflict(session, action="resume")
     app = get_app(session.graph)
     plan, given = plan_resume(app, session, value, values)
-    lease = Session.objects.claim(session, action="resume")
+    try:
+        lease = Session.objects.claim(session, action="resume")
+    except (SessionBusy, StaleQuestion):
+        if multitask_strategy != "enqueue" or queued_run is not None:
+            raise
+        # Another request got there first (two answers at once): queue behind it. An
+        # enqueued answer answers what is pending when its turn comes, so a question
+        # that changed meanwhile is no conflict, unless the caller named a revision.
+        if revision is not None:
+            raise
+        return enqueue_resume(session, value, values, actor=actor, channel=channel)
     in_background = stream or wants_background(background)
     try:
         if in_background:
             Session.objects.release(session, lease, SessionStatus.PENDING)
         if queued_run is not None:
             run = queued_run
-            Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, value=given)
+            if not Run.objects.begin(run.pk, value=given):
+                raise SessionNotResumable(f"Run {run.pk} was cancelled before it started.")
         else:
             run = Run.objects.create(
                 session=session,
@@ -217,6 +232,8 @@ def resume_session(
         raise
     if in_background:
         session.queued_run = run
+        if stream:  # watched: an outage puts the session back as it was (see run_queued)
+            plan = {**plan, WATCHED: True, "restore": str(previous)}
         enqueue_on_commit(session, run, plan, in_thread=stream)
     else:
         session.live_state = execute(  # a queued answer runs on a worker: nobody sees a 503
@@ -228,7 +245,8 @@ def resume_session(
 def enqueue_resume(
     session: Session, value: Any, values: dict[str, Any] | None, *, actor: Any, channel: str
 ) -> Session:
-    """Queue an answer behind the session's active run (multitask "enqueue")."""
+    """Queue an answer behind the session's active run (multitask "enqueue"): a queued
+    Run row that starts when the runs before it have ended (`services.run_queue`)."""
     answer: dict[str, Any] = {}
     if value is not MISSING:
         require_json(value, "value")
@@ -236,16 +254,13 @@ def enqueue_resume(
     if values is not None:
         require_json(values, "values")
         answer["values"] = values
-    run = Run.objects.create(
-        session=session,
-        kind=RunKind.RESUME,
+    session.queued_run = enqueue_run(
+        session,
+        {"door": API_DOOR, "answer": answer},
         actor=actor,
         channel=channel,
         value=answer.get("values", answer.get("value")),
-        status=RunStatus.QUEUED,
     )
-    enqueue_answer_on_commit(session, run, answer)
-    session.queued_run = run
     return session
 
 
@@ -278,7 +293,12 @@ def cancel_session(
     session = Session.objects.resolve(session)
     rules.authorize_cancel(actor, session)
     channel = check_channel(channel)
+    # Read the state first: with the store down the cancel answers 503 having changed
+    # nothing. A cancel writes no checkpoint, so this state is the one to show after.
+    if session.graph_id is not None:
+        get_state(session)
     if session.status == SessionStatus.RUNNING:
+        session.live_state = None  # the run goes on to its next step: read it again
         if not request_stop(session, CANCEL_REQUESTED):
             Session.objects.raise_conflict(session, action="cancel")
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
@@ -294,9 +314,7 @@ def cancel_session(
         # left (a completed session is SessionNotResumable, as if it had finished first).
     stamp = Session.objects.cancel(session)
     questions.cancel_open(session)
-    Run.objects.filter(session=session, status=RunStatus.QUEUED).update(
-        status=RunStatus.FAILED, error="cancelled before it ran", finished_at=stamp
-    )
+    Run.objects.cancel_queued(session.pk)
     record_cancel(session, actor, channel, stamp)
     return session
 
@@ -315,7 +333,7 @@ def record_cancel(session: Session, actor: Any, channel: str, stamp: Any) -> Non
 def request_stop(session: Session, reason: str) -> int:
     """Flag the session's running run(s) to stop at their next step (read by the run's
     own loop, wherever it executes). Returns how many runs were flagged."""
-    return Run.objects.filter(session=session, status=RunStatus.RUNNING).update(error=reason)
+    return Run.objects.request_stop(session.pk, reason)
 
 
 def _insert(session: Session, *, chosen_thread: bool) -> None:
@@ -347,45 +365,14 @@ def wants_background(background: bool | None) -> bool:
 
 
 # ----------------------------------------------------------------- queued answers
-# The task lives here, beside `resume_session` which it calls, so that the task module
-# does not import this one back.
-
-#: How long a queued answer waits for the runs before it (then it fails, resumable).
-QUEUE_WAIT_SECONDS = 3600.0
-QUEUE_POLL_SECONDS = 0.25
 
 
-@task()
-def run_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> str:
-    """Run an answer queued behind another run (multitask "enqueue") once its turn comes."""
-    return run_queued_answer(session_id, run_id, answer)
-
-
-def run_queued_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> str:
-    """Wait until the session is idle and this is its oldest queued run, then resume it
-    with `answer` ({"value": ...} and/or {"values": {...}}), answering what is pending
-    then. A session that ended meanwhile (completed, cancelled, deleted) skips it."""
-    deadline = time.monotonic() + QUEUE_WAIT_SECONDS
-    while True:
-        run = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).first()
-        if run is None:
-            return "skipped"  # cancelled while it waited
-        session = Session.objects.filter(pk=session_id).first()
-        if session is None:
-            return "deleted"
-        first = (
-            Run.objects.filter(session_id=session_id, status=RunStatus.QUEUED)
-            .order_by("started_at", "id")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        idle = session.status not in (SessionStatus.RUNNING, SessionStatus.PENDING)
-        if idle and first == run_id:
-            break
-        if time.monotonic() > deadline:
-            finish_run(run_id, RunStatus.FAILED, "not run: the runs before it did not finish")
-            return "timeout"
-        time.sleep(QUEUE_POLL_SECONDS)
+def run_queued_answer(session: Session, run: Run) -> str:
+    """Run an answer queued behind another run (multitask "enqueue") now that its turn
+    has come (`run_queue.take_turn`): it answers whatever is pending now. Returns the
+    session's status, "waiting" (someone claimed the session first: it stays queued),
+    "skipped" or "failed" (it cannot run: the run row says why)."""
+    answer = dict((run.request or {}).get("answer") or {})
     try:
         session = resume_session(
             session,
@@ -396,23 +383,15 @@ def run_queued_answer(session_id: str, run_id: int, answer: dict[str, Any]) -> s
             background=False,
             queued_run=run,
         )
-    except (SessionBusy, SessionNotResumable, SessionNotFound) as exc:
-        finish_run(run_id, RunStatus.FAILED, f"not run: {exc.detail}")
+    except SessionBusy:
+        return "waiting"
+    except (SessionNotResumable, SessionNotFound) as exc:
+        finish_run(run.pk, RunStatus.FAILED, f"not run: {exc.detail}")
         return "skipped"
     except Exception as exc:  # InvalidInput, StaleQuestion, an outage: recorded, not raised
-        finish_run(run_id, RunStatus.FAILED, f"not run: {describe_error(exc)}")
+        finish_run(run.pk, RunStatus.FAILED, f"not run: {describe_error(exc)}")
         return "failed"
     return str(session.status)
 
 
-def enqueue_answer_on_commit(session: Session, run: Run, answer: dict[str, Any]) -> None:
-    session_id, run_id = str(session.pk), run.pk
-
-    def enqueue() -> None:
-        try:
-            run_answer.enqueue(session_id, run_id, answer)
-        except Exception as exc:
-            logger.exception("could not enqueue run %s of session %s", run_id, session_id)
-            finish_run(run_id, RunStatus.FAILED, f"could not enqueue the run: {exc}")
-
-    transaction.on_commit(enqueue)
+run_queue.RUNNERS[API_DOOR] = run_queued_answer

@@ -38,6 +38,7 @@ from yamlgraph_django.models import (
 from yamlgraph_django.services import deadlines, questions, rules
 from yamlgraph_django.services.execution import outcome
 from yamlgraph_django.services.run_events import trim_events
+from yamlgraph_django.services.run_queue import dispatch_overdue, run_ended
 from yamlgraph_django.services.snapshots import thread_config
 from yamlgraph_django.services.stores import get_app, saver_for, store_errors
 from yamlgraph_django.services.tasks import enqueue_on_commit
@@ -239,10 +240,11 @@ def recover_stale_sessions(
         if not Session.objects.finish(session, lease, **fields):
             continue  # it finished or was claimed again meanwhile
         written = session.updated_at
-        Run.objects.filter(session=session, status=RunStatus.RUNNING).update(
-            status=RunStatus.FAILED,
-            error="the process running it stopped before it finished (lease expired)",
-            finished_at=written,
+        Run.objects.end_running(
+            session.pk,
+            RunStatus.FAILED,
+            "the process running it stopped before it finished (lease expired)",
+            written,
         )
         recovery = Run.objects.create(
             session=session,
@@ -258,6 +260,7 @@ def recover_stale_sessions(
             enqueue_on_commit(session, recovery, {"kind": "continue"})
         else:
             questions.record_outcome(session)
+            run_ended(session)  # runs queued behind the crashed one may start now
         recovered.append(session)
     return recovered
 
@@ -283,6 +286,7 @@ class Sweeper:
                     logger.warning("recovered session %s: %s", session.pk, session.status)
                 settle_dead_worker_tasks()
                 deadlines.sweep()  # deadlines missed while no worker ran
+                dispatch_overdue(older_than=self.interval * 2)  # queued runs left waiting
             except Exception:
                 logger.warning("crash sweep failed; trying again later", exc_info=True)
         connections.close_all()

@@ -25,7 +25,7 @@ from yamlgraph_django import metrics, tracing
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.events import Event, event_log
 from yamlgraph_django.logging_context import log_context
-from yamlgraph_django.models import Run, RunStatus, Session, SessionEvent, SessionStatus
+from yamlgraph_django.models import Run, RunControl, RunStatus, Session, SessionEvent, SessionStatus
 from yamlgraph_django.services.snapshots import json_safe
 
 logger = logging.getLogger("yamlgraph_django.services")
@@ -36,9 +36,9 @@ STREAM_MODES = ("values", "updates", "messages", "custom")
 #: this long (one small query a step), so the fast path costs no query for it; a run on
 #: a worker (`Publisher(on_worker=True)`) looks at every boundary: never a step late.
 STOP_CHECK_SECONDS = 0.2
-#: Run.error values that ask a running run to stop at its next step.
-STOP_REQUESTED = "stop requested"
-CANCEL_REQUESTED = "cancel requested"
+#: `Run.control` values that ask a running run to stop at its next step.
+STOP_REQUESTED = RunControl.INTERRUPT
+CANCEL_REQUESTED = RunControl.CANCEL
 #: The event that closes each run's part of the log.
 END = "end"
 
@@ -158,11 +158,8 @@ def in_transaction_with_log() -> bool:
 
 
 def stop_request(run_id: int | None) -> str | None:
-    """STOP_REQUESTED or CANCEL_REQUESTED if someone asked this run to stop, else None."""
-    if run_id is None:
-        return None
-    error = Run.objects.filter(pk=run_id).values_list("error", flat=True).first()
-    return error if error in (STOP_REQUESTED, CANCEL_REQUESTED) else None
+    """The `RunControl` someone asked of this run (interrupt, rollback, cancel), else None."""
+    return Run.objects.control_of(run_id) or None
 
 
 #: The mode `graph_parts` yields (with the stop request as data) when a stop ended it.

@@ -13,16 +13,17 @@ import threading
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import F
-from django.utils import timezone
 
-from yamlgraph_django.exceptions import SessionBusy, SessionNotFound, SessionNotResumable
+from yamlgraph_django.exceptions import (
+    CheckpointerUnavailable,
+    SessionBusy,
+    SessionNotFound,
+    SessionNotResumable,
+)
 from yamlgraph_django.extras import require_task_backends
-from yamlgraph_django.managers import expiry
 from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
 from yamlgraph_django.services.execution import Plan, describe_error, execute, finish_run
-from yamlgraph_django.services.stores import get_app
-from yamlgraph_django.signals import announce
+from yamlgraph_django.services.stores import get_app, store_errors
 
 try:  # Django >= 6.0
     from django.tasks import task
@@ -34,6 +35,12 @@ logger = logging.getLogger("yamlgraph_django.services")
 # @task() looks up the TASKS backend now: a backend whose extra is missing (RQ) gets the
 # pip line that installs it instead of a bare "No module named ...".
 require_task_backends()
+
+
+#: Plan key of a run someone watches in this process (a start or resume with "stream":
+#: true): a store outage then puts the session back as it was (plan["restore"]; None
+#: removes a start), as in a request, instead of failing it as a worker does.
+WATCHED = "watched"
 
 
 @task()
@@ -57,9 +64,16 @@ def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
     if session.status != SessionStatus.PENDING:
         finish_run(run_id, RunStatus.FAILED, f"not run: the session was {session.status}")
         return str(session.status)
+    watched = bool(plan.get(WATCHED))
     try:
-        app = get_app(session.graph)
-    except Exception as exc:  # the store is down on this worker, or the graph is broken
+        with store_errors():
+            app = get_app(session.graph)
+    except CheckpointerUnavailable as exc:
+        if not watched:  # nobody would see a 503: the session fails, resumable
+            fail_queued(session_id, run_id, exc, prefix="", renew_expiry=True)
+            return SessionStatus.FAILED
+        app = None  # claimed below, then put back as it was by `execute`
+    except Exception as exc:  # the graph is broken
         fail_queued(session_id, run_id, exc, prefix="", renew_expiry=True)
         return SessionStatus.FAILED
     try:
@@ -67,9 +81,16 @@ def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
     except (SessionBusy, SessionNotResumable, SessionNotFound) as exc:
         finish_run(run_id, RunStatus.FAILED, f"not run: {exc.detail}")
         return "skipped"
-    Run.objects.filter(pk=run_id).update(status=RunStatus.RUNNING)
+    if not Run.objects.begin(run_id):  # cancelled while it waited for a worker
+        Session.objects.release(session, lease, SessionStatus.PENDING)
+        return "skipped"
     run = Run(pk=run_id, session=session)
-    execute(session, run, app, plan, lease=lease, restore=None, in_task=True)
+    try:
+        execute(
+            session, run, app, plan, lease=lease, restore=plan.get("restore"), in_task=not watched
+        )
+    except CheckpointerUnavailable:  # watched: put back as it was, the stream told why
+        return "unavailable"
     return str(session.status)
 
 
@@ -115,16 +136,7 @@ def fail_queued(
 ) -> None:
     """A queued run that cannot start: the session, if still pending, fails (resumable),
     and so does the run. `renew_expiry` restarts the session's time to live."""
-    stamp = timezone.now()
-    fields: dict[str, Any] = {"expires_at": expiry(stamp)} if renew_expiry else {}
-    failed = Session.objects.filter(pk=session_id, status=SessionStatus.PENDING).update(
-        status=SessionStatus.FAILED,
-        error=f"{prefix}{describe_error(exc)}; resume to retry",
-        finished_at=stamp,
-        updated_at=stamp,
-        revision=F("revision") + 1,
-        **fields,
+    Session.objects.fail_pending(
+        session_id, f"{prefix}{describe_error(exc)}; resume to retry", renew_expiry=renew_expiry
     )
     finish_run(run_id, RunStatus.FAILED, describe_error(exc))
-    if failed:
-        announce(session_id, SessionStatus.FAILED)

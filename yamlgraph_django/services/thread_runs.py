@@ -22,18 +22,20 @@ from django.utils import timezone
 from langgraph.types import Command
 
 from yamlgraph_django import registry
-from yamlgraph_django.exceptions import InvalidInput
+from yamlgraph_django.exceptions import CheckpointerUnavailable, InvalidInput
 from yamlgraph_django.models import (
     Run,
     RunChannel,
+    RunControl,
     RunKind,
     RunStatus,
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import admission, chat, questions, rules, stores
-from yamlgraph_django.services.execution import DURABILITY, Heartbeat
+from yamlgraph_django.services import admission, chat, questions, rules, run_queue, stores
+from yamlgraph_django.services.execution import DURABILITY, Heartbeat, answerable, describe_error
 from yamlgraph_django.services.run_events import (
+    CANCEL_REQUESTED,
     END,
     STOP_REQUESTED,
     STOPPED,
@@ -42,23 +44,26 @@ from yamlgraph_django.services.run_events import (
     graph_parts,
     read_events,
 )
+from yamlgraph_django.services.run_queue import PROTOCOL_DOOR, enqueue_run, run_ended
 from yamlgraph_django.services.snapshots import json_safe, thread_config
 from yamlgraph_django.services.tasks import task
 from yamlgraph_django.services.threads import (
+    ThreadBusy,
     assistant_id_of,
     check_object,
     checkpoint_exists,
     claim_thread,
     finish_thread,
     outcome,
+    release_thread,
     run_uuid,
     thread_state,
 )
 
 logger = logging.getLogger("yamlgraph_django.services")
 
-#: The error text of a Run row that was cancelled (the protocol's `interrupted` run).
-CANCELLED = "cancelled"
+#: The status of a Run row that was stopped or cancelled (the protocol's `interrupted`).
+CANCELLED = RunStatus.CANCELLED
 
 #: LangGraph stream modes a run can produce; the others a client asks for stay silent.
 NATIVE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints", "debug")
@@ -96,7 +101,13 @@ class PreparedRun:
 
 
 def prepare_run(
-    session: Session, request: RunRequest, *, actor: Any = None, background: bool = False
+    session: Session,
+    request: RunRequest,
+    *,
+    actor: Any = None,
+    background: bool = False,
+    queued_run: Run | None = None,
+    in_request: bool = False,
 ) -> PreparedRun:
     """Check the request, claim the thread and write its Run row; nothing runs yet.
 
@@ -104,7 +115,10 @@ def prepare_run(
     (409: a run holds the thread). The thread's graph is fixed by its first run; a later
     run with another assistant is InvalidInput.
     """
-    definition = registry.get_latest(request.graph_name)
+    if session.graph_id is not None and session.graph.name == request.graph_name:
+        definition = session.graph  # the thread's own graph: no lookup
+    else:
+        definition = registry.get_latest(request.graph_name)
     if session.graph_id is not None and session.graph.name != definition.name:
         raise InvalidInput(
             errors={
@@ -116,20 +130,30 @@ def prepare_run(
         definition = session.graph
     command = check_object(request.command, "command") if request.command else None
     admission.authorize_run(actor, session, command, definition)
-    app = stores.get_app(definition)
+    with stores.store_errors():
+        app = stores.get_app(definition)
     run_metadata = check_object(request.metadata, "metadata")
     user_config = check_object(request.config, "config")
     user_configurable = check_object(user_config.get("configurable"), "config.configurable")
     checkpoint_id = request.checkpoint_id
     head = None
-    if session.graph_id is not None:
-        head = app.get_state(thread_config(session))
+    # The row caches the head's pending questions with their response schemas (written
+    # from the checkpoint the run ended at): a resume run in this request (`wait`) is
+    # checked against them with no checkpoint read here; an outage is then met by the
+    # run itself, which answers 503 the same. A stream or a worker's run reads the head
+    # first, so that an outage is a 503 before the stream starts or the run is queued.
+    cached = cached_questions(session) if command and "resume" in command else None
+    from_row = in_request and cached is not None and not checkpoint_id
+    if not from_row and session.graph_id is not None:
+        with stores.store_errors():
+            head = app.get_state(thread_config(session))
         if checkpoint_id and checkpoint_id == (head.config or {}).get("configurable", {}).get(
             "checkpoint_id"
         ):
             checkpoint_id = None  # useStream sends the current head: same as none
     if checkpoint_id:
-        at = app.get_state(thread_config(session, checkpoint_id))
+        with stores.store_errors():
+            at = app.get_state(thread_config(session, checkpoint_id))
         if not checkpoint_exists(at):
             raise InvalidInput(errors={"checkpoint_id": f"no checkpoint '{checkpoint_id}'"})
         head = at
@@ -150,7 +174,10 @@ def prepare_run(
         if unknown:
             raise InvalidInput(errors={"command": f"unknown key(s) {', '.join(unknown)}"})
         if "resume" in command:
-            pending = [i.id for i in (head.interrupts if head is not None else ())]
+            if cached is not None and head is None:
+                pending = [str(item["id"]) for item in cached]
+            else:
+                pending = [i.id for i in (head.interrupts if head is not None else ())]
             if not pending:
                 raise InvalidInput(
                     errors={"command": "Cannot resume: the thread is not waiting for input"}
@@ -171,7 +198,7 @@ def prepare_run(
             command = {
                 **command,
                 "resume": admission.check_resume(
-                    stores.graph_config(definition), head, command["resume"]
+                    stores.graph_config(definition), head, command["resume"], cached=cached
                 ),
             }
         graph_input = Command(
@@ -188,32 +215,35 @@ def prepare_run(
 
     stamp = timezone.now()
     previous = session.status
-    lease = claim_thread(session, stamp, graph=definition)
     meta = {
         **(session.metadata or {}),
         "graph_id": definition.name,
         "assistant_id": request.assistant_id or assistant_id_of(definition.name),
     }
+    # The claim writes the thread's graph, metadata and input in the same UPDATE.
+    fields: dict[str, Any] = {"graph": definition, "metadata": meta}
+    if session.graph_id is None or (kind == RunKind.START and request.input):
+        fields["input"] = check_object(request.input, "input")
+    lease = claim_thread(session, stamp, **fields)
     try:
-        with transaction.atomic():
-            fields: dict[str, Any] = {"metadata": meta}
-            if session.graph_id is None or (kind == RunKind.START and request.input):
-                fields["input"] = dict(request.input or {})  # checked above
-            Session.objects.filter(pk=session.pk).update(**fields)
+        value = json_safe(given_resume if kind == RunKind.RESUME else request.input)
+        if queued_run is not None:  # its turn has come: the row is the queue's
+            run = queued_run
+            Run.objects.filter(pk=run.pk).update(kind=kind, value=value)
+        else:
             run = Run.objects.create(
                 session=session,
                 kind=kind,
                 actor=actor if actor is not None and actor.is_authenticated else None,
                 channel=RunChannel.LANGGRAPH,
-                value=json_safe(given_resume if kind == RunKind.RESUME else request.input),
+                value=value,
                 status=RunStatus.QUEUED if background else RunStatus.RUNNING,
             )
     except BaseException:
-        Session.objects.filter(pk=session.pk, lease_expires_at=lease).update(
-            status=previous, lease_expires_at=None
-        )
+        release_thread(session, lease, previous)
         raise
-    session.refresh_from_db()
+    for name, field_value in fields.items():
+        setattr(session, name, field_value)
     run_id = run_uuid(run)
     configurable = {
         **user_configurable,
@@ -233,7 +263,23 @@ def prepare_run(
     return PreparedRun(session, run, request, lease, previous, graph_input, config, run_id)
 
 
-def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any, str | None]]:
+def cached_questions(session: Session) -> list[Mapping[str, Any]] | None:
+    """The pending questions the row of an interrupted thread caches, each with the
+    response schema an answer is checked against; None when the row cannot stand in
+    for the checkpoint (not waiting, or a question written without its schema)."""
+    if session.status != SessionStatus.INTERRUPTED or not session.interrupts:
+        return None
+    items = [item for item in session.interrupts if isinstance(item, Mapping)]
+    if len(items) != len(session.interrupts):
+        return None
+    if not all("id" in item and "response_schema" in item for item in items):
+        return None
+    return items
+
+
+def stream_run(
+    prepared: PreparedRun, *, each: bool = True
+) -> Iterator[tuple[str, Any, str | None]]:
     """Run the graph and yield (mode, JSON-safe chunk, event log id) for the modes asked.
 
     The first part is ("metadata", {"run_id", "attempt"}). Modes: LangGraph's own (`values` with `__interrupt__`, `updates`, `messages` token
@@ -250,13 +296,21 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any, str | None]]:
     if "messages" in asked and "messages-tuple" not in asked:
         wanted.discard("messages")  # langgraph-api's message mode: MAY
     modes = tuple(dict.fromkeys([*STREAM_MODES, *(m for m in asked if m in NATIVE_MODES)]))
-    app = stores.get_app(session.graph)
     error: BaseException | None = None
     closed = False
     stopped = False
     breakpoints = bool(request.interrupt_before or request.interrupt_after)
     on_worker = prepared.run.status == RunStatus.QUEUED  # prepared for a worker
-    publisher = Publisher(session.pk, prepared.run.pk, each=True, on_worker=on_worker)
+    # `each`: every part is logged at once, for a stream that hands out the log's ids;
+    # else in batches (a step at a time), as the other runs do: a short run, one INSERT.
+    publisher = Publisher(session.pk, prepared.run.pk, each=each, on_worker=on_worker)
+    try:
+        with stores.store_errors():
+            app = stores.get_app(session.graph)
+    except CheckpointerUnavailable as exc:
+        release_after_outage(prepared, exc, publisher)
+        yield "error", outage_part(exc), None
+        return
     heartbeat = Heartbeat(session, prepared.lease)
     parts = graph_parts(
         app,
@@ -293,6 +347,13 @@ def stream_run(prepared: PreparedRun) -> Iterator[tuple[str, Any, str | None]]:
         _record(prepared, app, None, breakpoints, cancelled=True, publisher=publisher)
         raise
     except Exception as exc:
+        prepared.lease = heartbeat.lease
+        if stores.is_outage(exc):  # not the graph's fault: the thread stays as it was
+            outage = stores.unavailable(exc)
+            release_after_outage(prepared, outage, publisher)
+            if not closed:
+                yield "error", outage_part(outage), None
+            return
         logger.info("run %s failed: %s", prepared.run_id, exc, exc_info=True)
         error = exc
     prepared.lease = heartbeat.lease
@@ -322,12 +383,12 @@ def first(ids: list[str]) -> str | None:
     return ids[0] if ids else None
 
 
-def request_stop(session: Session) -> int:
-    """Ask the thread's running run(s) to stop at their next step, wherever they run
-    (the flag is on the Run row, read between steps). Returns how many were asked."""
-    return Run.objects.filter(session=session, status=RunStatus.RUNNING).update(
-        error=STOP_REQUESTED
-    )
+def request_stop(session: Session, strategy: str = "interrupt") -> int:
+    """Ask the thread's running run(s) to stop at their next step for another run
+    (multitask "interrupt" or "rollback"), wherever they run (`Run.control`, read
+    between steps). Returns how many were asked."""
+    control = RunControl.ROLLBACK if strategy == "rollback" else STOP_REQUESTED
+    return Run.objects.request_stop(session.pk, control)
 
 
 def _record(
@@ -343,19 +404,22 @@ def _record(
     because its client went away keeps its checkpoints (the thread resumes from them);
     its row reads "cancelled" (the protocol's `interrupted`)."""
     session, run = prepared.session, prepared.run
-    stamp = timezone.now()
     snapshot = None
     try:
-        snapshot = app.get_state(thread_config(session))
-        fields = outcome(snapshot, breakpoints=breakpoints, graph=session.graph)
-    except Exception as exc:  # the store went away mid-run
-        error = error or exc
-        fields = {"status": SessionStatus.FAILED, "interrupts": [], "output": None}
+        with stores.store_errors():
+            snapshot = app.get_state(thread_config(session))
+    except CheckpointerUnavailable as exc:  # the store went away at the run's end
+        release_after_outage(prepared, exc, publisher)
+        return
+    fields = outcome(snapshot, breakpoints=breakpoints, session=session)
     if error is not None:
+        # As the other engine records a failure (`execution.fail`): the last question
+        # stays answerable, so a resume through any door answers it again.
         fields.update(
             status=SessionStatus.FAILED,
             output=None,
-            error=f"{type(error).__name__}: {error}".rstrip(": "),
+            error=describe_error(error),
+            interrupts=answerable(app, session),
         )
     elif cancelled and fields["status"] == SessionStatus.FAILED:
         fields["error"] = (
@@ -364,26 +428,51 @@ def _record(
     if error is not None:
         run_fields = {"status": RunStatus.FAILED, "error": fields.get("error", "")}
     elif cancelled:
-        run_fields = {"status": RunStatus.FAILED, "error": CANCELLED}
+        run_fields = {"status": RunStatus.CANCELLED, "error": "stopped before the end"}
     else:
         run_fields = {"status": RunStatus.SUCCEEDED, "error": ""}
-    with transaction.atomic():
-        finish_thread(session, prepared.lease, fields)
-        Run.objects.filter(pk=run.pk).update(finished_at=stamp, **run_fields)
+    # The run row first, with no transaction (as `execution.execute` does): a crash
+    # between the two leaves the thread running under its lease, which recovery settles.
+    Run.objects.end(run.pk, run_fields["status"], run_fields["error"])
+    finish_thread(session, prepared.lease, fields)
     session.status, session.interrupts = fields["status"], fields.get("interrupts", [])
     questions.record_outcome(session, run=run, snapshot=snapshot)
     if publisher is not None:
         end = {"run_id": run.pk, "status": str(fields["status"])}
         publisher.publish(END, end, flush=True)
+    run_ended(session)
+
+
+def outage_part(exc: CheckpointerUnavailable) -> dict[str, Any]:
+    """The `error` part that ends a stream cut by a store outage (the thread resumable)."""
+    return {"error": type(exc).__name__, "message": str(exc.detail)}
+
+
+def release_after_outage(
+    prepared: PreparedRun, exc: CheckpointerUnavailable, publisher: Publisher | None
+) -> None:
+    """A store outage ended the run: the thread goes back to where it was before the
+    claim (never `failed`: the same run works once the store is back), the Run row
+    records the outage, and the log says so."""
+    release_thread(prepared.session, prepared.lease, prepared.previous)
+    Run.objects.end(prepared.run.pk, RunStatus.FAILED, f"{type(exc).__name__}: {exc.detail}")
+    if publisher is not None:
+        publisher.publish("error", outage_part(exc))
+        end = {"run_id": prepared.run.pk, "status": str(prepared.previous)}
+        publisher.publish(END, end, flush=True)
+    run_ended(prepared.session)
 
 
 def wait_run(prepared: PreparedRun) -> dict[str, Any]:
     """Run to the end or the next interrupt; the final values, with `__interrupt__`
-    when it stopped at one, or `{"__error__": {...}}` when the graph raised."""
+    when it stopped at one, or `{"__error__": {...}}` when the graph raised.
+    A store outage raises CheckpointerUnavailable (503), the thread as it was."""
     prepared.request.stream_modes = ["values"]
     last: Any = {}
-    for mode, chunk, _id in stream_run(prepared):
+    for mode, chunk, _id in stream_run(prepared, each=False):
         if mode == "error":
+            if chunk.get("error") == CheckpointerUnavailable.__name__:
+                raise CheckpointerUnavailable(chunk["message"])
             return {"__error__": chunk}
         if mode == "values":
             last = chunk
@@ -410,25 +499,22 @@ def cancel_run(session: Session, run: Run, *, actor: Any = None) -> Run:
     as it is."""
     rules.authorize_cancel(actor, session)
     if run.status == RunStatus.RUNNING:
-        Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(error=STOP_REQUESTED)
+        Run.objects.request_stop(session.pk, CANCEL_REQUESTED, run_id=run.pk)
     elif run.status == RunStatus.QUEUED:
-        updated = Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-            status=RunStatus.FAILED, error=CANCELLED, finished_at=timezone.now()
-        )
+        updated = Run.objects.cancel_queued(session.pk, run_id=run.pk)
         if updated:
-            Session.objects.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
-                status=prepared_status(session), lease_expires_at=None, updated_at=timezone.now()
-            )
+            Session.objects.unclaim_queued(session, prepared_status(session))
     run.refresh_from_db()
     return run
 
 
 def prepared_status(session: Session) -> str:
     """The status a thread goes back to when its queued run is cancelled."""
-    snapshot = stores.get_app(session.graph).get_state(thread_config(session))
+    with stores.store_errors():
+        snapshot = stores.get_app(session.graph).get_state(thread_config(session))
     if not checkpoint_exists(snapshot):
         return SessionStatus.PENDING
-    return outcome(snapshot, breakpoints=True, graph=session.graph)["status"]
+    return outcome(snapshot, breakpoints=True, session=session)["status"]
 
 
 def enqueue_prepared(prepared: PreparedRun, *, delay: float = 0.0) -> None:
@@ -500,6 +586,39 @@ def from_payload(payload: Mapping[str, Any]) -> PreparedRun | None:
     )
 
 
+def enqueue_request(session: Session, request: RunRequest, *, actor: Any = None) -> Run:
+    """Queue a protocol run behind the thread's current one (multitask "enqueue", and
+    "interrupt"/"rollback" once the current run was asked to stop): a queued Run row
+    that a worker starts when its turn comes (`services.run_queue`). Never waits."""
+    payload = {"door": PROTOCOL_DOOR, "request": json_safe(dataclasses.asdict(request))}
+    kind = RunKind.RESUME if request.command and "resume" in request.command else RunKind.START
+    return enqueue_run(
+        session, payload, kind=kind, actor=actor, channel=RunChannel.LANGGRAPH, value=None
+    )
+
+
+def run_queued_request(session: Session, run: Run) -> str:
+    """Run a queued protocol run whose turn has come, on this worker. Returns the
+    thread's status, "waiting" (claimed by someone else first: it stays queued), or
+    "failed" (the request is refused now: the row says why)."""
+    request = RunRequest(**(run.request or {})["request"])
+    try:
+        prepared = prepare_run(session, request, actor=run.actor, background=True, queued_run=run)
+    except ThreadBusy:
+        return "waiting"
+    except Exception as exc:  # refused now (InvalidInput...), or the store is down
+        detail = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
+        Run.objects.end(run.pk, RunStatus.FAILED, f"not run: {detail}")
+        return "failed"
+    prepared.run.status = RunStatus.QUEUED
+    run_prepared_in_background(prepared)
+    session.refresh_from_db()
+    return str(session.status)
+
+
+run_queue.RUNNERS[PROTOCOL_DOOR] = run_queued_request
+
+
 @task()
 def run_thread(payload: dict[str, Any]) -> str:
     """Run a LangGraph-protocol run (`runs.create`) prepared by a request, on a worker."""
@@ -518,11 +637,10 @@ def run_payload(payload: Mapping[str, Any]) -> str:
 def run_prepared_in_background(prepared: PreparedRun) -> None:
     """Execute a run prepared with `background=True` to its end, nobody listening (its
     parts go to the event log, which `join` and joined streams read)."""
-    started = Run.objects.filter(pk=prepared.run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING
-    )
-    if not started:  # cancelled while it waited: the thread was released then
+    if not Run.objects.begin(
+        prepared.run.pk
+    ):  # cancelled while it waited: the thread was released then
         return
     prepared.request.stream_modes = ["values"]
-    for _part in stream_run(prepared):
+    for _part in stream_run(prepared, each=False):
         pass

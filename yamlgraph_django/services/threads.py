@@ -25,17 +25,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from yamlgraph_django import registry
 from yamlgraph_django.exceptions import (
+    CheckpointerUnavailable,
     InvalidInput,
     SessionBusy,
     SessionNotFound,
     YamlgraphError,
 )
-from yamlgraph_django.managers import expiry, lease_until
+from yamlgraph_django.managers import expiry
 from yamlgraph_django.models import (
     GraphDefinition,
     Run,
@@ -248,6 +249,26 @@ def delete_thread(session: Session, *, actor: Any = None) -> None:
     delete_session(session)
 
 
+def discard_thread(session: Session) -> None:
+    """Delete a temporary thread (a stateless run's) whatever happens: with the store
+    down its row goes anyway, so no orphan `pending` thread is left behind; checkpoints
+    it may have written stay in the store (logged), where no session points to them.
+    A thread no run has claimed has no checkpoints: its row goes, the store untouched."""
+    if not Run.objects.filter(session=session.pk).exists():
+        Session.objects.filter(pk=session.pk).delete()
+        return
+    try:
+        delete_thread(session)
+    except CheckpointerUnavailable:
+        logger.warning(
+            "store down: temporary thread %s deleted, its checkpoints (if any) kept",
+            session.thread_id,
+        )
+        Session.objects.filter(pk=session.pk).delete()
+    except SessionNotFound:
+        pass
+
+
 def copy_thread(session: Session, *, owner: Any) -> Session:
     """A new thread owned by `owner` with the same graph, rows and checkpoints."""
     rules.authorize_view(owner, session)
@@ -268,11 +289,16 @@ def copy_thread(session: Session, *, owner: Any) -> Session:
     copy.thread_id = str(copy.id)
     copy.save(force_insert=True)
     if session.graph_id is not None:
-        saver = stores.saver_for(session.graph)
         try:
-            saver.copy_thread(session.thread_id, copy.thread_id)
-        except NotImplementedError:
-            _copy_checkpoints(saver, session.thread_id, copy.thread_id)
+            with stores.store_errors():
+                saver = stores.saver_for(session.graph)
+                try:
+                    saver.copy_thread(session.thread_id, copy.thread_id)
+                except NotImplementedError:
+                    _copy_checkpoints(saver, session.thread_id, copy.thread_id)
+        except BaseException:  # an outage (503): no half-made copy stays behind
+            copy.delete()
+            raise
     return Session.objects.select_related("graph").get(pk=copy.pk)
 
 
@@ -385,8 +411,9 @@ def thread_state(
         if checkpoint_id:
             raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
         return dict(EMPTY_STATE)
-    app = stores.get_app(session.graph)
-    snapshot = app.get_state(thread_config(session, checkpoint_id), subgraphs=subgraphs)
+    with stores.store_errors():
+        app = stores.get_app(session.graph)
+        snapshot = app.get_state(thread_config(session, checkpoint_id), subgraphs=subgraphs)
     if not checkpoint_exists(snapshot):
         if checkpoint_id:
             raise SessionNotFound(f"No checkpoint '{checkpoint_id}' on this thread.")
@@ -411,17 +438,18 @@ def thread_history(
         raise InvalidInput(errors={"limit": "must be an integer from 1 to 1000"})
     if session.graph_id is None:
         return []
-    app = stores.get_app(session.graph)
     config = thread_config(session)
     if checkpoint:
         for key in ("checkpoint_ns", "checkpoint_id"):
             if checkpoint.get(key):
                 config["configurable"][key] = checkpoint[key]
     before_config = thread_config(session, before) if before else None
-    snapshots = app.get_state_history(
-        config, limit=limit, before=before_config, filter=dict(metadata) if metadata else None
-    )
-    return [snapshot_dict(s) for s in snapshots]
+    with stores.store_errors():  # the history is read lazily: all of it inside
+        app = stores.get_app(session.graph)
+        snapshots = app.get_state_history(
+            config, limit=limit, before=before_config, filter=dict(metadata) if metadata else None
+        )
+        return [snapshot_dict(s) for s in snapshots]
 
 
 def update_thread_state(
@@ -444,23 +472,23 @@ def update_thread_state(
         )
     if values is not None and not isinstance(values, Mapping | list):
         raise InvalidInput(errors={"values": "must be an object, a list of objects or null"})
-    app = stores.get_app(session.graph)
+    with stores.store_errors():
+        app = stores.get_app(session.graph)
     stamp = timezone.now()
+    previous = session.status
     claimed = claim_thread(session, stamp)
     try:
-        try:
-            config = app.update_state(
-                thread_config(session, checkpoint_id), values, as_node=as_node
-            )
-        except (ValueError, KeyError) as exc:
-            raise InvalidInput(errors={"values": str(exc)}) from None
-        fields = outcome(
-            app.get_state(thread_config(session)), breakpoints=True, graph=session.graph
-        )
+        with stores.store_errors():
+            try:
+                config = app.update_state(
+                    thread_config(session, checkpoint_id), values, as_node=as_node
+                )
+            except (ValueError, KeyError) as exc:
+                raise InvalidInput(errors={"values": str(exc)}) from None
+            snapshot = app.get_state(thread_config(session))
+            fields = outcome(snapshot, breakpoints=True, session=session)
     except BaseException:
-        Session.objects.filter(pk=session.pk, lease_expires_at=claimed).update(
-            status=session.status, lease_expires_at=None
-        )
+        release_thread(session, claimed, previous)
         raise
     finish_thread(session, claimed, fields)
     checkpoint = checkpoint_of(config)
@@ -473,7 +501,8 @@ def update_thread_state(
 
 def assistant_graph(definition: GraphDefinition, *, xray: bool | int = False) -> dict[str, Any]:
     """The compiled graph as drawable JSON (LangGraph's Graph.to_json())."""
-    app = stores.get_app(definition)
+    with stores.store_errors():
+        app = stores.get_app(definition)
     return json_safe(app.get_graph(xray=xray).to_json())
 
 
@@ -511,24 +540,18 @@ def state_json_schema(definition: GraphDefinition) -> dict[str, Any]:
 
 def claim_thread(session: Session, stamp: dt.datetime, **fields: Any) -> dt.datetime:
     """CAS an idle thread to running (writing `fields` too); ThreadBusy if a run holds it."""
-    lease = lease_until(stamp)
-    active = Run.objects.filter(session=session.pk, status__in=ACTIVE_RUN)
-    updated = (
-        Session.objects.filter(pk=session.pk, status__in=IDLE_STATUSES)
-        .exclude(Exists(active))
-        .update(
-            status=SessionStatus.RUNNING,
-            lease_expires_at=lease,
-            updated_at=stamp,
-            revision=F("revision") + 1,
-            **fields,
-        )
-    )
-    if updated != 1:
+    lease = Session.objects.claim_idle(session, stamp, IDLE_STATUSES, **fields)
+    if lease is None:
         if not Session.objects.filter(pk=session.pk).exists():
             raise SessionNotFound(f"Thread {session.thread_id} no longer exists.")
         raise ThreadBusy()
     return lease
+
+
+def release_thread(session: Session, lease: dt.datetime, previous: str) -> None:
+    """Undo a claim of the thread (an outage, a refused request): it goes back to
+    `previous`, as if never touched."""
+    Session.objects.release(session, lease, previous)
 
 
 def finish_thread(session: Session, lease: dt.datetime, fields: dict[str, Any]) -> None:
@@ -536,12 +559,11 @@ def finish_thread(session: Session, lease: dt.datetime, fields: dict[str, Any]) 
     Session.objects.finish(session, lease, **fields)
 
 
-def outcome(
-    snapshot: Any, *, breakpoints: bool, graph: GraphDefinition | None = None
-) -> dict[str, Any]:
-    """Session fields for where the graph stopped: waiting, finished, or stuck. With the
-    `graph`, each pending question carries its `response_schema` (as on API sessions)."""
-    config = stores.graph_config(graph) if graph is not None else None
+def outcome(snapshot: Any, *, breakpoints: bool, session: Session | None = None) -> dict[str, Any]:
+    """Session fields for where the graph stopped: waiting, finished, or stuck. With
+    `session`, the pending questions carry their response schemas, as the other engine
+    writes them (`execution.outcome`): every door then checks answers alike."""
+    config = stores.graph_config(session.graph) if session is not None else None
     pending = interrupts_of(snapshot, config)
     if pending:
         return {

@@ -8,8 +8,12 @@ The request a receiver gets:
     X-Yamlgraph-Event: session.interrupted        (or session.completed, session.failed)
     X-Yamlgraph-Signature: sha256=<hex HMAC-SHA256 of the body, key WEBHOOK_SECRET>
 
-    {"event": "session.interrupted", "id": ..., "graph": {"name", "version"}, "status",
-     "interrupts", "output", "error", "metadata", "revision", "created_at", "updated_at"}
+    {"event": "session.interrupted", "id": ..., "thread_id", "graph": {"name", "version"},
+     "status", "values", "interrupts", "error", "metadata", "revision", "created_at",
+     "updated_at"}
+
+`values` are the stored values (the final ones once completed), named as the API and
+the protocol name them (`services.session_view`).
 
 The body is taken once, when the transition commits, and every retry sends the same
 bytes (so the same signature): a receiver may use `id` + `revision` to drop a repeat.
@@ -43,6 +47,7 @@ from django.utils import timezone
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import Session
+from yamlgraph_django.services.session_view import session_view
 from yamlgraph_django.services.url_policy import check_webhook_url, vetted_connection
 
 try:  # Django >= 6.0
@@ -101,20 +106,22 @@ def set_webhook(session: Session, url: Any) -> None:
 
 
 def session_body(session: Session, event: str) -> dict[str, Any]:
-    """What a webhook receives: the session as the API shows it, and the event."""
-    graph = session.graph
+    """What a webhook receives: the session as the API shows it (the one session view,
+    without a checkpoint read), and the event."""
+    view = session_view(session)
     return {
         "event": event,
-        "id": str(session.pk),
-        "graph": {"name": graph.name, "version": graph.version} if graph else None,
-        "status": session.status,
-        "interrupts": session.interrupts,
-        "output": session.output,
-        "error": session.error or None,
-        "metadata": session.metadata,
-        "revision": session.revision,
-        "created_at": session.created_at,
-        "updated_at": session.updated_at,
+        "id": view.id,
+        "thread_id": view.thread_id,
+        "graph": view.graph,
+        "status": view.status,
+        "values": view.values,
+        "interrupts": view.interrupts,
+        "error": view.error,
+        "metadata": view.metadata,
+        "revision": view.revision,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
     }
 
 

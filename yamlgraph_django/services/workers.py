@@ -102,9 +102,22 @@ class WorkerNotice:
         }
 
 
+def workers_required() -> bool:
+    """WORKER_REQUIRED, or (None) whether the task backend needs a worker process: every
+    backend but Django's immediate one, which runs a task where it is enqueued."""
+    required = app_settings.WORKER_REQUIRED
+    if required is not None:
+        return bool(required)
+    from yamlgraph_django.services.tasks import run_session
+
+    return type(run_session.get_backend()).__name__ != "ImmediateBackend"
+
+
 def queued_notice(run: Run) -> WorkerNotice | None:
-    """A notice when `run` is queued while no worker is alive; None otherwise."""
-    if run.status != RunStatus.QUEUED or worker_alive():
+    """A notice when `run` is queued while no worker is alive (and one is needed: a
+    run queued behind another runs in process with the immediate backend); None
+    otherwise."""
+    if run.status != RunStatus.QUEUED or not workers_required() or worker_alive():
         return None
     return WorkerNotice(run.started_at, newest_heartbeat())
 
@@ -115,7 +128,7 @@ def session_notice(session: Session) -> WorkerNotice | None:
     most, and none for a session that is not waiting)."""
     if session.status not in (SessionStatus.PENDING, SessionStatus.RUNNING):
         return None
-    if worker_alive():
+    if not workers_required() or worker_alive():
         return None
     queued = (
         Run.objects.filter(session=session, status=RunStatus.QUEUED)

@@ -16,6 +16,7 @@ import pytest
 from tests.django.api.conftest import SLOW_GRAPH, SLOW_TOOL
 from tests.django.api.support import assert_error
 from tests.django.api.test_stream import read_stream
+from tests.django.concurrency import race
 from tests.django.engine_support import STEPS_GRAPH, STEPS_TOOL, wait_for
 from yamlgraph_django.models import Run, RunKind, RunStatus, Session
 from yamlgraph_django.services import lifecycle
@@ -75,13 +76,55 @@ def test_enqueue_is_a_202_and_the_answer_runs_after_the_current_run(api, running
     answer = resume(api, session_id, value="later", multitask_strategy="enqueue")
 
     assert answer.status_code == 202, answer.json()
-    session = api.get(f"/api/sessions/{session_id}/").json()
-    assert session["status"] == "completed"
+    # Queued, not waited for: the request answered while the first run still runs.
+    assert runs(session_id) == [
+        (RunKind.START, RunStatus.RUNNING),
+        (RunKind.RESUME, RunStatus.QUEUED),
+    ]
+    session = wait_for(
+        lambda: (
+            (body := api.get(f"/api/sessions/{session_id}/").json())["status"] == "completed"
+            and body
+        ),
+        what="the queued answer to run once the first run ended",
+    )
     assert (session["values"]["steps"], session["values"]["answer"]) == (4, "later")
     assert runs(session_id) == [
         (RunKind.START, RunStatus.SUCCEEDED),
         (RunKind.RESUME, RunStatus.SUCCEEDED),
     ]
+
+
+def test_two_enqueue_answers_at_once_are_both_queued_never_refused(api, steps):
+    started = api.post("/api/sessions/", {"graph": "steps", "input": {}}, format="json")
+    session_id = started.json()["id"]
+    assert started.json()["status"] == "interrupted"
+
+    answers = race(
+        lambda: resume(api, session_id, value="first", multitask_strategy="enqueue"),
+        lambda: resume(api, session_id, value="second", multitask_strategy="enqueue"),
+    )
+
+    bodies = [answer.json() for answer in answers]
+    codes = sorted(answer.status_code for answer in answers)
+    # The loser of the claim is queued (202), never refused as busy or stale; only if
+    # the winner had already completed the session is the second one not resumable.
+    assert codes in ([200, 202], [200, 409]), bodies
+    if codes == [200, 409]:
+        assert {b.get("code") for b in bodies} >= {"session_not_resumable"}, bodies
+    session = wait_for(
+        lambda: (
+            not Run.objects.filter(
+                session_id=session_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
+            ).exists()
+            and Session.objects.get(pk=session_id)
+        ),
+        what="both answers to have run",
+    )
+    assert session.status == "completed"
+    assert session.output["answer"] in ("first", "second")
+    statuses = [status for kind, status in runs(session_id) if kind == RunKind.RESUME]
+    assert statuses[0] == RunStatus.SUCCEEDED, runs(session_id)
 
 
 def test_interrupt_stops_the_run_at_its_next_step_and_runs_the_new_one(api, running):
@@ -96,7 +139,7 @@ def test_interrupt_stops_the_run_at_its_next_step_and_runs_the_new_one(api, runn
     assert frames[-1].data["status"] == "failed"  # the start's run, stopped
     stopped = Run.objects.filter(session_id=session_id).order_by("id").first()
     assert (stopped.status, stopped.error) == (
-        RunStatus.FAILED,
+        RunStatus.CANCELLED,
         "stopped at a step boundary for another run",
     )
     assert runs(session_id)[-1] == (RunKind.RESUME, RunStatus.SUCCEEDED)
@@ -113,9 +156,13 @@ def test_cancel_of_a_running_session_ends_it_cancelled_at_its_next_step(api, run
     frames, _body = read_stream(response)
     assert frames[-1].data["status"] == "cancelled"
     assert runs(session_id) == [
-        (RunKind.START, RunStatus.FAILED),
+        (RunKind.START, RunStatus.CANCELLED),
         (RunKind.CANCEL, RunStatus.SUCCEEDED),
     ]
+    # The LangGraph protocol lists the same run as stopped on request, not as an error.
+    thread_id = Session.objects.get(pk=session_id).thread_id
+    listed = api.get(f"/lg/threads/{thread_id}/runs")
+    assert [run["status"] for run in listed.json()] == ["interrupted"], listed.json()
 
 
 def test_cancel_answers_202_while_the_stop_is_pending(api, running, monkeypatch):

@@ -51,6 +51,8 @@ def session_calls(api: Any, session_id: str) -> dict[str, Callable[[], Any]]:
         "history": lambda: api.get(f"{url}history/"),
         "resume": lambda: api.post(f"{url}resume/", {"value": "Ada"}, format="json"),
         "delete": lambda: api.delete(url),
+        # A 503 says "nothing was changed": the session must not be cancelled either.
+        "cancel": lambda: api.post(f"{url}cancel/"),
     }
 
 
@@ -88,13 +90,9 @@ def test_a_stopped_store_is_a_quick_503_and_the_next_call_after_it_is_back_works
     assert not Session.objects.filter(pk=session["id"]).exists()
 
 
-def test_a_hung_store_is_a_quick_503_too(api, start, proxied_store, request):
-    if request.node.callspec.params["proxied_store"] == "postgres":
-        pytest.skip(
-            "libpq has no client-side read timeout: a Postgres that accepts and never "
-            "answers is bounded only by server-side settings (statement_timeout) and TCP "
-            "keepalives, which a local proxy cannot exercise"
-        )
+def test_a_hung_store_is_a_quick_503_too(api, start, proxied_store):
+    # Postgres too: libpq has no read timeout, so the saver cuts a connection whose
+    # check or statement has not answered in time (yamlgraph.storage._postgres).
     session = start("interview")
     calls = session_calls(api, session["id"])
 
@@ -108,3 +106,43 @@ def test_a_hung_store_is_a_quick_503_too(api, start, proxied_store, request):
     state = calls["state"]()
     assert state.status_code == 200, state.content
     assert state.json()["interrupts"] == session["interrupts"]
+
+
+def outcome_of_stream(response: Any) -> list[str]:
+    """A 503 before the stream (["503"]), or the events of the stream to its end."""
+    from tests.django.api.test_stream import read_stream
+
+    if response.status_code == 503:
+        assert_error(response, 503, "checkpointer_unavailable")
+        return ["503"]
+    frames, _body = read_stream(response)
+    return [frame.event for frame in frames]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_start_or_resume_in_an_outage_leaves_the_session_as_it_was(
+    api, start, proxied_store
+):
+    session = start("interview")
+    url = f"/api/sessions/{session['id']}/"
+    assert api.get(url).status_code == 200  # the saver's connections are open
+    sessions = set(Session.objects.values_list("pk", flat=True))
+
+    proxied_store.stop()
+    resumed = api.post(f"{url}resume/", {"value": "Ada", "stream": True}, format="json")
+    events = outcome_of_stream(resumed)
+    assert events == ["503"] or events[-2:] == ["error", "end"], events
+    started = api.post(
+        "/api/sessions/", {"graph": "interview", "input": {}, "stream": True}, format="json"
+    )
+    events = outcome_of_stream(started)
+    assert events == ["503"] or events[-2:] == ["error", "end"], events
+
+    row = Session.objects.get(pk=session["id"])
+    assert (row.status, row.interrupts, row.error) == ("interrupted", session["interrupts"], "")
+    assert set(Session.objects.values_list("pk", flat=True)) == sessions  # no half start
+
+    proxied_store.start()
+    answered = api.post(f"{url}resume/", {"value": "Ada"}, format="json")
+    assert answered.status_code == 200, answered.content
+    assert answered.json()["values"]["name"] == "Ada"

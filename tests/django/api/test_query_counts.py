@@ -91,3 +91,49 @@ def test_the_final_resume_is_as_cheap(api, start, checkpoint_reads, django_asser
     assert done.json()["status"] == "completed"
     assert done.json()["values"]["summary"] == "Summary: Ada wants to ship it."
     assert len(checkpoint_reads) <= MAX_RESUME_CHECKPOINT_READS, checkpoint_reads
+
+
+def test_a_warm_protocol_resume_costs_no_more_than_the_api_one(
+    api, start, checkpoint_reads, django_assert_max_num_queries
+):
+    """`/lg/` runs.wait with command.resume: the same engine, the same budget."""
+    start("interview", {"topic": "warm-up"})
+    session = start("interview", {"topic": "Django"})
+    thread = f"/lg/threads/{session['thread_id']}/runs/wait"
+    body = {"assistant_id": "interview", "command": {"resume": "Ada"}}
+    checkpoint_reads.clear()
+
+    with django_assert_max_num_queries(MAX_RESUME_STATEMENTS):
+        answered = api.post(thread, body, format="json")
+
+    assert answered.status_code == 200, answered.content
+    assert "Thanks Ada" in answered.json()["__interrupt__"][0]["value"]
+    assert len(checkpoint_reads) <= MAX_RESUME_CHECKPOINT_READS, checkpoint_reads
+
+
+def test_a_protocol_resume_outside_the_question_is_refused_without_a_checkpoint_read(
+    api, start, checkpoint_reads
+):
+    """The in-request fast path checks the answer against the response schema cached on
+    the session row: "maybe" to a yes/no question is a 400 naming `command.resume`, with
+    no checkpoint read and nothing changed; "yes" is then answered."""
+    session = start("approval", {"amount": 5000.0, "requester": "bob"})
+    assert session["status"] == "interrupted"
+    thread = f"/lg/threads/{session['thread_id']}/runs/wait"
+    checkpoint_reads.clear()
+
+    refused = api.post(
+        thread, {"assistant_id": "approval", "command": {"resume": "maybe"}}, format="json"
+    )
+
+    assert refused.status_code == 400, refused.content
+    assert "command.resume" in refused.json()["errors"]
+    assert checkpoint_reads == []
+    after = api.get(f"/api/sessions/{session['id']}/").json()
+    assert (after["status"], after["interrupts"]) == ("interrupted", session["interrupts"])
+
+    answered = api.post(
+        thread, {"assistant_id": "approval", "command": {"resume": "yes"}}, format="json"
+    )
+    assert answered.status_code == 200, answered.content
+    assert answered.json()["decision"] == "yes"

@@ -114,3 +114,68 @@ def test_a_client_that_goes_away_cancels_its_run(
         time.sleep(0.1)
     assert run["status"] == "interrupted"
     assert client.threads.get_state(thread_id)["values"].get("steps", 0) < 4
+
+
+def test_enqueue_queues_the_run_behind_the_running_one_without_waiting(
+    slow: None, alice: Any, sync_client_for: Any
+) -> None:
+    first, second = sync_client_for(alice), sync_client_for(alice)
+    thread_id = first.threads.create()["thread_id"]
+    worker, _parts = stream_in_background(first, thread_id)
+    running = wait_until_running(second, thread_id)
+
+    started = time.monotonic()
+    queued = second.runs.create(thread_id, "slow_steps", input={}, multitask_strategy="enqueue")
+    also = second.runs.create(thread_id, "slow_steps", input={}, multitask_strategy="enqueue")
+    assert time.monotonic() - started < 1.0  # queued, not waited for in the request
+    assert (queued["status"], also["status"]) == ("pending", "pending")
+    assert queued["multitask_strategy"] == "enqueue"
+
+    worker.join(timeout=30)
+    result = second.runs.join(thread_id, also["run_id"])
+    # Each run added four steps, one after the other, in the order they were queued.
+    assert result["steps"] == 12
+    runs = {run["run_id"]: run for run in second.runs.list(thread_id)}
+    assert {runs[r]["status"] for r in (running, queued["run_id"], also["run_id"])} == {"success"}
+
+
+def test_runs_wait_with_enqueue_on_a_busy_thread_answers_with_the_queued_runs_result(
+    slow: None, alice: Any, sync_client_for: Any
+) -> None:
+    first, second = sync_client_for(alice), sync_client_for(alice)
+    thread_id = first.threads.create()["thread_id"]
+    worker, _parts = stream_in_background(first, thread_id)
+    wait_until_running(second, thread_id)
+
+    result = second.runs.wait(thread_id, "slow_steps", input={}, multitask_strategy="enqueue")
+    worker.join(timeout=30)
+    assert result["steps"] == 8
+
+
+def test_run_start_on_a_busy_thread_queues_the_run_without_waiting(
+    slow: None, alice: Any, sync_client_for: Any
+) -> None:
+    """The thread-scoped protocol's `run.start` (default strategy `enqueue`) queues the
+    run behind the running one and answers at once, as `runs.create` does."""
+    first, second = sync_client_for(alice), sync_client_for(alice)
+    thread_id = first.threads.create()["thread_id"]
+    worker, _parts = stream_in_background(first, thread_id)
+    running = wait_until_running(second, thread_id)
+
+    started = time.monotonic()
+    answer = second.http.post(
+        f"/threads/{thread_id}/commands",
+        json={
+            "id": 1,
+            "method": "run.start",
+            "params": {"assistant_id": "slow_steps", "input": {}},
+        },
+    )
+    assert time.monotonic() - started < 1.0  # queued, not waited for in the request
+    queued = answer["result"]["run_id"]
+    assert queued != running
+
+    worker.join(timeout=30)
+    result = second.runs.join(thread_id, queued)
+    assert result["steps"] == 8  # four steps of each run, one after the other
+    assert {run["status"] for run in second.runs.list(thread_id)} == {"success"}

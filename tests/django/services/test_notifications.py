@@ -25,7 +25,12 @@ from django.utils import timezone
 
 from tests.django.webhook_receiver import IMMEDIATE, LOCAL_RECEIVER, SECRET, WebhookReceiver, signed
 from yamlgraph_django.models import Session, SessionStatus
-from yamlgraph_django.services import recover_stale_sessions, resume_session, start_session
+from yamlgraph_django.services import (
+    get_state,
+    recover_stale_sessions,
+    resume_session,
+    start_session,
+)
 from yamlgraph_django.services.webhooks import deliver_webhook
 from yamlgraph_django.signals import session_completed, session_failed, session_interrupted
 
@@ -188,14 +193,18 @@ def test_each_event_is_posted_once_signed_after_a_refused_attempt(
     assert second["interrupts"][0]["value"].startswith("Thanks Ada.")
     assert first["revision"] < second["revision"] < done["revision"]
     assert done["status"] == "completed" and done["interrupts"] == []
-    assert "Ada" in done["output"]["summary"] and done["error"] is None
+    assert "Ada" in done["values"]["summary"] and done["error"] is None
+    # The same word and the same values as the API's session (`values`), not `output`.
+    assert done["values"] == get_state(session)["values"]
+    assert first["thread_id"] == session.thread_id
     assert set(first) == {
         "event",
         "id",
+        "thread_id",
         "graph",
         "status",
+        "values",
         "interrupts",
-        "output",
         "error",
         "metadata",
         "revision",

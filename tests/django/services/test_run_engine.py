@@ -24,6 +24,7 @@ from tests.django.services.conftest import GRAPHS, TOOLS
 from yamlgraph_django.exceptions import InvalidInput, SessionBusy
 from yamlgraph_django.models import (
     Run,
+    RunControl,
     RunKind,
     RunStatus,
     Session,
@@ -200,8 +201,9 @@ def test_interrupt_stops_the_running_run_at_its_next_step_then_runs(graphs):
     assert call.result().status == SessionStatus.FAILED  # the stopped run's view
     assert call.value.error == STOPPED_ERROR
     stopped, new = resumed.runs.order_by("id")
-    assert (stopped.kind, stopped.status) == (RunKind.START, RunStatus.FAILED)
+    assert (stopped.kind, stopped.status) == (RunKind.START, RunStatus.CANCELLED)
     assert stopped.error == "stopped at a step boundary for another run"
+    assert stopped.control == RunControl.INTERRUPT
     assert (new.kind, new.status) == (RunKind.RESUME, RunStatus.SUCCEEDED)
     # The new run went on from the stopped run's last checkpoint: four steps in all.
     assert resumed.status == SessionStatus.INTERRUPTED
@@ -224,9 +226,10 @@ def test_cancel_stops_a_running_session_at_its_next_step(graphs):
     (start, cancel) = cancelled.runs.order_by("id")
     assert (start.kind, start.status, start.error) == (
         RunKind.START,
-        RunStatus.FAILED,
+        RunStatus.CANCELLED,
         "cancelled while it ran",
     )
+    assert start.control == RunControl.CANCEL
     assert (cancel.kind, cancel.status, cancel.channel) == (
         RunKind.CANCEL,
         RunStatus.SUCCEEDED,

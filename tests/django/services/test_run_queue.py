@@ -1,0 +1,57 @@
+"""The run queue (multitask "enqueue"): queued Run rows start in order, on a worker, once
+the session is idle; a queued run left waiting (its dispatch lost) is picked up again."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from tests.django.services.conftest import GRAPHS, TOOLS
+from yamlgraph_django.models import Run, RunKind, RunStatus, Session, SessionStatus
+from yamlgraph_django.services import start_session
+from yamlgraph_django.services.run_queue import API_DOOR, dispatch_overdue
+
+
+@pytest.fixture
+def graphs(register_graphs: Any) -> dict[str, Any]:
+    return register_graphs(TOOLS, GRAPHS)
+
+
+def queued_answer(session: Session, value: str, *, minutes_ago: int) -> Run:
+    """A queued answer whose dispatch was lost (as if its process died right after the
+    run before it ended)."""
+    run = Run.objects.create(
+        session=session,
+        kind=RunKind.RESUME,
+        channel="api",
+        value=value,
+        status=RunStatus.QUEUED,
+        multitask_strategy="enqueue",
+        request={"door": API_DOOR, "answer": {"value": value}},
+    )
+    Run.objects.filter(pk=run.pk).update(
+        started_at=timezone.now() - dt.timedelta(minutes=minutes_ago)
+    )
+    return run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_starts_queued_runs_left_waiting_in_order(graphs):
+    session = start_session("interview")
+    first = queued_answer(session, "Ada", minutes_ago=2)
+    second = queued_answer(session, "ship it", minutes_ago=1)
+    fresh = start_session("interview")
+    recent = queued_answer(fresh, "Bob", minutes_ago=0)  # may still be on its way
+
+    assert dispatch_overdue(older_than=30) == 1
+
+    session.refresh_from_db()
+    assert session.status == SessionStatus.COMPLETED
+    assert session.output["summary"] == "Summary: Ada wants to ship it."
+    statuses = dict(Run.objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "status"))
+    assert statuses == {first.pk: RunStatus.SUCCEEDED, second.pk: RunStatus.SUCCEEDED}
+    assert Run.objects.get(pk=recent.pk).status == RunStatus.QUEUED
+    assert Session.objects.get(pk=fresh.pk).status == SessionStatus.INTERRUPTED
