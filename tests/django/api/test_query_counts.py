@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import override_settings
 
 from yamlgraph_django.models import GraphDefinition
@@ -112,11 +113,13 @@ def test_a_warm_protocol_resume_costs_no_more_than_the_api_one(
 
 
 def test_a_protocol_resume_outside_the_question_is_refused_without_a_checkpoint_read(
-    api, start, checkpoint_reads
+    api, alice, start, checkpoint_reads
 ):
     """The in-request fast path checks the answer against the response schema cached on
     the session row: "maybe" to a yes/no question is a 400 naming `command.resume`, with
     no checkpoint read and nothing changed; "yes" is then answered."""
+    # The approval example asks the finance group (issue 20): alice answers as a member.
+    Group.objects.get_or_create(name="finance")[0].user_set.add(alice)
     session = start("approval", {"amount": 5000.0, "requester": "bob"})
     assert session["status"] == "interrupted"
     thread = f"/lg/threads/{session['thread_id']}/runs/wait"
