@@ -307,9 +307,13 @@ def worker_command(worker_id: str | None = None) -> tuple[str, list[str]]:
     backend = run_session.get_backend()
     module = type(backend).__module__
     if module.startswith("django_tasks_db"):
+        # --no-reload: with DEBUG, db_worker's autoreloader re-runs the whole `yamlgraph
+        # worker` in a child, so the heartbeat, the sweeper and the cron ticker ran twice
+        # (two workers alive on /api/health/ for one `make run`).
         return "db_worker", [
             "--queue-name",
             "*",
+            "--no-reload",
             *(["--worker-id", worker_id] if worker_id else []),
         ]
     if module.startswith("django_tasks_rq"):

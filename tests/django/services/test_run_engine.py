@@ -370,7 +370,7 @@ def test_a_sweeper_beside_a_worker_recovers_with_nobody_typing_a_command(graphs,
 
 def test_the_worker_command_is_the_task_backends_own(settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    assert worker_command() == ("db_worker", ["--queue-name", "*"])
+    assert worker_command() == ("db_worker", ["--queue-name", "*", "--no-reload"])
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}  # never contacted
