@@ -480,7 +480,8 @@ def stream_run(
     log (which `join` replays), closed by our `end`. The outcome is recorded on the rows
     however the stream ends: closing the generator (a client gone) stops the graph at
     the next step, unless the request said `on_disconnect: "continue"`. The session's
-    lease is renewed while it runs.
+    lease is renewed while it runs. `log_all` (a worker's run) logs every joinable mode,
+    whatever was asked, so a client joining later gets the mode it asks for.
     """
     session, request = prepared.session, prepared.request
     asked = list(dict.fromkeys(request.stream_modes or ["values"]))
