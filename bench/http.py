@@ -16,7 +16,7 @@ one protocol client program (POST /threads, then runs.wait: the input, then two
 `command.resume`) drives our `/lg/` and both peers. Each round lasts a fixed time; the
 best round counts for sessions/s, p50/p95 are over every request of every round.
 
-    .venv/bin/python -m bench.http [--seconds 4] [--rounds 3] [--savers sqlite,redis,postgres]
+    .venv/bin/python -m bench.http [--seconds 3] [--rounds 3] [--savers sqlite,redis,postgres]
 
 Redis is a Valkey the bench starts (tests.servers); Postgres is 127.0.0.1:5432 (or
 BENCH_POSTGRES_URL), in databases named yg_bench_* that the bench drops and recreates.
@@ -314,30 +314,39 @@ def in_process(app: Any) -> Callable:
     return factory
 
 
-def run_round(system: System, clients: int, seconds: float) -> float:
-    """Sessions/s of `clients` threads running sessions until `seconds` have passed."""
-    recorder = system.recorders.setdefault(clients, Recorder())
-    sessions = [system.session_factory(recorder) for _ in range(clients)]  # type: ignore[misc]
-    done = [0] * clients
+def in_threads(count: int, job: Callable[[int], None]) -> None:
+    """Run `job(0)` .. `job(count - 1)` in threads at once; raise the first error."""
     errors: list[BaseException] = []
-    start = time.perf_counter()
-    deadline = start + seconds
 
     def run(index: int) -> None:
         try:
-            while time.perf_counter() < deadline:
-                sessions[index]()
-                done[index] += 1
+            job(index)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     if errors:
         raise errors[0]
+
+
+def run_round(system: System, clients: int, seconds: float) -> float:
+    """Sessions/s of `clients` threads running sessions until `seconds` have passed."""
+    recorder = system.recorders.setdefault(clients, Recorder())
+    sessions = [system.session_factory(recorder) for _ in range(clients)]  # type: ignore[misc]
+    done = [0] * clients
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def run(index: int) -> None:
+        while time.perf_counter() < deadline:
+            sessions[index]()
+            done[index] += 1
+
+    in_threads(clients, run)
     return sum(done) / (time.perf_counter() - start)
 
 
@@ -557,7 +566,7 @@ def report(name: str, systems: list[System], args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of one round")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of one round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--savers", default=os.environ.get("BENCH_SAVERS") or "sqlite,redis,postgres"
