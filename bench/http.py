@@ -268,10 +268,23 @@ class System:
     unavailable: str = ""
     results: dict[int, list[float]] = field(default_factory=dict)  # clients -> sessions/s
     recorders: dict[int, Recorder] = field(default_factory=dict)
+    #: The end of its server's log, for a row that failed.
+    log_tail: Callable[[], str] | None = None
 
     def best(self, clients: int) -> float | None:
         rounds = self.results.get(clients)
-        return max(rounds) if rounds else None
+        return max(rounds) if rounds and not self.unavailable else None
+
+    def round(self, clients: int, seconds: float) -> float | None:
+        """One round; a failure makes the row say why instead of ending the section."""
+        if self.unavailable or self.session_factory is None:
+            return None
+        try:
+            return run_round(self, clients, seconds)
+        except Exception as exc:
+            log = f"; server log: {self.log_tail()}" if self.log_tail else ""
+            self.unavailable = f"failed: {str(exc)[:200]}{log}"
+            return None
 
 
 def over_http(port: int, program: str, tokens: list[str] | None) -> Callable:
@@ -342,9 +355,11 @@ def run_round(system: System, clients: int, seconds: float) -> float:
     deadline = start + seconds
 
     def run(index: int) -> None:
-        while time.perf_counter() < deadline:
+        while True:  # at least one session each, then until the deadline
             sessions[index]()
             done[index] += 1
+            if time.perf_counter() >= deadline:
+                return
 
     in_threads(clients, run)
     return sum(done) / (time.perf_counter() - start)
@@ -446,7 +461,9 @@ def start_peers(stack: contextlib.ExitStack, pg: str | None, directory: str) -> 
                 process.start("/ok", timeout=120)
             except RuntimeError as exc:
                 raise peers.PeerUnavailable(f"not runnable: {exc}") from None
-            rows.append(System(key, label, over_http(process.port, "peer", None)))
+            rows.append(
+                System(key, label, over_http(process.port, "peer", None), log_tail=process.tail)
+            )
         except peers.PeerUnavailable as exc:
             rows.append(System(key, label, unavailable=str(exc)))
     return rows
@@ -493,36 +510,34 @@ def section(
             ("api-wsgi", "ours: DRF API, gunicorn (`make serve`)", wsgi, project_env, "api"),
             ("api-asgi", "ours: DRF API, ASGI (`make run`)", asgi, project_env, "api"),
         )
-        ports = {}
+        started: dict[str, Process] = {}
         for key, label, command, env, program in servers:
             process = Process(key, command, env)
             stack.callback(process.stop)
             process.start()
-            ports[key] = process.port
-            systems.append(System(key, label, over_http(process.port, program, tokens)))
-        systems.append(
-            System(
-                "lg-wsgi",
-                "ours: /lg/ runs.wait, gunicorn",
-                over_http(ports["api-wsgi"], "lg", tokens),
+            started[key] = process
+            systems.append(
+                System(key, label, over_http(process.port, program, tokens), log_tail=process.tail)
             )
-        )
-        systems.append(
-            System(
-                "lg-asgi", "ours: /lg/ runs.wait, ASGI", over_http(ports["api-asgi"], "lg", tokens)
+        for key, label, server in (
+            ("lg-wsgi", "ours: /lg/ runs.wait, gunicorn", started["api-wsgi"]),
+            ("lg-asgi", "ours: /lg/ runs.wait, ASGI", started["api-asgi"]),
+        ):
+            systems.append(
+                System(key, label, over_http(server.port, "lg", tokens), log_tail=server.tail)
             )
-        )
         if with_peers:
             systems += start_peers(stack, pg, directory)
-        runnable = [s for s in systems if s.session_factory]
-        for system in runnable:  # warm every worker: imports, compiled graph, saver, caches
-            run_round(system, 8, min(args.seconds, 2.0))
+        for system in systems:  # warm every worker: imports, compiled graph, saver, caches
+            system.round(1, 0)  # one session first: a fresh store is set up by one process
+            system.round(8, min(args.seconds, 2.0))
             system.recorders.clear()
         for clients in (1, 8):
             for _ in range(args.rounds):
-                for system in runnable:
-                    rate = run_round(system, clients, args.seconds)
-                    system.results.setdefault(clients, []).append(rate)
+                for system in systems:
+                    rate = system.round(clients, args.seconds)
+                    if rate is not None:
+                        system.results.setdefault(clients, []).append(rate)
     return systems
 
 
