@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.test import override_settings
 from langgraph_sdk.errors import ConflictError, NotFoundError
 
 from yamlgraph_django.models import Run, RunChannel, Session, SessionStatus
@@ -329,3 +330,20 @@ def test_stateless_runs_leave_no_thread_behind(sdk: Any) -> None:
     assert not Session.objects.exists()
     kept = sdk.runs.wait(None, "interview", input={}, on_completion="keep")
     assert kept["__interrupt__"] and Session.objects.count() == 1
+
+
+@pytest.mark.parametrize("log", ["database", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_worker_run_can_be_joined_afterwards_in_any_mode(
+    sdk: Any, log: str, request: pytest.FixtureRequest, settings: Any
+) -> None:
+    """A `runs.create` run executed by the worker, nobody listening, logs every mode a
+    client may join it with: a `joinStream` after the fact gets the mode it asks for."""
+    url = request.getfixturevalue("redis_clean_url") if log == "redis" else None
+    with override_settings(YAMLGRAPH={**getattr(settings, "YAMLGRAPH", {}), "EVENTS_URL": url}):
+        thread_id = sdk.threads.create()["thread_id"]
+        run = sdk.runs.create(thread_id, "interview", input={"topic": "Django"})
+        sdk.runs.join(thread_id, run["run_id"])
+        for mode in ("values", "updates", "tasks", "checkpoints"):
+            joined = list(sdk.runs.join_stream(thread_id, run["run_id"], stream_mode=mode))
+            assert joined[0].event == "metadata"
+            assert mode in {part.event for part in joined[1:]}, mode

@@ -44,7 +44,7 @@ from yamlgraph_django.services import (
     start_session,
     worker_command,
 )
-from yamlgraph_django.services.execution import STOPPED_ERROR
+from yamlgraph_django.services.engine import STOPPED_ERROR
 from yamlgraph_django.services.run_events import read_events
 
 pytestmark = pytest.mark.django_db
