@@ -57,7 +57,7 @@ def run_raw(app, count: int, prefix: str) -> float:
     start = time.perf_counter()
     for index in range(count):
         config = {"configurable": {"thread_id": f"{prefix}-{index}"}}
-        # durability="sync", as the service runs (see services.execution.DURABILITY)
+        # durability="sync", as the service runs (see services.engine.DURABILITY)
         app.invoke({}, config, durability="sync")
         app.invoke(Command(resume="Ada"), config, durability="sync")
         app.invoke(Command(resume="ship it"), config, durability="sync")

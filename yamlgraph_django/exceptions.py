@@ -76,6 +76,15 @@ class SessionBusy(YamlgraphError):
     default_detail = "The session is being run by another request."
 
 
+class ThreadBusy(SessionBusy):
+    """The thread has a run in progress and the request asked to reject (409)."""
+
+    default_detail = (
+        "Thread is already running a task. Wait for it to finish or choose a different "
+        "multitask strategy."
+    )
+
+
 class StaleQuestion(YamlgraphError):
     """The session moved on (another answer won) since the caller read its question."""
 

@@ -27,6 +27,7 @@ from yamlgraph_django.exceptions import (
     SessionNotFound,
     SessionNotResumable,
     StaleQuestion,
+    ThreadBusy,
 )
 from yamlgraph_django.signals import announce
 from yamlgraph_django.status import (
@@ -83,6 +84,7 @@ class SessionRow(Protocol):
 
     pk: Any
     status: str
+    thread_id: str
     revision: int
     lease_expires_at: dt.datetime | None
     updated_at: dt.datetime
@@ -102,57 +104,48 @@ class SessionQuerySet(models.QuerySet):
         except (self.model.DoesNotExist, ValidationError, ValueError, TypeError):
             raise SessionNotFound(f"No session with id '{session}'.") from None
 
-    def claim(self, session: SessionRow, *, action: str) -> dt.datetime:
-        """`session` as read -> running with a fresh lease; returns the lease (the token).
+    def claim(
+        self,
+        session: SessionRow,
+        *,
+        action: str,
+        idle: Iterable[str] | None = None,
+        stamp: dt.datetime | None = None,
+        **fields: Any,
+    ) -> dt.datetime:
+        """`session` -> running with a fresh lease, writing `fields` in the same UPDATE;
+        returns the lease (the token). The one claim of every run, whichever door.
 
-        Filtered on the status and revision read, so an answer written for one question
-        can never run against the next one. The loser gets SessionBusy, StaleQuestion or
-        SessionNotResumable, saying what the session is now.
+        Without `idle`, the session as read: filtered on the status and revision read,
+        so an answer written for one question can never run against the next one; the
+        loser gets SessionBusy, StaleQuestion or SessionNotResumable, saying what the
+        session is now. With `idle` (LangGraph-protocol threads: any idle status may run
+        again), a session in one of those statuses that no run holds; ThreadBusy when
+        one does. Runs queued behind others (multitask "enqueue") do not hold it.
         """
-        stamp = timezone.now()
+        stamp = stamp or timezone.now()
         lease = lease_until(stamp)
-        updated = self.filter(
-            pk=session.pk, status=session.status, revision=session.revision
-        ).update(
+        if idle is None:
+            candidate = self.filter(pk=session.pk, status=session.status, revision=session.revision)
+        else:
+            run_model = self.model._meta.get_field("runs").related_model
+            holding = run_model.objects.filter(session=session.pk, status__in=ACTIVE_RUN).exclude(
+                status=RunStatus.QUEUED, request__isnull=False
+            )
+            candidate = self.filter(pk=session.pk, status__in=list(idle)).exclude(Exists(holding))
+        updated = candidate.update(
             status=SessionStatus.RUNNING,
             lease_expires_at=lease,
             updated_at=stamp,
             revision=F("revision") + 1,
+            **fields,
         )
         if updated != 1:
-            self.raise_conflict(session, action=action)
-        session.status, session.lease_expires_at = SessionStatus.RUNNING, lease
-        session.updated_at, session.revision = stamp, session.revision + 1
-        return lease
-
-    def claim_idle(
-        self, session: SessionRow, stamp: dt.datetime, idle: Iterable[str], **fields: Any
-    ) -> dt.datetime | None:
-        """A session in one of the `idle` statuses that no run holds -> running with a
-        fresh lease, writing `fields` in the same UPDATE; returns the lease, or None when
-        a run holds it (LangGraph-protocol threads: any idle status may run again).
-
-        Runs queued behind others (multitask "enqueue") wait for the session: they do
-        not hold it.
-        """
-        lease = lease_until(stamp)
-        run_model = self.model._meta.get_field("runs").related_model
-        holding = run_model.objects.filter(session=session.pk, status__in=ACTIVE_RUN).exclude(
-            status=RunStatus.QUEUED, request__isnull=False
-        )
-        updated = (
-            self.filter(pk=session.pk, status__in=list(idle))
-            .exclude(Exists(holding))
-            .update(
-                status=SessionStatus.RUNNING,
-                lease_expires_at=lease,
-                updated_at=stamp,
-                revision=F("revision") + 1,
-                **fields,
-            )
-        )
-        if updated != 1:
-            return None
+            if idle is None:
+                self.raise_conflict(session, action=action)
+            if not self.filter(pk=session.pk).exists():
+                raise SessionNotFound(f"Thread {session.thread_id} no longer exists.")
+            raise ThreadBusy()
         session.status, session.lease_expires_at = SessionStatus.RUNNING, lease
         session.updated_at, session.revision = stamp, session.revision + 1
         return lease

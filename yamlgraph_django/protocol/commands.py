@@ -29,6 +29,7 @@ from yamlgraph_django.exceptions import (
     GraphNotFound,
     InvalidInput,
     SessionNotFound,
+    ThreadBusy,
     YamlgraphError,
 )
 from yamlgraph_django.http_streams import follow_response
@@ -39,6 +40,7 @@ from yamlgraph_django.protocol.stream_modes import stream_modes_of
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
 from yamlgraph_django.services.thread_events import ThreadFollower, latest_run_pk
 
+engine = services.engine
 threads = services.threads
 thread_runs = services.thread_runs
 
@@ -133,7 +135,7 @@ class CommandsView(ProtocolView):
             raise CommandError("invalid_argument", "config: must be an object")
         configurable = dict((config or {}).get("configurable") or {})
         checkpoint_id = checkpoint_id or configurable.pop("checkpoint_id", None)
-        run_request = thread_runs.RunRequest(
+        run_request = engine.RunRequest(
             graph_name=graph_name,
             input=graph_input,
             command=command,
@@ -154,7 +156,7 @@ class CommandsView(ProtocolView):
             prepared = thread_runs.prepare_run(
                 session, run_request, actor=self.actor(), background=True
             )
-        except threads.ThreadBusy:
+        except ThreadBusy:
             if strategy == "reject":
                 raise
             refuse_if_stranded(session)  # queued behind a run no worker will take
@@ -162,7 +164,7 @@ class CommandsView(ProtocolView):
                 thread_runs.request_stop(session, strategy)
             queued = thread_runs.enqueue_request(session, run_request, actor=self.actor())
             return threads.run_uuid(queued)
-        thread_runs.enqueue_prepared(prepared)
+        engine.enqueue_prepared(prepared)
         return prepared.run_id
 
     # ------------------------------------------------------------------ methods

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from yamlgraph_django import services
 from yamlgraph_django.api.throttles import throttles_for_run
 from yamlgraph_django.conf import app_settings
-from yamlgraph_django.exceptions import InvalidInput, NoWorker, SessionNotFound
+from yamlgraph_django.exceptions import InvalidInput, NoWorker, SessionNotFound, ThreadBusy
 from yamlgraph_django.http_streams import event_stream_response, follow_response, sse
 from yamlgraph_django.models import Run, RunStatus, Session
 from yamlgraph_django.protocol import serializers, shaping
@@ -29,6 +29,7 @@ from yamlgraph_django.protocol.stream_modes import stream_modes_of
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
 from yamlgraph_django.services.run_events import END
 
+engine = services.engine
 threads = services.threads
 thread_runs = services.thread_runs
 
@@ -91,7 +92,7 @@ class RunStartMixin:
         *,
         background: bool = False,
         in_request: bool = False,
-    ) -> thread_runs.PreparedRun | QueuedRun:
+    ) -> engine.PreparedRun | QueuedRun:
         data = view.body(serializers.RunCreateSerializer)
         session = view.visible().filter(thread_id=thread_id).first()
         assistant = str(data["assistant_id"])
@@ -113,7 +114,7 @@ class RunStartMixin:
             session, _created = threads.create_thread(
                 owner=view.actor(), thread_id=thread_id, graph_name=definition.name
             )
-        request = thread_runs.RunRequest(
+        request = engine.RunRequest(
             graph_name=definition.name,
             input=data.get("input"),
             command=data.get("command"),
@@ -131,7 +132,7 @@ class RunStartMixin:
             prepared = thread_runs.prepare_run(
                 session, request, actor=view.actor(), background=background, in_request=in_request
             )
-        except threads.ThreadBusy:
+        except ThreadBusy:
             if strategy == "reject":
                 raise
             # A run queued behind one that no worker will take would never start.
@@ -156,7 +157,7 @@ class RunWaitView(RunStartMixin, ProtocolView):
             if not wait_for_run(prepared.run):
                 return still_running(prepared.run, prepared.session)
             return Response(thread_runs.run_result(prepared.session), headers=headers)
-        return Response(thread_runs.wait_run(prepared), headers=headers)
+        return Response(engine.wait_run(prepared), headers=headers)
 
 
 class RunStreamView(RunStartMixin, ProtocolView):
@@ -177,7 +178,7 @@ class RunStreamView(RunStartMixin, ProtocolView):
         )
 
 
-def run_events(prepared: thread_runs.PreparedRun, with_ids: bool) -> Iterator[bytes]:
+def run_events(prepared: engine.PreparedRun, with_ids: bool) -> Iterator[bytes]:
     """The run's parts as SSE frames; with `with_ids`, each with its event log id (what
     a rejoin sends back as Last-Event-ID). `events` (astream_events-shaped) is made from
     the run's values, updates and token chunks, which it then produces too."""
@@ -186,7 +187,7 @@ def run_events(prepared: thread_runs.PreparedRun, with_ids: bool) -> Iterator[by
     events = EventsMode(prepared.session.graph.name) if "events" in asked else None
     if events is not None:
         prepared.request.stream_modes = list(dict.fromkeys([*asked, *SOURCE_MODES]))
-    for mode, chunk, event_id in thread_runs.stream_run(prepared):
+    for mode, chunk, event_id in engine.stream_run(prepared):
         if mode in shown or mode in ("metadata", "error"):
             yield sse(mode, chunk, event_id if with_ids else None)
         if events is not None:
@@ -201,7 +202,7 @@ class StatelessRunMixin(RunStartMixin):
     """`/runs/wait` and `/runs/stream`: a run on a new thread, deleted afterwards unless
     `on_completion` is "keep"."""
 
-    def start_stateless(self, view: ProtocolView) -> tuple[thread_runs.PreparedRun, bool]:
+    def start_stateless(self, view: ProtocolView) -> tuple[engine.PreparedRun, bool]:
         keep = view.request.data.get("on_completion") == "keep"
         definition = resolve_assistant(str(view.request.data.get("assistant_id", "")))
         session, _created = threads.create_thread(owner=view.actor(), graph_name=definition.name)
@@ -216,7 +217,7 @@ class StatelessRunWaitView(StatelessRunMixin, ProtocolView):
     def post(self, request: Request) -> Response:
         prepared, keep = self.start_stateless(self)
         try:
-            result = thread_runs.wait_run(prepared)
+            result = engine.wait_run(prepared)
         finally:
             if not keep:
                 threads.discard_thread(prepared.session)
@@ -262,7 +263,7 @@ class RunListView(RunStartMixin, ProtocolView):
             headers = run_headers(prepared.session, prepared.run_id, "stream")
             return Response(body, headers=headers)
         delay = min(float(getattr(prepared, "after_seconds", None) or 0), 60.0)
-        thread_runs.enqueue_prepared(prepared, delay=delay)
+        engine.enqueue_prepared(prepared, delay=delay)
         body = shaping.run(prepared.run, prepared.session)
         return Response(body, headers=run_headers(prepared.session, prepared.run_id, "stream"))
 
@@ -355,7 +356,7 @@ class ProtocolFrames:
             self.events = EventsMode(self.graph_name)
 
     def __call__(self, event: Any) -> bytes:
-        if event.event == thread_runs.MODES_EVENT:
+        if event.event == engine.MODES_EVENT:
             if not self.chosen:
                 self.choose(event.data)
             return b""

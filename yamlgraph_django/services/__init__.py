@@ -15,9 +15,9 @@ the typed errors of `yamlgraph_django.exceptions`. A session argument may be a `
     prune_expired(older_than=timedelta(days=30))
 
 Modules, by what they talk to: `stores` (savers, compiled graphs, outages), `snapshots`
-(shaping checkpoints), `validation` (what callers give), `planning` and `execution`
-(what a resume invokes, running it), `lifecycle` (start/resume/cancel), `tasks` (the
-background task), `state` (reading), `maintenance` (delete, prune, recover),
+(shaping checkpoints), `validation` (what callers give), `planning` (what a resume
+invokes), `engine` (the one claim-run-record path of every door, and the background
+task), `lifecycle` (start/resume/cancel), `thread_runs` (protocol run requests), `state` (reading), `maintenance` (delete, prune, recover),
 `webhooks` and `notifications` (what follows a session's interruption or end),
 `url_policy` (where a webhook may point), `workers` (heartbeats: is a worker alive?),
 `health` (is each store answering?), `questions` (who may answer; the Question rows),
@@ -27,7 +27,7 @@ changes are `Session.objects` methods (`yamlgraph_django.managers`).
 """
 
 from yamlgraph_django.events import InvalidEventId
-from yamlgraph_django.services import health, thread_runs, threads, workers
+from yamlgraph_django.services import engine, health, thread_runs, threads, workers
 from yamlgraph_django.services.lifecycle import cancel_session, resume_session, start_session
 from yamlgraph_django.services.maintenance import (
     CRASH_ERROR,
@@ -41,7 +41,6 @@ from yamlgraph_django.services.maintenance import (
 from yamlgraph_django.services.run_events import Follower, latest_event_id
 from yamlgraph_django.services.state import get_history, get_state
 from yamlgraph_django.services.stores import checkpointer_type, graph_config
-from yamlgraph_django.services.tasks import run_queued
 from yamlgraph_django.services.validation import MISSING, json_type_word, validate_metadata
 from yamlgraph_django.services.webhooks import validate_webhook
 
@@ -63,7 +62,7 @@ __all__ = [
     "prune_expired",
     "recover_stale_sessions",
     "resume_session",
-    "run_queued",
+    "engine",
     "start_session",
     "Sweeper",
     "worker_command",

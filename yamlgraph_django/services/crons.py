@@ -27,7 +27,7 @@ from django.utils import timezone
 from yamlgraph_django import registry
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import Session, SessionStatus
-from yamlgraph_django.services import thread_runs, threads
+from yamlgraph_django.services import engine, thread_runs, threads
 from yamlgraph_django.services.store import sweep_expired
 from yamlgraph_django.store_models import Cron
 
@@ -168,7 +168,7 @@ def fire_due(now: dt.datetime | None = None) -> int:
     return fired
 
 
-def start_cron_run(cron: Cron, occurrence: dt.datetime | None = None) -> thread_runs.PreparedRun:
+def start_cron_run(cron: Cron, occurrence: dt.datetime | None = None) -> engine.PreparedRun:
     """Queue one run of `cron` (on its thread, or on a new thread); `occurrence` (the
     slot it fires for) goes into the run's metadata as `cron_occurrence`."""
     payload = dict(cron.payload or {})
@@ -181,7 +181,7 @@ def start_cron_run(cron: Cron, occurrence: dt.datetime | None = None) -> thread_
         session, _created = threads.create_thread(
             owner=cron.owner, graph_name=cron.graph_name, metadata=metadata
         )
-    request = thread_runs.RunRequest(
+    request = engine.RunRequest(
         graph_name=cron.graph_name,
         input=payload.get("input") if payload.get("input") is not None else {},
         metadata={
@@ -198,7 +198,7 @@ def start_cron_run(cron: Cron, occurrence: dt.datetime | None = None) -> thread_
         # A paused thread is left waiting: a cron never answers a person's question.
         raise InvalidInput(errors={"thread": "the thread waits for an answer; skipped"})
     prepared = thread_runs.prepare_run(session, request, actor=cron.owner, background=True)
-    thread_runs.enqueue_prepared(prepared)
+    engine.enqueue_prepared(prepared)
     return prepared
 
 

@@ -4,7 +4,7 @@ Each call reads what it needs once: the session as the caller loaded it (its rev
 what the claim compares), the graph's compiled app from the per-process cache, and the
 state after the run, which is handed back on the session (`session.live_state`) so the
 caller does not read the checkpoint again. A background run is the same claim and
-execution, performed by the task in `services.tasks`.
+execution, performed by the engine's task (`services.engine.run_session`).
 """
 
 from __future__ import annotations
@@ -37,13 +37,19 @@ from yamlgraph_django.models import (
 )
 from yamlgraph_django.services import questions, rules, run_queue
 from yamlgraph_django.services.answers import check_start_input
-from yamlgraph_django.services.execution import Plan, describe_error, execute
+from yamlgraph_django.services.engine import (
+    WATCHED,
+    Plan,
+    describe_error,
+    enqueue_on_commit,
+    execute,
+    finish_run,
+)
 from yamlgraph_django.services.planning import plan_resume
 from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED
 from yamlgraph_django.services.run_queue import API_DOOR, enqueue_run
 from yamlgraph_django.services.state import get_state
 from yamlgraph_django.services.stores import get_app, graph_config
-from yamlgraph_django.services.tasks import WATCHED, enqueue_on_commit, finish_run
 from yamlgraph_django.services.validation import (
     MISSING,
     check_channel,

@@ -36,12 +36,11 @@ from yamlgraph_django.models import (
     SessionStatus,
 )
 from yamlgraph_django.services import deadlines, questions, rules
-from yamlgraph_django.services.execution import outcome
+from yamlgraph_django.services.engine import enqueue_on_commit, outcome
 from yamlgraph_django.services.run_events import trim_events
 from yamlgraph_django.services.run_queue import dispatch_overdue, run_ended
 from yamlgraph_django.services.snapshots import thread_config
 from yamlgraph_django.services.stores import get_app, saver_for, store_errors
-from yamlgraph_django.services.tasks import enqueue_on_commit
 from yamlgraph_django.services.validation import check_channel, user_or_none
 from yamlgraph_django.services.workers import settle_dead_worker_tasks
 
@@ -302,7 +301,7 @@ def worker_command(worker_id: str | None = None) -> tuple[str, list[str]]:
     """The management command (and its arguments) that works the TASKS default backend's
     queue: django-tasks-db's `db_worker` (with `worker_id`, the id its task rows record,
     so the sweeper can settle them if the worker dies), or django-rq's `rqworker`."""
-    from yamlgraph_django.services.tasks import run_session
+    from yamlgraph_django.services.engine import run_session
 
     backend = run_session.get_backend()
     module = type(backend).__module__
@@ -362,4 +361,4 @@ def _recovered_fields(session: Session) -> dict[str, Any]:
     app = get_app(session.graph)
     with store_errors():
         snapshot = app.get_state(thread_config(session))
-        return outcome(app, session, snapshot, stuck_error=CRASH_ERROR)
+        return outcome(snapshot, session, app=app, stuck_error=CRASH_ERROR)

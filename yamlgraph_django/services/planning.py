@@ -14,7 +14,7 @@ from typing import Any
 from yamlgraph_django.exceptions import InvalidInput, StaleQuestion
 from yamlgraph_django.models import Session, SessionStatus
 from yamlgraph_django.services.answers import check_answers, schemas_by_interrupt
-from yamlgraph_django.services.execution import Plan, last_question
+from yamlgraph_django.services.engine import Plan, last_question
 from yamlgraph_django.services.snapshots import has_checkpoint, interrupts_of, thread_config
 from yamlgraph_django.services.stores import graph_config, store_errors
 from yamlgraph_django.services.validation import MISSING, require_json

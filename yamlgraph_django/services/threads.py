@@ -17,7 +17,6 @@ Runs of a thread are in `thread_runs`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import uuid
@@ -33,7 +32,6 @@ from yamlgraph_django import registry
 from yamlgraph_django.exceptions import (
     CheckpointerUnavailable,
     InvalidInput,
-    SessionBusy,
     SessionNotFound,
     YamlgraphError,
 )
@@ -47,9 +45,10 @@ from yamlgraph_django.models import (
     SessionStatus,
 )
 from yamlgraph_django.services import rules, stores
+from yamlgraph_django.services.engine import outcome
 from yamlgraph_django.services.maintenance import delete_session
 from yamlgraph_django.services.run_events import interrupt_dict, public_values
-from yamlgraph_django.services.snapshots import interrupts_of, json_safe, thread_config
+from yamlgraph_django.services.snapshots import json_safe, thread_config
 
 logger = logging.getLogger("yamlgraph_django.services")
 
@@ -71,15 +70,6 @@ class ThreadExists(YamlgraphError):
     status_code = 409
     code = "thread_exists"
     default_detail = "A thread with that id exists already."
-
-
-class ThreadBusy(SessionBusy):
-    """The thread has a run in progress and the request asked to reject (409)."""
-
-    default_detail = (
-        "Thread is already running a task. Wait for it to finish or choose a different "
-        "multitask strategy."
-    )
 
 
 # --------------------------------------------------------------------------- JSON
@@ -481,7 +471,7 @@ def update_thread_state(
         app = stores.get_app(session.graph)
     stamp = timezone.now()
     previous = session.status
-    claimed = claim_thread(session, stamp)
+    claimed = Session.objects.claim(session, action="update", idle=IDLE_STATUSES, stamp=stamp)
     try:
         with stores.store_errors():
             try:
@@ -491,11 +481,11 @@ def update_thread_state(
             except (ValueError, KeyError) as exc:
                 raise InvalidInput(errors={"values": str(exc)}) from None
             snapshot = app.get_state(thread_config(session))
-            fields = outcome(snapshot, breakpoints=True, session=session)
+            fields = outcome(snapshot, session, breakpoints=True)
     except BaseException:
-        release_thread(session, claimed, previous)
+        Session.objects.release(session, claimed, previous)
         raise
-    finish_thread(session, claimed, fields)
+    Session.objects.finish(session, claimed, **fields)
     checkpoint = checkpoint_of(config)
     return {
         "checkpoint": checkpoint,
@@ -537,58 +527,4 @@ def state_json_schema(definition: GraphDefinition) -> dict[str, Any]:
         "type": "object",
         "properties": properties,
         "description": definition.description or "",
-    }
-
-
-# --------------------------------------------------------------------------- claims
-
-
-def claim_thread(session: Session, stamp: dt.datetime, **fields: Any) -> dt.datetime:
-    """CAS an idle thread to running (writing `fields` too); ThreadBusy if a run holds it."""
-    lease = Session.objects.claim_idle(session, stamp, IDLE_STATUSES, **fields)
-    if lease is None:
-        if not Session.objects.filter(pk=session.pk).exists():
-            raise SessionNotFound(f"Thread {session.thread_id} no longer exists.")
-        raise ThreadBusy()
-    return lease
-
-
-def release_thread(session: Session, lease: dt.datetime, previous: str) -> None:
-    """Undo a claim of the thread (an outage, a refused request): it goes back to
-    `previous`, as if never touched."""
-    Session.objects.release(session, lease, previous)
-
-
-def finish_thread(session: Session, lease: dt.datetime, fields: dict[str, Any]) -> None:
-    """Record a run's outcome on the thread if its claim still stands."""
-    Session.objects.finish(session, lease, **fields)
-
-
-def outcome(snapshot: Any, *, breakpoints: bool, session: Session | None = None) -> dict[str, Any]:
-    """Session fields for where the graph stopped: waiting, finished, or stuck. With
-    `session`, the pending questions carry their response schemas, as the other engine
-    writes them (`execution.outcome`): every door then checks answers alike."""
-    config = stores.graph_config(session.graph) if session is not None else None
-    pending = interrupts_of(snapshot, config)
-    if pending:
-        return {
-            "status": SessionStatus.INTERRUPTED,
-            "interrupts": pending,
-            "output": None,
-            "error": "",
-        }
-    if not snapshot.tasks and not snapshot.next:
-        return {
-            "status": SessionStatus.COMPLETED,
-            "interrupts": [],
-            "output": public_values(snapshot.values),
-            "error": "",
-        }
-    if breakpoints:  # stopped at an interrupt_before/after breakpoint: waits to go on
-        return {"status": SessionStatus.INTERRUPTED, "interrupts": [], "output": None, "error": ""}
-    return {
-        "status": SessionStatus.FAILED,
-        "interrupts": [],
-        "output": None,
-        "error": f"the graph stopped before the end (next: {', '.join(snapshot.next)})",
     }

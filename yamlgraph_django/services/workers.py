@@ -108,7 +108,7 @@ def workers_required() -> bool:
     required = app_settings.WORKER_REQUIRED
     if required is not None:
         return bool(required)
-    from yamlgraph_django.services.tasks import run_session
+    from yamlgraph_django.services.engine import run_session
 
     return type(run_session.get_backend()).__name__ != "ImmediateBackend"
 

@@ -24,7 +24,7 @@ from yamlgraph_django.services import (
     resume_session,
     start_session,
 )
-from yamlgraph_django.services.tasks import run_session
+from yamlgraph_django.services.engine import run_session
 
 pytestmark = pytest.mark.django_db
 

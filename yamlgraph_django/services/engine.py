@@ -1,0 +1,837 @@
+"""The engine: the one place that claims a session, runs its graph, records where it
+stopped and ends a run, for every door (API, admin, commands, `/lg/`, tasks).
+
+Doors parse a request and present the result; `lifecycle` (sessions) and `thread_runs`
+(LangGraph-protocol threads) check what is asked and claim the row through
+`Session.objects`; everything from there is here:
+
+- `execute` runs a planned invocation (`Plan`) of a claimed session, `stream_run` a
+  prepared protocol run (`PreparedRun`), yielding its LangGraph parts;
+- `outcome` is the one reading of where a graph stopped, `record` the one writer of a
+  run's end (Run row first, then the session under its lease, then questions, the
+  event log's `end` and the next queued run), `fail`/`end_after_outage` the failure
+  and outage endings;
+- `to_payload`/`from_payload` turn either kind of run into the JSON argument of the one
+  Django task, `run_session`, which a worker executes.
+
+No database transaction is held while a graph runs: a run can take minutes (LLM calls)
+and must not lock rows or, on SQLite, the whole database. The snapshot read after the
+run is the one the rows are written from and the one the caller gets back, so a run
+costs one checkpoint read beyond LangGraph's own.
+
+Django 6 ships the Tasks framework as `django.tasks`; on Django 5.2 the `django-tasks`
+backport provides the same API. Which backend runs the task is the project's TASKS
+setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connections, transaction
+from django.utils import timezone
+from langgraph.types import Command
+
+from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import (
+    CheckpointerUnavailable,
+    SessionBusy,
+    SessionNotFound,
+    SessionNotResumable,
+)
+from yamlgraph_django.extras import require_task_backends
+from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
+from yamlgraph_django.services import questions, stores
+from yamlgraph_django.services.run_events import (
+    CANCEL_REQUESTED,
+    END,
+    STOPPED,
+    STREAM_MODES,
+    Publisher,
+    graph_parts,
+    stream_graph,
+)
+from yamlgraph_django.services.run_queue import run_ended
+from yamlgraph_django.services.snapshots import (
+    interrupts_of,
+    is_finished,
+    json_safe,
+    public_values,
+    state_of,
+    thread_config,
+)
+from yamlgraph_django.services.stores import get_app, graph_config, store_errors
+
+try:  # Django >= 6.0
+    from django.tasks import task
+except ImportError:  # Django 5.2: the backport
+    from django_tasks import task
+
+logger = logging.getLogger("yamlgraph_django.services")
+
+# @task() looks up the TASKS backend now: a backend whose extra is missing (RQ) gets the
+# pip line that installs it instead of a bare "No module named ...".
+require_task_backends()
+
+#: Why a session whose run was stopped for another (multitask "interrupt") is not done.
+STOPPED_ERROR = "the run was stopped before the end to make way for another; resume to continue"
+
+#: How far back a failed session looks for the last question to answer again.
+REWIND_SEARCH_LIMIT = 200
+
+#: A planned graph invocation, JSON-safe so it can travel as a task argument:
+#: {"kind": "input", "input": {...}}   first run (or a start that failed before any checkpoint)
+#: {"kind": "continue"}                retry a failed run from its last checkpoint
+#: {"kind": "resume", "resume": {interrupt_id: value}}
+#: {"kind": "rewind", "checkpoint_id": ..., "answers": {interrupt_id: value}}
+#:     answer again a question whose earlier answer made the graph fail
+Plan = dict[str, Any]
+
+#: Each step's checkpoint is saved before the next step starts. LangGraph's default
+#: ("async") saves it while the next step runs, which (a) can lose a finished step on a
+#: crash, and (b) lets a step's writes reach the store before its checkpoint: the Redis
+#: saver then records the checkpoint as having no writes and a pending interrupt
+#: vanishes from the session (seen intermittently under load).
+DURABILITY = "sync"
+
+
+def describe_error(exc: BaseException) -> str:
+    """The text stored in `Session.error`: what a person needs to fix the graph or input."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def finish_run(run_id: int, status: str, error: str = "") -> None:
+    """End a run row once (`Run.objects.end`): a run that ended already keeps its outcome."""
+    Run.objects.end(run_id, status, error)
+
+
+def last_question(app: Any, session: Session) -> Any:
+    """The newest checkpoint at which the session waited for an answer, or None."""
+    history = app.get_state_history(thread_config(session), limit=REWIND_SEARCH_LIMIT)
+    for snapshot in history:
+        if snapshot.interrupts:
+            return snapshot
+    return None
+
+
+def invoke(app: Any, session: Session, plan: Plan, publisher: Publisher) -> str | None:
+    """Carry out a plan on the session's thread (see `Plan`), publishing its stream;
+    returns the stop request that ended it early, if any."""
+    cfg = thread_config(session)
+    kind = plan["kind"]
+    if kind == "input":
+        return run_graph(app, plan["input"], cfg, publisher)
+    if kind == "continue":
+        return run_graph(app, None, cfg, publisher)
+    if kind == "resume":
+        return run_graph(app, Command(resume=plan["resume"]), cfg, publisher)
+    if kind == "rewind":
+        return rewind(app, session, plan["checkpoint_id"], plan["answers"], publisher)
+    raise ValueError(f"unknown run plan {kind!r}")  # pragma: no cover - plans are ours
+
+
+def run_graph(app: Any, graph_input: Any, cfg: dict[str, Any], publisher: Publisher) -> str | None:
+    return stream_graph(app, graph_input, cfg, publisher, durability=DURABILITY)
+
+
+def rewind(
+    app: Any,
+    session: Session,
+    checkpoint_id: str,
+    answers: dict[str, Any],
+    publisher: Publisher,
+) -> str | None:
+    """Answer again the questions pending at `checkpoint_id`.
+
+    Resuming that checkpoint directly would replay the earlier answer (LangGraph keeps
+    the interrupt node's finished writes). A fork without those writes (update_state
+    with no values) asks the same questions again, under new ids, which are matched to
+    the old ones by node and position.
+    """
+    target = app.get_state(thread_config(session, checkpoint_id))
+    old = [
+        (task.name, index, interrupt.id)
+        for task in target.tasks
+        for index, interrupt in enumerate(task.interrupts)
+    ]
+    app.update_state(target.config, None)
+    stop = run_graph(app, None, thread_config(session), publisher)
+    if stop is not None:
+        return stop
+    fresh = app.get_state(thread_config(session))
+    new_ids = {
+        (task.name, index): interrupt.id
+        for task in fresh.tasks
+        for index, interrupt in enumerate(task.interrupts)
+    }
+    resume = {
+        new_ids[(name, index)]: answers[old_id]
+        for name, index, old_id in old
+        if old_id in answers and (name, index) in new_ids
+    }
+    if resume:
+        return run_graph(app, Command(resume=resume), thread_config(session), publisher)
+    return None
+
+
+class Heartbeat:
+    """Renews a running session's lease from a side thread while its graph runs, so a
+    run may take longer than LEASE_SECONDS and still never be presumed dead. Stops when
+    the run ends, or when the claim was lost (recovered, cancelled or deleted)."""
+
+    def __init__(self, session: Session, lease: dt.datetime) -> None:
+        self.session, self.lease = session, lease
+        self.done = threading.Event()
+        seconds = float(app_settings.LEASE_SECONDS)
+        self.interval = seconds / 3
+        self.thread = threading.Thread(target=self.beat, name="yamlgraph-heartbeat", daemon=True)
+
+    def beat(self) -> None:
+        try:
+            while not self.done.wait(self.interval):
+                renewed = Session.objects.renew(self.session, self.lease)
+                if renewed is None:
+                    return
+                self.lease = renewed
+        except Exception:  # a heartbeat that fails leaves the lease to expire: logged only
+            logger.warning("lease renewal of session %s failed", self.session.pk, exc_info=True)
+        finally:
+            connections.close_all()
+
+    def __enter__(self) -> Heartbeat:
+        if self.interval > 0:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+def execute(
+    session: Session,
+    run: Run,
+    app: Any,
+    plan: Plan,
+    *,
+    lease: dt.datetime,
+    restore: str | None,
+    in_task: bool = False,
+) -> dict[str, Any] | None:
+    """Run the graph for a claimed session, record the outcome, return the new state;
+    then the session's next queued run (multitask "enqueue") may start.
+
+    A storage outage undoes the claim (`restore` is the status to go back to; None
+    means this was the start, whose rows are removed) and raises CheckpointerUnavailable;
+    inside a task, where nobody would see the 503, it marks the session failed instead.
+    Any other exception is the graph's: the session becomes `failed`, resumable, and
+    None is returned (the caller reads the state if it wants it).
+    """
+    try:
+        return run_plan(session, run, app, plan, lease, restore, in_task)
+    finally:
+        run_ended(session)
+
+
+def run_plan(
+    session: Session, run: Run, app: Any, plan: Plan, lease: Any, restore: Any, in_task: bool
+) -> dict[str, Any] | None:
+    """`execute`'s body: run, then record where the graph stopped."""
+    heartbeat = Heartbeat(session, lease)
+    publisher = Publisher(session.pk, run.pk, on_worker=in_task)
+    publisher.publish("metadata", {"run_id": run.pk, "session_id": str(session.pk)})
+    try:
+        with heartbeat, store_errors():
+            if app is None:  # the store was down when the caller opened it
+                app = get_app(session.graph)
+            stop = invoke(app, session, plan, publisher)
+            snapshot = app.get_state(thread_config(session))
+    except CheckpointerUnavailable as exc:
+        if not in_task:
+            end_after_outage(session, run, heartbeat.lease, exc, restore, publisher)
+            raise
+        publish_error(publisher, exc)
+        fail(session, run, app, heartbeat.lease, f"{describe_error(exc)}; resume to retry")
+        publish_end(publisher, session.status)
+        return None
+    except Exception as exc:
+        logger.info("session %s failed: %s", session.pk, describe_error(exc), exc_info=True)
+        publish_error(publisher, exc)
+        fail(session, run, app, heartbeat.lease, describe_error(exc))
+        publish_end(publisher, session.status)
+        return None
+    lease = heartbeat.lease  # the token of our claim, as last renewed
+
+    if stop == CANCEL_REQUESTED:
+        fields = cancelled_fields()
+        ending = (RunStatus.CANCELLED, "cancelled while it ran")
+    else:
+        fields = outcome(snapshot, session, app=app, stuck_error=STOPPED_ERROR if stop else None)
+        if stop:
+            ending = (RunStatus.CANCELLED, "stopped at a step boundary for another run")
+        else:
+            ending = (RunStatus.SUCCEEDED, "")
+    written = record(session, run, lease, fields, ending, snapshot=snapshot, publisher=publisher)
+    return state_of(graph_config(session.graph), snapshot) if written else None
+
+
+def record(
+    session: Session,
+    run: Run,
+    lease: dt.datetime,
+    fields: dict[str, Any],
+    ending: tuple[str, str],
+    *,
+    snapshot: Any = None,
+    publisher: Publisher | None = None,
+) -> bool:
+    """The one writer of a run's end, whichever door started it: the Run row (`ending`:
+    its status and error), the session's `fields` if our claim (`lease`) still stands,
+    the question rows, then the log's `end`. False when the session was recovered,
+    cancelled or deleted meanwhile: the instance then shows what the row says.
+
+    The run row first, with no transaction: a crash between the two writes leaves the
+    session running under its lease, which recovery settles from the checkpoint.
+    """
+    Run.objects.end(run.pk, *ending)
+    written = Session.objects.finish(session, lease, **fields)
+    if written:
+        questions.record_outcome(session, run=run, snapshot=snapshot)
+    else:
+        refresh(session)
+    if publisher is not None:
+        publish_end(publisher, session.status)
+    return written
+
+
+def end_after_outage(
+    session: Session,
+    run: Run,
+    lease: dt.datetime,
+    exc: CheckpointerUnavailable,
+    restore: str | None,
+    publisher: Publisher | None,
+) -> None:
+    """The one outage ending of a run someone is waiting for: the session goes back to
+    where it was before the claim (`restore`; None removes a start that stored nothing
+    else), never `failed`, since the same run works once the store is back; the Run row
+    records the outage and the log says so."""
+    Run.objects.end(run.pk, RunStatus.FAILED, describe_error(exc))
+    if restore is None:
+        Session.objects.filter(pk=session.pk, lease_expires_at=lease).delete()
+    else:
+        Session.objects.release(session, lease, restore)
+    if publisher is not None:
+        publisher.publish("error", outage_part(exc))
+        publish_end(publisher, restore or "deleted")
+
+
+def outage_part(exc: CheckpointerUnavailable) -> dict[str, Any]:
+    """The `error` part that ends a stream cut by a store outage (the session resumable)."""
+    return {"error": type(exc).__name__, "message": str(exc.detail)}
+
+
+def publish_error(publisher: Publisher, exc: BaseException) -> None:
+    publisher.publish("error", {"error": type(exc).__name__, "message": str(exc)})
+
+
+def publish_end(publisher: Publisher, status: str) -> None:
+    """Close the run's part of the log, after its rows are written: a reader who sees
+    `end` and reads the session sees where the run left it."""
+    publisher.publish(END, {"run_id": publisher.run_id, "status": str(status)}, flush=True)
+
+
+def cancelled_fields() -> dict[str, Any]:
+    return {"status": SessionStatus.CANCELLED, "interrupts": [], "output": None, "error": ""}
+
+
+def refresh(session: Session) -> None:
+    """Reload a row that changed under a run (it may be gone: then it stays as it was)."""
+    try:
+        session.refresh_from_db()
+    except Session.DoesNotExist:
+        logger.info("session %s was deleted while it ran", session.pk)
+
+
+def fail(session: Session, run: Run, app: Any, lease: dt.datetime, error: str) -> None:
+    """Record a failed run: the session keeps its last question, so it stays resumable."""
+    fields = failed_fields(app, session, error)
+    record(session, run, lease, fields, (RunStatus.FAILED, error))
+
+
+def failed_fields(app: Any, session: Session, error: str) -> dict[str, Any]:
+    """Session fields of a failed run: its last question stays answerable."""
+    interrupts = answerable(app, session) if app is not None else []
+    return {
+        "status": SessionStatus.FAILED,
+        "error": error,
+        "interrupts": interrupts,
+        "output": None,
+    }
+
+
+def outcome(
+    snapshot: Any,
+    session: Session,
+    *,
+    app: Any = None,
+    breakpoints: bool = False,
+    stuck_error: str | None = None,
+) -> dict[str, Any]:
+    """Session fields for where the graph stopped: waiting, finished, or stuck; the one
+    reading of a checkpoint for every door, recovery and state update.
+
+    The pending questions come from `snapshot`, the checkpoint the row describes, with
+    their response schemas (every door then checks answers alike). With `breakpoints`
+    (a protocol run's interrupt_before/after) a graph stopped before the end waits to
+    go on; otherwise it fails with `stuck_error`, by default a message naming the nodes
+    it stopped before, and (given `app`) its last question stays answerable.
+    """
+    pending = interrupts_of(snapshot, graph_config(session.graph))
+    if pending:
+        return {
+            "status": SessionStatus.INTERRUPTED,
+            "interrupts": pending,
+            "output": None,
+            "error": "",
+        }
+    if is_finished(snapshot):
+        return {
+            "status": SessionStatus.COMPLETED,
+            "interrupts": [],
+            "output": public_values(snapshot.values),
+            "error": "",
+        }
+    if breakpoints:
+        return {"status": SessionStatus.INTERRUPTED, "interrupts": [], "output": None, "error": ""}
+    if stuck_error is None:
+        stuck_error = (
+            f"the graph stopped before the end (next: {', '.join(snapshot.next) or '?'}); "
+            "resume to retry"
+        )
+    return failed_fields(app, session, stuck_error)
+
+
+def answerable(app: Any, session: Session) -> list[dict[str, Any]]:
+    """For a failed session: the last question, which a resume with a value answers again."""
+    try:
+        snapshot = last_question(app, session)
+    except Exception:
+        logger.warning("cannot read the history of session %s", session.pk, exc_info=True)
+        return []
+    return interrupts_of(snapshot, graph_config(session.graph)) if snapshot is not None else []
+
+
+# ------------------------------------------------------------ protocol runs
+
+#: LangGraph stream modes a run can produce; the others a client asks for stay silent.
+NATIVE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints", "debug")
+#: What a run nobody watches (a worker's) logs: every mode a client may join it with.
+JOINABLE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints")
+
+
+@dataclass
+class RunRequest:
+    """What a protocol run asks for (the documented keys the service acts on)."""
+
+    graph_name: str
+    input: Any = None
+    command: Mapping[str, Any] | None = None
+    checkpoint_id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    config: Mapping[str, Any] | None = None
+    stream_modes: list[str] = field(default_factory=lambda: ["values"])
+    interrupt_before: Any = None
+    interrupt_after: Any = None
+    on_disconnect: str = "cancel"
+    assistant_id: str | None = None
+
+
+@dataclass
+class PreparedRun:
+    """A claimed thread with its Run row, ready to execute (see `stream_run`)."""
+
+    session: Session
+    run: Run
+    request: RunRequest
+    lease: dt.datetime
+    previous: str
+    graph_input: Any
+    config: dict[str, Any]
+    run_id: str = ""
+
+
+def stream_run(
+    prepared: PreparedRun, *, each: bool = True, log_all: bool = False
+) -> Iterator[tuple[str, Any, str | None]]:
+    """Run the graph and yield (mode, JSON-safe chunk, event log id) for the modes asked.
+
+    The first part is ("metadata", {"run_id", "attempt"}). Modes: LangGraph's own (`values` with `__interrupt__`, `updates`, `messages` token
+    chunks as [chunk, metadata], `custom`, `tasks`, `checkpoints`, `debug`); a graph error
+    is one ("error", {"error", "message"}) at the end. Every part also goes to the event
+    log (which `join` replays), closed by our `end`. The outcome is recorded on the rows
+    however the stream ends: closing the generator (a client gone) stops the graph at
+    the next step, unless the request said `on_disconnect: "continue"`. The session's
+    lease is renewed while it runs. `log_all` (a worker's run) logs every joinable mode,
+    whatever was asked, so a client joining later gets the mode it asks for.
+    """
+    session, request = prepared.session, prepared.request
+    asked = list(dict.fromkeys(request.stream_modes or ["values"]))
+    wanted = set(asked) | ({"messages"} if "messages-tuple" in asked else set())
+    if "messages" in asked and "messages-tuple" not in asked:
+        wanted.discard("messages")  # langgraph-api's message mode: MAY
+    logged = JOINABLE_MODES if log_all else STREAM_MODES
+    modes = tuple(dict.fromkeys([*logged, *(m for m in asked if m in NATIVE_MODES)]))
+    error: BaseException | None = None
+    closed = False
+    stopped = False
+    breakpoints = bool(request.interrupt_before or request.interrupt_after)
+    on_worker = prepared.run.status == RunStatus.QUEUED  # prepared for a worker
+    # `each`: every part is logged at once, for a stream that hands out the log's ids;
+    # else in batches (a step at a time), as the other runs do: a short run, one INSERT.
+    publisher = Publisher(session.pk, prepared.run.pk, each=each, on_worker=on_worker)
+    try:
+        with stores.store_errors():
+            app = stores.get_app(session.graph)
+    except CheckpointerUnavailable as exc:
+        release_after_outage(prepared, exc, publisher)
+        yield "error", outage_part(exc), None
+        return
+    heartbeat = Heartbeat(session, prepared.lease)
+    parts = graph_parts(
+        app,
+        prepared.graph_input,
+        prepared.config,
+        publisher,
+        durability=DURABILITY,
+        modes=modes,
+        interrupt_before=request.interrupt_before,
+        interrupt_after=request.interrupt_after,
+    )
+    try:
+        with heartbeat:
+            # First, inside the try: a client gone before any graph step still records.
+            publisher.publish(MODES_EVENT, sorted(wanted))  # what a rejoin sends again
+            ids = publisher.publish("metadata", {"run_id": prepared.run_id, "attempt": 1})
+            yield "metadata", {"run_id": prepared.run_id, "attempt": 1}, first(ids)
+            for mode, data, ids in parts:
+                if mode == STOPPED:
+                    stopped = True
+                    parts.close()  # cooperative stop: the checkpoints so far stay
+                    break
+                if closed or mode not in wanted:
+                    continue  # on_disconnect "continue": run to the end, nobody listens
+                try:
+                    yield mode, data, first(ids)
+                except GeneratorExit:
+                    if request.on_disconnect != "continue":
+                        raise
+                    closed = True
+    except GeneratorExit:
+        parts.close()
+        prepared.lease = heartbeat.lease
+        record_prepared(prepared, app, None, breakpoints, cancelled=True, publisher=publisher)
+        raise
+    except Exception as exc:
+        prepared.lease = heartbeat.lease
+        if stores.is_outage(exc):  # not the graph's fault: the thread stays as it was
+            outage = stores.unavailable(exc)
+            release_after_outage(prepared, outage, publisher)
+            if not closed:
+                yield "error", outage_part(outage), None
+            return
+        logger.info("run %s failed: %s", prepared.run_id, exc, exc_info=True)
+        error = exc
+    prepared.lease = heartbeat.lease
+    error_ids: list[str] = []
+    if error is not None:
+        data = {"error": type(error).__name__, "message": str(error)}
+        error_ids = publisher.publish("error", data, flush=True)
+    record_prepared(prepared, app, error, breakpoints, cancelled=stopped, publisher=publisher)
+    if error is not None and not closed:
+        yield "error", {"error": type(error).__name__, "message": str(error)}, first(error_ids)
+
+
+#: The logged (not streamed) part that records which modes the run's client asked for.
+MODES_EVENT = "__modes__"
+
+
+def first(ids: list[str]) -> str | None:
+    return ids[0] if ids else None
+
+
+def record_prepared(
+    prepared: PreparedRun,
+    app: Any,
+    error: BaseException | None,
+    breakpoints: bool,
+    *,
+    cancelled: bool = False,
+    publisher: Publisher | None = None,
+) -> None:
+    """Write where a protocol run stopped (through `record`, as every run). A run
+    `cancelled` because its client went away keeps its checkpoints (the thread resumes
+    from them); its row reads "cancelled" (the protocol's `interrupted`)."""
+    session, run = prepared.session, prepared.run
+    snapshot = None
+    try:
+        with stores.store_errors():
+            snapshot = app.get_state(thread_config(session))
+    except CheckpointerUnavailable as exc:  # the store went away at the run's end
+        release_after_outage(prepared, exc, publisher)
+        return
+    if error is not None:  # the last question stays answerable, on every door
+        fields = failed_fields(app, session, describe_error(error))
+        ending = (RunStatus.FAILED, fields["error"])
+    else:
+        stuck = None
+        if cancelled:
+            stuck = "the run was stopped before the end (cancelled, or its client left); run again to continue"
+        fields = outcome(snapshot, session, breakpoints=breakpoints, stuck_error=stuck)
+        if cancelled:
+            ending = (RunStatus.CANCELLED, "stopped before the end")
+        else:
+            ending = (RunStatus.SUCCEEDED, "")
+    record(session, run, prepared.lease, fields, ending, snapshot=snapshot, publisher=publisher)
+    run_ended(session)
+
+
+def release_after_outage(
+    prepared: PreparedRun, exc: CheckpointerUnavailable, publisher: Publisher | None
+) -> None:
+    """A store outage ended a protocol run: `end_after_outage` (the thread as it was
+    before the claim), then the next queued run may start."""
+    end_after_outage(
+        prepared.session, prepared.run, prepared.lease, exc, prepared.previous, publisher
+    )
+    run_ended(prepared.session)
+
+
+def wait_run(prepared: PreparedRun) -> dict[str, Any]:
+    """Run to the end or the next interrupt; the final values, with `__interrupt__`
+    when it stopped at one, or `{"__error__": {...}}` when the graph raised.
+    A store outage raises CheckpointerUnavailable (503), the thread as it was."""
+    prepared.request.stream_modes = ["values"]
+    last: Any = {}
+    for mode, chunk, _id in stream_run(prepared, each=False):
+        if mode == "error":
+            if chunk.get("error") == CheckpointerUnavailable.__name__:
+                raise CheckpointerUnavailable(chunk["message"])
+            return {"__error__": chunk}
+        if mode == "values":
+            last = chunk
+    return last if isinstance(last, dict) else {"__value__": last}
+
+
+# --------------------------------------------------------------------- the task
+
+#: Plan key of a run someone watches in this process (a start or resume with "stream":
+#: true): a store outage then puts the session back as it was (plan["restore"]; None
+#: removes a start), as in a request, instead of failing it as a worker does.
+WATCHED = "watched"
+
+
+@task()
+def run_session(payload: dict[str, Any]) -> str:
+    """The one background task: run a queued start or resume of a session (a `Plan`)
+    or a prepared protocol run (see `to_payload`); returns how it ended."""
+    if "plan" in payload:
+        return run_queued(payload["session"], payload["run"], payload["plan"])
+    prepared = from_payload(payload)
+    if prepared is None:
+        return "deleted"
+    run_prepared_in_background(prepared)
+    return "done"
+
+
+def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
+    """Execute a run enqueued by `start_session`/`resume_session` (the task's body).
+
+    Never raises for graph errors or outages: those are recorded on the session, which
+    stays resumable, because a task backend's retry would not know how to undo a
+    half-finished run.
+    """
+    try:
+        session = Session.objects.select_related("graph").get(pk=session_id)
+    except Session.DoesNotExist:
+        logger.warning("queued run %s: session %s no longer exists", run_id, session_id)
+        return "deleted"
+    if session.status != SessionStatus.PENDING:
+        finish_run(run_id, RunStatus.FAILED, f"not run: the session was {session.status}")
+        return str(session.status)
+    watched = bool(plan.get(WATCHED))
+    try:
+        with store_errors():
+            app = get_app(session.graph)
+    except CheckpointerUnavailable as exc:
+        if not watched:  # nobody would see a 503: the session fails, resumable
+            fail_queued(session_id, run_id, exc, prefix="", renew_expiry=True)
+            return SessionStatus.FAILED
+        app = None  # claimed below, then put back as it was by `execute`
+    except Exception as exc:  # the graph is broken
+        fail_queued(session_id, run_id, exc, prefix="", renew_expiry=True)
+        return SessionStatus.FAILED
+    try:
+        lease = Session.objects.claim(session, action="run")
+    except (SessionBusy, SessionNotResumable, SessionNotFound) as exc:
+        finish_run(run_id, RunStatus.FAILED, f"not run: {exc.detail}")
+        return "skipped"
+    if not Run.objects.begin(run_id):  # cancelled while it waited for a worker
+        Session.objects.release(session, lease, SessionStatus.PENDING)
+        return "skipped"
+    run = Run(pk=run_id, session=session)
+    try:
+        execute(
+            session, run, app, plan, lease=lease, restore=plan.get("restore"), in_task=not watched
+        )
+    except CheckpointerUnavailable:  # watched: put back as it was, the stream told why
+        return "unavailable"
+    return str(session.status)
+
+
+def enqueue_on_commit(session: Session, run: Run, plan: Plan, *, in_thread: bool = False) -> None:
+    """Enqueue after commit, so a worker never looks for rows it cannot see yet.
+
+    `in_thread` runs it in a thread of this process instead (a request that streams the
+    run's events to its caller).
+    """
+    session_id, run_id = str(session.pk), run.pk
+
+    def enqueue() -> None:
+        if in_thread:
+            start_thread(run_queued, session_id, run_id, plan)
+            return
+        try:
+            enqueue_task(to_payload(session, run, plan))
+        except Exception as exc:
+            logger.exception("could not enqueue run %s of session %s", run_id, session_id)
+            fail_queued(session_id, run_id, exc, prefix="could not enqueue the run: ")
+
+    transaction.on_commit(enqueue)
+
+
+def start_thread(target: Any, *args: Any) -> threading.Thread:
+    """Run `target(*args)` in a daemon thread that closes its database connections."""
+
+    def body() -> None:
+        try:
+            target(*args)
+        except Exception:
+            logger.exception("run in thread failed")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=body, name="yamlgraph-run", daemon=True)
+    thread.start()
+    return thread
+
+
+def fail_queued(
+    session_id: Any, run_id: int, exc: Exception, *, prefix: str, renew_expiry: bool = False
+) -> None:
+    """A queued run that cannot start: the session, if still pending, fails (resumable),
+    and so does the run. `renew_expiry` restarts the session's time to live."""
+    Session.objects.fail_pending(
+        session_id, f"{prefix}{describe_error(exc)}; resume to retry", renew_expiry=renew_expiry
+    )
+    finish_run(run_id, RunStatus.FAILED, describe_error(exc))
+
+
+def enqueue_prepared(prepared: PreparedRun, *, delay: float = 0.0) -> None:
+    """Hand a run prepared with `background=True` to a worker (Django Tasks), once the
+    rows it needs are committed; `delay` seconds later where the backend can defer."""
+    payload = to_payload(prepared.session, prepared.run, prepared)
+
+    def enqueue() -> None:
+        try:
+            enqueue_task(payload, delay=delay)
+        except Exception as exc:
+            logger.exception("could not enqueue run %s", prepared.run_id)
+            error = ValueError(f"could not enqueue the run: {exc}")
+            record_prepared(prepared, stores.get_app(prepared.session.graph), error, False)
+
+    transaction.on_commit(enqueue)
+
+
+def enqueue_task(payload: dict[str, Any], *, delay: float = 0.0) -> None:
+    """Hand a payload to the task backend; `delay` seconds later where it can defer."""
+    job = run_session
+    if delay and job.get_backend().supports_defer:
+        job = job.using(run_after=timezone.now() + dt.timedelta(seconds=delay))
+    job.enqueue(payload)
+
+
+def to_payload(session: Session, run: Run, work: Plan | PreparedRun) -> dict[str, Any]:
+    """A run as the JSON argument of `run_session`: the session and Run ids, and either
+    the `Plan` of a session run or a prepared protocol run (its request, claim token,
+    graph input and config)."""
+    payload: dict[str, Any] = {"session": str(session.pk), "run": run.pk}
+    if not isinstance(work, PreparedRun):
+        payload["plan"] = work
+        return payload
+    graph_input: Any = work.graph_input
+    if isinstance(graph_input, Command):
+        goto = graph_input.goto
+        graph_input = {
+            "__command__": {
+                "resume": graph_input.resume,
+                "update": graph_input.update,
+                "goto": list(goto) if isinstance(goto, list | tuple) else goto,
+            }
+        }
+    payload["prepared"] = {
+        "request": json_safe(dataclasses.asdict(work.request)),
+        "lease": work.lease.isoformat(),
+        "previous": work.previous,
+        "input": json_safe(graph_input),
+        "config": json_safe(work.config),
+        "run_id": work.run_id,
+    }
+    return payload
+
+
+def from_payload(payload: Mapping[str, Any]) -> PreparedRun | None:
+    """The prepared protocol run a payload describes, or None if its thread or run is
+    gone (a session run's payload is read by `run_queued`)."""
+    session = Session.objects.select_related("graph").filter(pk=payload["session"]).first()
+    run = Run.objects.filter(pk=payload["run"]).first()
+    if session is None or run is None:
+        return None
+    prepared = payload["prepared"]
+    graph_input = prepared["input"]
+    if isinstance(graph_input, Mapping) and "__command__" in graph_input:
+        command = graph_input["__command__"]
+        graph_input = Command(
+            resume=command.get("resume"),
+            update=command.get("update"),
+            goto=command.get("goto") or (),
+        )
+    return PreparedRun(
+        session=session,
+        run=run,
+        request=RunRequest(**prepared["request"]),
+        lease=dt.datetime.fromisoformat(prepared["lease"]),
+        previous=prepared["previous"],
+        graph_input=graph_input,
+        config=dict(prepared["config"]),
+        run_id=prepared["run_id"],
+    )
+
+
+def run_prepared_in_background(prepared: PreparedRun) -> None:
+    """Execute a run prepared with `background=True` to its end, nobody listening (its
+    parts go to the event log, which `join` and joined streams read)."""
+    if not Run.objects.begin(
+        prepared.run.pk
+    ):  # cancelled while it waited: the thread was released then
+        return
+    for _part in stream_run(prepared, each=False, log_all=True):
+        pass
