@@ -273,12 +273,12 @@ def child(database: str, count: int, directory: str) -> None:
             {"type": "sqlite", "path": f"{directory}/scale-cp.sqlite3"},
         )
     else:
-        from bench.http import ensure_database, postgres_url
+        from bench.http import fresh_database, postgres_url
 
         server = postgres_url()
         assert server, "no Postgres"
-        meta = ensure_database(server, "yamlgraph_bench_scale")
-        checkpoints = ensure_database(server, "yamlgraph_bench_scale_cp")
+        meta = fresh_database(server, "yg_bench_scale")
+        checkpoints = fresh_database(server, "yg_bench_scale_cp")
         setup(meta, {"type": "postgres", "url": checkpoints})
     measure(database, count)
 

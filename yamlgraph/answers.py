@@ -287,38 +287,47 @@ def question_as_text(value: Any, schema: Mapping[str, Any] | None = None) -> str
     return "\n".join(lines)
 
 
-def inbox_view(node: str, value: Any, review: Mapping[str, Any] | None = None) -> list[dict]:
-    """A question as agent-inbox's `HumanInterrupt` list: a review as its action with the
-    allowed buttons, any other question as a `response` action (Respond only, no Ignore)."""
-    from yamlgraph.review import DECISIONS
+#: The action name of a plain question's agent-inbox card (its title reads "Question").
+INBOX_QUESTION_ACTION = "question"
 
-    if review is not None:
-        allowed = set(review.get("allowed") or DECISIONS)
-        request = (value.get("action_requests") or [{}])[0] if isinstance(value, Mapping) else {}
-        return [
-            {
-                "action_request": {"action": review.get("action"), "args": review.get("args")},
-                "config": {
-                    "allow_accept": "approve" in allowed,
-                    "allow_edit": "edit" in allowed,
-                    "allow_respond": "reject" in allowed,
-                    "allow_ignore": "reject" in allowed,
-                },
-                "description": request.get("description", ""),
-            }
-        ]
-    return [
-        {
-            "action_request": {"action": node, "args": {}},
-            "config": {
-                "allow_accept": False,
-                "allow_edit": False,
-                "allow_respond": True,
-                "allow_ignore": False,
-            },
-            "description": question_sentence(value),
-        }
-    ]
+
+def inbox_card(value: Any, schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A plain question as agent-inbox's `HumanInterrupt` card ({action_request, config,
+    description}): Respond only, so its answer box answers the question and no Ignore or
+    Accept button is offered as one. {} for a review question (agent-inbox reads the
+    HITL shape itself) and for a question already in agent-inbox's shape.
+
+    /lg/ puts the card's keys next to `value` in each interrupt dict, where agent-inbox
+    reads a card when the value is not one."""
+    from yamlgraph.review import review_of
+
+    if review_of(value) is not None or _is_inbox_card(value):
+        return {}
+    facts: dict[str, Any] = {}
+    if isinstance(value, Mapping):
+        sentence_key = next((k for k in QUESTION_KEYS if isinstance(value.get(k), str)), None)
+        facts = {k: v for k, v in value.items() if k not in (sentence_key, "choices")}
+    description = question_sentence(value)
+    choices = (schema or {}).get("enum") or response_schema(None, value).get("enum") or []
+    if choices:
+        shown = ", ".join(c if isinstance(c, str) else json.dumps(c) for c in choices)
+        description += f"\n\nAnswer with one of: {shown}"
+    return {
+        "action_request": {"action": INBOX_QUESTION_ACTION, "args": facts},
+        "config": {
+            "allow_accept": False,
+            "allow_edit": False,
+            "allow_respond": True,
+            "allow_ignore": False,
+        },
+        "description": description,
+    }
+
+
+def _is_inbox_card(value: Any) -> bool:
+    """Is `value` already agent-inbox's `HumanInterrupt` (or a list of them)?"""
+    first = value[0] if isinstance(value, list) and value else value
+    return isinstance(first, Mapping) and "action_request" in first and "config" in first
 
 
 def pick_choice(text: str, schema: Mapping[str, Any] | None) -> Any:

@@ -122,6 +122,8 @@ def decision_of(review: Mapping[str, Any], value: Any) -> tuple[dict[str, Any] |
         if len(decisions) != 1:
             return None, f"one decision expected (one action is reviewed), got {len(decisions)}"
         value = decisions[0]
+        if _is_inbox_decision(value):  # agent-inbox's buttons as HITL decisions
+            value = _from_inbox(value, original)
     elif is_inbox_answer(value, any_type=True):
         if len(value) != 1:
             return None, f"one answer expected (one action is reviewed), got {len(value)}"
@@ -149,18 +151,30 @@ def decision_of(review: Mapping[str, Any], value: Any) -> tuple[dict[str, Any] |
     return {"type": kind, "args": args, "message": message}, None
 
 
+def _is_inbox_decision(value: Any) -> bool:
+    """A decision as agent-inbox sends it to a HITL question: its answer with the type
+    renamed (`{"type": "approve" | "reject" | "edit" | "ignore", "args": ...}`), where a
+    HITL decision has `message` or `edited_action` instead of `args`."""
+    return isinstance(value, Mapping) and "args" in value and set(value) <= {"type", "args"}
+
+
 def _from_inbox(answer: Mapping[str, Any], original: Any) -> Any:
-    """agent-inbox's answer as a HITL decision (what its buttons mean)."""
+    """agent-inbox's answer as a HITL decision (what its buttons mean); its `accept` and
+    `response` also come renamed `approve` and `reject`."""
     kind, args = answer.get("type"), answer.get("args")
-    if kind == "accept":
+    if kind in ("accept", "approve"):
         return {"type": "approve"}
     if kind == "ignore":
         return {"type": "reject"}
-    if kind == "response":
+    if kind in ("response", "reject"):
         return {"type": "reject", "message": args if isinstance(args, str) else None}
     if kind == "edit":
-        edited = args.get("args") if isinstance(args, Mapping) and "args" in args else args
-        return {"type": "edit", "edited_action": {"args": edited}}
+        edited: dict[str, Any] = {"args": args}
+        if isinstance(args, Mapping) and "args" in args:  # its action request, edited
+            edited = {"args": args["args"]}
+            if isinstance(args.get("action"), str):
+                edited["name"] = args["action"]
+        return {"type": "edit", "edited_action": edited}
     return {"type": kind}
 
 

@@ -31,6 +31,7 @@ class YamlgraphConfig(AppConfig):
             logging_context,
             metrics,
         )
+        from yamlgraph_django.api import authentication
         from yamlgraph_django.services import deadlines, notifications
 
         register_django_checkpointer()
@@ -39,6 +40,7 @@ class YamlgraphConfig(AppConfig):
         metrics.connect()
         logging_context.install()
         deadlines.connect()
+        authentication.connect_signals()
         _watch_graph_dirs_in_runserver()
         _hint_at_workers_in_runserver()
 

@@ -35,6 +35,12 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_ON_STARTUP": True,
     "ALLOW_ANONYMOUS": False,
     "MAX_REQUEST_BYTES": 256 * 1024,
+    # DRF tokens found are kept this long per process (at most TOKEN_CACHE_SIZE of them),
+    # so a request does not read its token and user again; saving or deleting a token or
+    # its user drops the entry at once in this process (other processes: within the TTL).
+    # 0 turns the cache off.
+    "TOKEN_CACHE_SECONDS": 30,
+    "TOKEN_CACHE_SIZE": 1024,
     # Event log of runs: None keeps it in the database (SessionEvent), a redis:// URL
     # in Redis Streams. Streams send a heartbeat comment every HEARTBEAT seconds.
     "EVENTS_URL": None,

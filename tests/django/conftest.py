@@ -59,10 +59,12 @@ def _fresh_process_caches() -> Iterator[None]:
     worker heartbeat through the one-second cache of `newest_heartbeat`."""
     from django.core.cache import cache
 
+    from yamlgraph_django.api.authentication import forget_tokens
     from yamlgraph_django.services import workers
 
     cache.clear()
     workers.forget()
+    forget_tokens()
     yield
 
 

@@ -274,20 +274,24 @@ def test_a_review_read_and_answered_at_a_terminal():
 
 
 def test_questions_as_agent_inbox_cards():
-    from yamlgraph.answers import inbox_view
+    from yamlgraph.answers import inbox_card
 
-    (plain,) = inbox_view("ask", "Your name?")
+    plain = inbox_card("Your name?")
     assert plain["description"] == "Your name?"
-    assert plain["config"] == {
+    assert plain["config"] == {  # Respond only: no button but the answer box answers
         "allow_accept": False,
         "allow_edit": False,
         "allow_respond": True,
         "allow_ignore": False,
     }
+    asked = {"question": "Approve?", "amount": 12, "choices": ["yes", "no"]}
+    card = inbox_card(asked)
+    assert card["action_request"] == {"action": "question", "args": {"amount": 12}}
+    assert card["description"] == "Approve?\n\nAnswer with one of: yes, no"
+    assert inbox_card("Size?", {"enum": ["s", "m"]})["description"].endswith("one of: s, m")
     payload = {
         "action_requests": [{"name": "send", "args": {"to": "bo"}, "description": "Send it?"}],
         "review_configs": [{"action_name": "send", "allowed_decisions": ["approve", "edit"]}],
     }
-    (card,) = inbox_view("confirm", payload, response_schema({}, payload)["review"])
-    assert card["action_request"] == {"action": "send", "args": {"to": "bo"}}
-    assert card["config"]["allow_edit"] and not card["config"]["allow_ignore"]
+    assert inbox_card(payload) == {}  # agent-inbox reads the HITL shape itself
+    assert inbox_card([plain]) == {}  # already a card

@@ -16,28 +16,28 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from rest_framework.authentication import (
-    BaseAuthentication,
-    SessionAuthentication,
-    TokenAuthentication,
-)
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.settings import api_settings
 
+from yamlgraph_django.api.authentication import CachedTokenAuthentication
 from yamlgraph_django.conf import app_settings
+from yamlgraph_django.exceptions import SessionNotFound
 from yamlgraph_django.models import Session
 from yamlgraph_django.services import rules
 
 
 def authenticators() -> list[BaseAuthentication]:
-    """The project's DRF authentication classes if it chose some, else token + session."""
+    """The project's DRF authentication classes if it chose some, else token (cached per
+    process, api.authentication) + session."""
     project = getattr(settings, "REST_FRAMEWORK", None) or {}
     if "DEFAULT_AUTHENTICATION_CLASSES" in project:
         return [cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
     classes: list[type[BaseAuthentication]] = []
     if apps.is_installed("rest_framework.authtoken"):
-        classes.append(TokenAuthentication)
+        classes.append(CachedTokenAuthentication)
     classes.append(SessionAuthentication)
     return [cls() for cls in classes]
 
@@ -58,3 +58,19 @@ def visible_sessions(user: Any, queryset: QuerySet[Session], *, listing: bool) -
     assignment rule: an assignee reads the session they must answer).
     """
     return rules.visible_sessions(user, queryset, listing=listing)
+
+
+def one_session(user: Any, session_id: Any) -> Session:
+    """The session `session_id` if `user` may see it, in one query with what the
+    answer shows (its graph and owner); SessionNotFound (404) otherwise, a malformed id
+    included. For detail routes: no list queryset, no filters, the rulebook's object
+    check instead (no query for the owner or, with the default access rule, staff)."""
+    try:
+        session = Session.objects.select_related("graph", "owner").get(
+            pk=session_id,
+            graph__isnull=False,  # LangGraph threads that have not run yet
+        )
+    except (Session.DoesNotExist, ValidationError, ValueError):
+        raise SessionNotFound() from None
+    rules.authorize_view(user, session)
+    return session

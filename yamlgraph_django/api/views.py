@@ -282,6 +282,11 @@ class SessionViewSet(
             listing=self.action == "list",
         )
 
+    def get_object(self) -> Session:
+        """The one session of a detail route, read once with what the permission and the
+        answer need: no list queryset and no filter backends (they are for the list)."""
+        return permissions.one_session(self.request.user, self.kwargs[self.lookup_field])
+
     def get_throttles(self) -> list[Any]:
         """Start and resume are rate-limited per user (THROTTLE_RATES; 429)."""
         if self.action == "create":

@@ -11,12 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication, get_authorization_header
+from rest_framework.authentication import get_authorization_header
 from rest_framework.request import Request
 
+from yamlgraph_django.api.authentication import CachedTokenAuthentication
 
-class ProtocolTokenAuthentication(TokenAuthentication):
-    """DRF's token authentication, also under the `Bearer` keyword and in `x-api-key`."""
+
+class ProtocolTokenAuthentication(CachedTokenAuthentication):
+    """DRF's token authentication (cached as the API's is), also under the `Bearer`
+    keyword and in `x-api-key`."""
 
     keywords = ("token", "bearer")
 

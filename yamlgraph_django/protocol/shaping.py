@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from yamlgraph.answers import inbox_card
 from yamlgraph_django.models import GraphDefinition, Run, RunStatus, Session, SessionStatus
 from yamlgraph_django.services import threads, workers
 
@@ -76,7 +77,11 @@ def thread(session: Session, state: dict[str, Any] | None = None) -> dict[str, A
         }
     else:
         values = session.output if session.output is not None else (session.input or None)
-        interrupts = {i["id"]: [i] for i in session.interrupts or [] if isinstance(i, dict)}
+        interrupts = {
+            i["id"]: [{**i, **inbox_card(i.get("value"), i.get("response_schema"))}]
+            for i in session.interrupts or []
+            if isinstance(i, dict)
+        }
     status = thread_status(session)
     return {
         "thread_id": session.thread_id,

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import connections, router
 
+from yamlgraph.answers import inbox_card
 from yamlgraph.graph_loader import DEFAULTS_NODE
 from yamlgraph_django import metrics, tracing
 from yamlgraph_django.conf import app_settings
@@ -44,7 +45,10 @@ END = "end"
 
 
 def interrupt_dict(interrupt: Any) -> dict[str, Any]:
-    return {"id": interrupt.id, "value": json_safe(interrupt.value)}
+    """An interrupt as LangGraph's clients read it, {id, value}, with a plain question's
+    agent-inbox card next to `value` (agent-inbox offers it as Respond only)."""
+    value = json_safe(interrupt.value)
+    return {"id": interrupt.id, "value": value, **inbox_card(value)}
 
 
 def public_values(values: Any) -> Any:

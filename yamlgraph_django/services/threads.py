@@ -21,9 +21,10 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -197,7 +198,10 @@ def create_thread(
     )
     session.thread_id = thread_id or str(session.id)
     try:
-        with transaction.atomic():
+        # One INSERT: a savepoint only inside a caller's transaction, which a failed
+        # statement would otherwise break (alone, a failed INSERT leaves nothing behind).
+        db = router.db_for_write(Session)
+        with transaction.atomic(using=db) if connections[db].in_atomic_block else nullcontext():
             session.save(force_insert=True)
     except IntegrityError:
         existing = Session.objects.filter(thread_id=session.thread_id).first()
@@ -207,6 +211,7 @@ def create_thread(
         if if_exists == "do_nothing":
             return existing, False
         raise ThreadExists(f"Thread {session.thread_id} exists already.") from None
+    session.has_active_run = False  # a new thread has no run (its status: no query)
     return session, True
 
 

@@ -126,3 +126,21 @@ def test_anonymous_access_when_the_project_allows_it(graphs, yamlgraph_settings,
     assert someone_elses.status_code == 404
     # A signed-in user does not see ownerless sessions either (unless staff).
     assert session_id not in {s["id"] for s in api.get("/api/sessions/").json()["results"]}
+
+
+def test_detail_routes_ignore_the_list_filters(api, start):
+    """The list's query parameters (`?graph=`, `?metadata__k=`) filter the list only: a
+    session's own URL answers it whatever they say (no filter backend runs there)."""
+    session = start("interview", {"topic": "Django"})
+    url = f"/api/sessions/{session['id']}/"
+
+    assert api.get(url, {"graph": "approval"}).status_code == 200
+    assert api.get(url, {"metadata__team": "nobody"}).status_code == 200
+    assert api.get("/api/sessions/", {"graph": "approval"}).json()["results"] == []
+
+
+def test_a_malformed_or_unknown_session_id_is_a_json_404(api):
+    for url in ("/api/sessions/not-a-uuid/", f"/api/sessions/{'0' * 32}/resume/"):
+        response = api.get(url) if url.endswith("/") and "resume" not in url else api.post(url)
+        assert response.status_code == 404, response.content
+        assert response.json()["code"] == "not_found"

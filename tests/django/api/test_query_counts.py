@@ -19,12 +19,17 @@ from yamlgraph_django.services import stores
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-#: The targets of the "Fast at scale" issue, plus one: the run's events, written to the
-#: event log in one INSERT when the run is shorter than the publisher's flush delay.
-#: Plus the question rows (issue 20): a start inserts its question; a resume reads the
-#: questions it answers (who may answer them), settles them and inserts the next one.
-MAX_START_STATEMENTS = 7 + 1
-MAX_RESUME_STATEMENTS = 7 + 3
+#: What a warm start writes (issue 22: no more than 7 statements; the token is cached
+#: per process): the graph's latest version, the session and run INSERTs, the run's and
+#: the session's outcome UPDATEs, the question INSERT and the run's events, in one INSERT
+#: when the run is shorter than the publisher's flush delay.
+MAX_START_STATEMENTS = 7
+#: A resume reads the session and the questions it answers (who may answer them), claims
+#: the session, inserts its run, writes both outcomes, settles the question, inserts the
+#: next one and the events.
+MAX_RESUME_STATEMENTS = 9
+#: GET of one session: the row with its graph and owner, nothing else.
+MAX_READ_STATEMENTS = 1
 MAX_RESUME_CHECKPOINT_READS = 2
 
 
@@ -140,3 +145,26 @@ def test_a_protocol_resume_outside_the_question_is_refused_without_a_checkpoint_
     )
     assert answered.status_code == 200, answered.content
     assert answered.json()["decision"] == "yes"
+
+
+def test_reading_one_session_is_one_query(api, start, django_assert_max_num_queries):
+    session = start("interview", {"topic": "Django"})
+
+    with django_assert_max_num_queries(MAX_READ_STATEMENTS):
+        read = api.get(f"/api/sessions/{session['id']}/")
+
+    assert read.status_code == 200
+    assert read.json()["interrupts"] == session["interrupts"]
+
+
+def test_a_new_empty_thread_is_one_insert(api, django_assert_num_queries):
+    """`POST /lg/threads` with nothing in it: the session row, no transaction around
+    it and no query for the status of a thread that cannot have a run."""
+    api.get("/api/graphs/")  # the token is known
+
+    with django_assert_num_queries(1) as captured:
+        created = api.post("/lg/threads", {}, format="json")
+
+    assert created.status_code == 200, created.content
+    assert created.json()["status"] == "idle"
+    assert captured.captured_queries[0]["sql"].startswith("INSERT")

@@ -73,8 +73,9 @@ def test_interview_with_wait_resume_by_value_and_by_interrupt_id(sdk: Any) -> No
     }
     state = sdk.threads.get_state(thread_id)
     assert state["next"] == ["ask_name"]
-    assert state["tasks"][-1]["interrupts"] == [{"id": interrupt["id"], "value": NAME_QUESTION}]
-    assert state["interrupts"] == [{"id": interrupt["id"], "value": NAME_QUESTION}]
+    # with agent-inbox's card next to the value (see test_agent_inbox)
+    assert state["tasks"][-1]["interrupts"] == [interrupt] == state["interrupts"]
+    assert interrupt["description"] == NAME_QUESTION
     assert state["checkpoint"]["thread_id"] == thread_id
     assert state["parent_checkpoint"]["checkpoint_id"] == state["parent_checkpoint_id"]
 
@@ -346,3 +347,23 @@ def test_a_worker_run_can_be_joined_afterwards_in_any_mode(
             joined = list(sdk.runs.join_stream(thread_id, run["run_id"], stream_mode=mode))
             assert joined[0].event == "metadata"
             assert mode in {part.event for part in joined[1:]}, mode
+
+
+def test_join_stream_takes_stream_mode_in_every_spelling(
+    sdk: Any, lg_url: str, alice: Any, token_of: Any
+) -> None:
+    """`stream_mode` in a join's query string as the clients send it: repeated keys (the
+    Python SDK, JS SDK 1.x), a comma list, a JSON array (JS SDK 2.0)."""
+    thread_id = sdk.threads.create()["thread_id"]
+    run = sdk.runs.create(thread_id, "interview", input={"topic": "Django"})
+    sdk.runs.join(thread_id, run["run_id"])
+    joined = sdk.runs.join_stream(thread_id, run["run_id"], stream_mode=["values", "updates"])
+    assert {part.event for part in joined} == {"metadata", "values", "updates"}
+
+    url = f"{lg_url}/threads/{thread_id}/runs/{run['run_id']}/stream"
+    headers = {"Authorization": f"Token {token_of(alice)}"}
+    for spelled in ("values,updates", '["values","updates"]'):
+        response = httpx.get(url, params={"stream_mode": spelled}, headers=headers, timeout=30)
+        assert response.status_code == 200, spelled
+        events = {line[7:] for line in response.text.splitlines() if line.startswith("event: ")}
+        assert events == {"metadata", "values", "updates"}, spelled

@@ -99,9 +99,12 @@ def test_a_run_publishes_metadata_its_parts_and_an_end_with_the_rows_status(grap
     values = [data for event, data in events if event == "values"]
     assert values[0]["topic"] == "logs"
     asked = [data["__interrupt__"] for event, data in events if "__interrupt__" in data]
-    assert asked and asked[-1] == [
-        {"id": session.interrupts[0]["id"], "value": "Hi! What is your name?"}
-    ]
+    [interrupt] = asked[-1]
+    assert (interrupt["id"], interrupt["value"]) == (
+        session.interrupts[0]["id"],
+        "Hi! What is your name?",
+    )
+    assert interrupt["config"]["allow_respond"]  # agent-inbox's card (test_agent_inbox)
     assert not any(key.startswith("_") and key != "__interrupt__" for v in values for key in v)
 
     resume_session(session, "Ada")
