@@ -9,6 +9,7 @@ on, static files (the admin's CSS and JS) are served here too, as runserver woul
 import os
 
 from django.conf import settings
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 from yamlgraph_django.asgi import get_asgi_application  # noqa: E402

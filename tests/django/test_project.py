@@ -256,6 +256,7 @@ def test_make_run_serves_asgi_on_loopback_port_8000_beside_one_worker():
     assert "trap 'kill 0' INT TERM EXIT" in served  # Ctrl-C stops both
     assert "$(PY) manage.py yamlgraph worker &" in served
     assert "-m uvicorn project.asgi:application --host 127.0.0.1 --port $${PORT:-8000}" in served
+    assert "--workers $${WORKERS:-$$(nproc)}" in served  # a process per core
 
 
 def test_make_run_steps_work_on_a_fresh_database(tmp_path):
