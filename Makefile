@@ -71,12 +71,10 @@ format: $(STAMP)
 redis: $(STAMP)
 	$(PY) -m tests.servers redis
 
+# Every benchmark, each part timed (bench/__main__.py); QUICK=1 for a short run,
+# BENCH_SAVERS=sqlite,redis,postgres to choose the checkpoint savers.
 bench: $(STAMP)
-	$(PY) -m bench.engine
-	$(PY) -m bench.engine --saver sqlite
-	$(PY) -m bench.service
-	$(PY) -m bench.http
-	$(PY) -m bench.scale
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .venv312 .venv313 .pytest_cache tests/js/node_modules

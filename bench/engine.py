@@ -15,57 +15,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TypedDict
 
-from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import interview  # noqa: E402
 from yamlgraph.graph_loader import compile_graph, load_graph_config  # noqa: E402
 from yamlgraph.llm import FakeChatModel  # noqa: E402
 
 
-class InterviewState(TypedDict, total=False):
-    name: str
-    goal: str
-    summary: str
-    name_question: str
-    goal_question: str
-
-
 def raw_interview():
-    """The hand-written LangGraph twin of graphs/interview.yaml."""
-    model = FakeChatModel()
-
-    def ask_name(state: InterviewState) -> dict:
-        question = "Hi! What is your name?"
-        return {"name_question": question, "name": interrupt(question)}
-
-    def ask_goal(state: InterviewState) -> dict:
-        question = f"Thanks {state['name']}. What do you want to achieve with your project?"
-        return {"goal_question": question, "goal": interrupt(question)}
-
-    def summarize(state: InterviewState) -> dict:
-        messages = [
-            SystemMessage("You write one-sentence summaries of intake interviews."),
-            HumanMessage(f"Summary: {state['name']} wants to {state['goal']}."),
-        ]
-        return {"summary": model.invoke(messages).content}
-
-    graph = StateGraph(InterviewState)
-    graph.add_node("ask_name", ask_name)
-    graph.add_node("ask_goal", ask_goal)
-    graph.add_node("summarize", summarize)
-    graph.add_edge(START, "ask_name")
-    graph.add_edge("ask_name", "ask_goal")
-    graph.add_edge("ask_goal", "summarize")
-    graph.add_edge("summarize", END)
-    return graph
+    """The hand-written LangGraph twin of graphs/interview.yaml, on yamlgraph's fake model."""
+    return interview.build(FakeChatModel())
 
 
 def yaml_interview():

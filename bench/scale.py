@@ -212,6 +212,9 @@ def measure(name: str, count: int) -> None:
     from yamlgraph_django.models import Question, Session
 
     seed(count)
+    if connection.vendor == "postgresql":  # as autovacuum would after a bulk load
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     total = Session.objects.count()
     admin = get_user_model().objects.create_superuser("bench-admin", "a@example.com", "x")
     browser = Client()
@@ -273,12 +276,12 @@ def child(database: str, count: int, directory: str) -> None:
             {"type": "sqlite", "path": f"{directory}/scale-cp.sqlite3"},
         )
     else:
-        from bench.http import ensure_database, postgres_url
+        from bench.http import fresh_database, postgres_url
 
         server = postgres_url()
         assert server, "no Postgres"
-        meta = ensure_database(server, "yamlgraph_bench_scale")
-        checkpoints = ensure_database(server, "yamlgraph_bench_scale_cp")
+        meta = fresh_database(server, "yg_bench_scale")
+        checkpoints = fresh_database(server, "yg_bench_scale_cp")
         setup(meta, {"type": "postgres", "url": checkpoints})
     measure(database, count)
 
