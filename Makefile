@@ -33,15 +33,16 @@ js:
 	@if command -v node >/dev/null && command -v npm >/dev/null; then $(MAKE) $(JS_STAMP) $(REACT_STAMP); \
 	else echo "node/npm not found: the JS SDK test will skip"; fi
 
-# The web server (ASGI: uvicorn) and one background worker (django-tasks-db's queue in
-# the same SQLite file); Ctrl-C stops both.
+# The web server (ASGI: uvicorn, one process per core unless WORKERS says) and one
+# background worker (django-tasks-db's queue in the same SQLite file); Ctrl-C stops both.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py yamlgraph sync
 	$(PY) manage.py ensure_demo_superuser
 	@trap 'kill 0' INT TERM EXIT; \
 	$(PY) manage.py yamlgraph worker & \
-	$(PY) -m uvicorn project.asgi:application --host 127.0.0.1 --port $${PORT:-8000} & \
+	$(PY) -m uvicorn project.asgi:application --host 127.0.0.1 --port $${PORT:-8000} \
+		--workers $${WORKERS:-$$(nproc)} & \
 	wait
 
 # Production-style: gunicorn with 4 sync workers (set DATABASE_URL, DJANGO_DEBUG=0,

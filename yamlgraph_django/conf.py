@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     # 0 turns the cache off.
     "TOKEN_CACHE_SECONDS": 30,
     "TOKEN_CACHE_SIZE": 1024,
+    # Threads of yamlgraph_django.asgi's handler, which runs a sync request's middleware
+    # and view in one hop (None: min(32, CPUs + 4), asyncio's default).
+    "ASGI_THREADS": None,
     # Event log of runs: None keeps it in the database (SessionEvent), a redis:// URL
     # in Redis Streams. Streams send a heartbeat comment every HEARTBEAT seconds.
     "EVENTS_URL": None,

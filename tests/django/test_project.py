@@ -136,6 +136,19 @@ def test_default_storage_is_sqlite_files_in_the_project(monkeypatch):
     assert "CHECKPOINTER_OVERRIDE" not in values["YAMLGRAPH"]
 
 
+def test_database_connections_persist_with_health_checks(monkeypatch):
+    """Each worker keeps its connection (SQLite too: no reopen and WAL init per request),
+    checked before a request reuses it; DJANGO_CONN_MAX_AGE=0 closes it after each."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("DJANGO_CONN_MAX_AGE", raising=False)
+    default = load_settings(monkeypatch)["DATABASES"]["default"]
+    assert (default["CONN_MAX_AGE"], default["CONN_HEALTH_CHECKS"]) == (600, True)
+    assert default["OPTIONS"]["init_command"].startswith("PRAGMA journal_mode=WAL")
+
+    closing = load_settings(monkeypatch, DJANGO_CONN_MAX_AGE="0")["DATABASES"]["default"]
+    assert closing["CONN_MAX_AGE"] == 0
+
+
 @pytest.mark.parametrize(
     ("url", "kind"),
     [("redis://:pw@cache:6379/0", "redis"), ("postgresql://u:pw@db/cp", "postgres")],
@@ -243,6 +256,7 @@ def test_make_run_serves_asgi_on_loopback_port_8000_beside_one_worker():
     assert "trap 'kill 0' INT TERM EXIT" in served  # Ctrl-C stops both
     assert "$(PY) manage.py yamlgraph worker &" in served
     assert "-m uvicorn project.asgi:application --host 127.0.0.1 --port $${PORT:-8000}" in served
+    assert "--workers $${WORKERS:-$$(nproc)}" in served  # a process per core
 
 
 def test_make_run_steps_work_on_a_fresh_database(tmp_path):

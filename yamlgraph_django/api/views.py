@@ -60,6 +60,7 @@ from yamlgraph_django.api.serializers import (
     SessionSerializer,
     SessionSummarySerializer,
     StreamQuerySerializer,
+    session_body,
 )
 from yamlgraph_django.api.throttles import ResumeThrottle, StartThrottle
 from yamlgraph_django.conf import app_settings
@@ -307,7 +308,7 @@ class SessionViewSet(
     def _session_response(self, session: Session, code: int = status.HTTP_200_OK) -> Response:
         """The session with its live state (values, next, interrupts) from the checkpointer."""
         state = services.get_state(session, actor=self._actor())
-        response = Response(SessionSerializer(session, context={"state": state}).data, status=code)
+        response = Response(session_body(session, state), status=code)
         response["ETag"] = f'"{session.revision}"'
         return response
 

@@ -53,7 +53,7 @@ from yamlgraph_django.exceptions import (
 )
 from yamlgraph_django.extras import require_task_backends
 from yamlgraph_django.models import Run, RunKind, RunStatus, Session, SessionStatus
-from yamlgraph_django.services import questions, stores
+from yamlgraph_django.services import clock, questions, stores
 from yamlgraph_django.services.run_events import (
     CANCEL_REQUESTED,
     END,
@@ -187,17 +187,25 @@ def rewind(
     return None
 
 
+#: A run shorter than this starts no heartbeat thread (its lease cannot run out).
+HEARTBEAT_GRACE_SECONDS = 1.0
+
+
 class Heartbeat:
     """Renews a running session's lease from a side thread while its graph runs, so a
     run may take longer than LEASE_SECONDS and still never be presumed dead. Stops when
-    the run ends, or when the claim was lost (recovered, cancelled or deleted)."""
+    the run ends, or when the claim was lost (recovered, cancelled or deleted). The
+    thread starts only once the run outlives HEARTBEAT_GRACE_SECONDS (services.clock):
+    a run of milliseconds starts no thread at all."""
 
     def __init__(self, session: Session, lease: dt.datetime) -> None:
         self.session, self.lease = session, lease
         self.done = threading.Event()
+        self.lock = threading.Lock()
         seconds = float(app_settings.LEASE_SECONDS)
         self.interval = seconds / 3
         self.thread = threading.Thread(target=self.beat, name="yamlgraph-heartbeat", daemon=True)
+        self.pending: clock.Handle | None = None
 
     def beat(self) -> None:
         try:
@@ -211,14 +219,24 @@ class Heartbeat:
         finally:
             connections.close_all()
 
+    def start_beating(self) -> None:
+        """On the clock thread, once the run has outlived the grace: start renewing."""
+        with self.lock:
+            if not self.done.is_set():
+                self.thread.start()
+
     def __enter__(self) -> Heartbeat:
         if self.interval > 0:
-            self.thread.start()
+            grace = min(HEARTBEAT_GRACE_SECONDS, self.interval / 2)
+            self.pending = clock.call_later(grace, self.start_beating)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.done.set()
-        if self.thread.is_alive():
+        with self.lock:
+            self.done.set()
+            if self.pending is not None:
+                self.pending.cancel()
+        if self.thread.ident is not None:
             self.thread.join()
 
 

@@ -27,6 +27,7 @@ from yamlgraph_django.conf import app_settings
 from yamlgraph_django.events import Event, event_log
 from yamlgraph_django.logging_context import log_context
 from yamlgraph_django.models import Run, RunControl, RunStatus, Session, SessionEvent, SessionStatus
+from yamlgraph_django.services import clock
 from yamlgraph_django.services.snapshots import json_safe
 
 logger = logging.getLogger("yamlgraph_django.services")
@@ -88,7 +89,8 @@ def shape_part(mode: str, chunk: Any) -> Any:
 class Publisher:
     """Buffers one run's parts and appends them to the session's log in batches.
 
-    A batch is written EVENTS_FLUSH_SECONDS after its first part (by a timer thread, so a step
+    A batch is written EVENTS_FLUSH_SECONDS after its first part (on the process's clock
+    thread, services.clock, so a step
     shows up even while the next one runs for minutes), or at once with `flush`: a run
     shorter than that costs one write in all (so does a run inside a transaction on the
     log's database: `in_transaction_with_log`). The log is a view of the run, not its
@@ -106,7 +108,7 @@ class Publisher:
         self.pending: list[tuple[str, Any]] = []
         self.first_pending_at = 0.0  # when the oldest part not yet written happened
         self.lock = threading.Lock()
-        self.timer: threading.Timer | None = None
+        self.timer: clock.Handle | None = None  # the batch's flush on the clock thread
         self.failed = False
         self.deferred = in_transaction_with_log()
 
@@ -118,16 +120,14 @@ class Publisher:
             self.pending.append((event, data))
             if not (flush or self.each or self.deferred) and self.timer is None:
                 delay = float(app_settings.EVENTS_FLUSH_SECONDS)
-                self.timer = threading.Timer(delay, self.flush_later)
-                self.timer.daemon = True
-                self.timer.start()
+                self.timer = clock.call_later(delay, self.flush_later)
         return self.flush() if flush or self.each else []
 
     def flush_later(self) -> None:
         try:
             self.flush()
         finally:
-            connections.close_all()  # this timer thread's own connection
+            connections.close_all()  # the clock thread's own connection
 
     def flush(self) -> list[str]:
         with self.lock:

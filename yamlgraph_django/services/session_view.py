@@ -9,6 +9,10 @@ They read those here, so a door cannot call the same thing by another name.
 
     view = session_view(session, state)      # state: services.get_state(session) or None
     view.values, view.next, view.interrupts, view.checkpoint_id
+
+Building it copies nothing deep: values and interrupts are the state's and the row's own
+objects, for a door to serialize straight away (the API's answer is built from it
+without a DRF serializer instance, which deep-copies its fields on every use).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class SessionView:
     thread_id: str
     graph: dict[str, Any] | None
     status: str
+    input: dict[str, Any]
     values: Any
     next: list[str]
     interrupts: list[dict[str, Any]]
@@ -37,6 +42,7 @@ class SessionView:
     revision: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    finished_at: dt.datetime | None
 
 
 def values_of(session: Session, state: dict[str, Any] | None) -> Any:
@@ -61,6 +67,7 @@ def session_view(session: Session, state: dict[str, Any] | None = None) -> Sessi
         thread_id=session.thread_id,
         graph={"name": graph.name, "version": graph.version} if graph else None,
         status=str(session.status),
+        input=session.input,
         values=values_of(session, state),
         next=next_of(session, state),
         interrupts=list(session.interrupts or []),
@@ -70,4 +77,5 @@ def session_view(session: Session, state: dict[str, Any] | None = None) -> Sessi
         revision=session.revision,
         created_at=session.created_at,
         updated_at=session.updated_at,
+        finished_at=session.finished_at,
     )

@@ -168,3 +168,33 @@ def test_a_new_empty_thread_is_one_insert(api, django_assert_num_queries):
     assert created.status_code == 200, created.content
     assert created.json()["status"] == "idle"
     assert captured.captured_queries[0]["sql"].startswith("INSERT")
+
+
+def test_the_session_answer_copies_nothing_deep(api, start, monkeypatch):
+    """The answer of a start, a resume and a read is built without a DRF serializer
+    instance (which deep-copies its fields each time: ~50 `copy.deepcopy` calls per
+    answer before) and never copies the state: only a request body's validation
+    (`SessionCreateSerializer`, `SessionResumeSerializer`) may still copy."""
+    import copy
+    import traceback
+
+    start("interview", {"topic": "warm-up"})
+    copied: list[tuple[Any, list[str]]] = []
+    deepcopy = copy.deepcopy
+
+    def spied(value, memo=None, _nil=[]):  # noqa: B006 - copy.deepcopy's signature
+        copied.append((value, [frame.name for frame in traceback.extract_stack()]))
+        return deepcopy(value, memo, _nil)
+
+    monkeypatch.setattr(copy, "deepcopy", spied)
+    session = start("interview", {"topic": "Django"})
+    answered = api.post(f"/api/sessions/{session['id']}/resume/", {"value": "Ada"}, format="json")
+    answer_copies = len(copied)
+    read = api.get(f"/api/sessions/{session['id']}/")
+    monkeypatch.undo()
+
+    assert answered.json()["values"]["name"] == "Ada"
+    assert read.json()["values"]["topic"] == "Django"
+    assert not [v for v, _ in copied if isinstance(v, dict) and "topic" in v]
+    read_copies = [stack for _, stack in copied[answer_copies:]]
+    assert not [stack for stack in read_copies if "get_fields" in stack], read_copies

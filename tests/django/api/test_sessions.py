@@ -482,3 +482,26 @@ def test_a_browser_logged_in_to_the_admin_sees_the_browsable_api(client, alice, 
 
     assert response.status_code == 200
     assert "Hi! What is your name?" in response.content.decode()
+
+
+def test_the_session_answer_is_the_documented_serializer_shape(api, start):
+    """The API builds a session's answer from the session view (api.serializers.
+    session_body) for speed; it is exactly what the documented SessionSerializer says,
+    for a session waiting, completed and cancelled."""
+    from yamlgraph_django import services
+    from yamlgraph_django.api.serializers import SessionSerializer, session_body
+    from yamlgraph_django.models import Session
+
+    waiting = start("interview", {"topic": "Django"})
+    done = start("interview", {"topic": "Rust"})
+    for answer in ("Ada", "ship it"):
+        api.post(f"/api/sessions/{done['id']}/resume/", {"value": answer}, format="json")
+    stopped = start("interview", {"topic": "Go"})
+    api.post(f"/api/sessions/{stopped['id']}/cancel/")
+
+    for body in (waiting, done, stopped):
+        session = Session.objects.select_related("graph", "owner").get(pk=body["id"])
+        state = services.get_state(session)
+        documented = SessionSerializer(session, context={"state": state}).data
+        assert session_body(session, state) == documented
+        assert api.get(f"/api/sessions/{body['id']}/").json() == documented
