@@ -393,3 +393,18 @@ def test_the_worker_command_is_the_task_backends_own(settings):
     with pytest.raises(InvalidInput) as unknown:
         worker_command()
     assert "TASKS" in unknown.value.errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_and_an_interrupt_wait_on_either_log_for_the_run_to_stop(events_backend):
+    """The request waits on the event log (XREAD BLOCK on Redis, a wake-up on the
+    database log) until the running run logs its end: it answers with the session as
+    the stop left it, whichever log the project uses."""
+    call, session = start_in_thread()
+    resumed = resume_session(session, multitask_strategy="interrupt")
+    assert call.result().status == SessionStatus.FAILED and resumed.status == "interrupted"
+
+    call, session = start_in_thread()
+    cancelled = cancel_session(session, channel="api")
+    assert cancelled.status == SessionStatus.CANCELLED
+    assert call.result().status == SessionStatus.CANCELLED
