@@ -29,13 +29,12 @@ from yamlgraph_django.exceptions import (
     GraphNotFound,
     InvalidInput,
     SessionNotFound,
-    ThreadBusy,
     YamlgraphError,
 )
 from yamlgraph_django.http_streams import follow_response
-from yamlgraph_django.models import Session
+from yamlgraph_django.models import Run, Session
 from yamlgraph_django.protocol import stream_events
-from yamlgraph_django.protocol.runs import ProtocolFrames, refuse_if_stranded
+from yamlgraph_django.protocol.runs import ProtocolFrames
 from yamlgraph_django.protocol.stream_modes import stream_modes_of
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
 from yamlgraph_django.services.thread_events import ThreadFollower, latest_run_pk
@@ -135,6 +134,12 @@ class CommandsView(ProtocolView):
             raise CommandError("invalid_argument", "config: must be an object")
         configurable = dict((config or {}).get("configurable") or {})
         checkpoint_id = checkpoint_id or configurable.pop("checkpoint_id", None)
+        strategy = params.get("multitask_strategy") or params.get("multitaskStrategy") or "enqueue"
+        if strategy not in thread_runs.MULTITASK_STRATEGIES:
+            raise CommandError(
+                "invalid_argument",
+                "multitask_strategy: must be reject, enqueue, interrupt or rollback",
+            )
         run_request = engine.RunRequest(
             graph_name=graph_name,
             input=graph_input,
@@ -145,27 +150,15 @@ class CommandsView(ProtocolView):
             stream_modes=list(RUN_MODES),
             on_disconnect="continue",
             assistant_id=threads.assistant_id_of(graph_name),
+            multitask_strategy=strategy,
         )
-        strategy = params.get("multitask_strategy") or params.get("multitaskStrategy") or "enqueue"
-        if strategy not in ("reject", "enqueue", "interrupt", "rollback"):
-            raise CommandError(
-                "invalid_argument",
-                "multitask_strategy: must be reject, enqueue, interrupt or rollback",
-            )
-        try:
-            prepared = thread_runs.prepare_run(
-                session, run_request, actor=self.actor(), background=True
-            )
-        except ThreadBusy:
-            if strategy == "reject":
-                raise
-            refuse_if_stranded(session)  # queued behind a run no worker will take
-            if strategy in ("interrupt", "rollback"):
-                thread_runs.request_stop(session, strategy)
-            queued = thread_runs.enqueue_request(session, run_request, actor=self.actor())
-            return threads.run_uuid(queued)
-        engine.enqueue_prepared(prepared)
-        return prepared.run_id
+        submitted = thread_runs.submit_run(
+            session, run_request, actor=self.actor(), background=True
+        )
+        if isinstance(submitted, Run):  # queued behind the thread's current run
+            return threads.run_uuid(submitted)
+        engine.enqueue_prepared(submitted)
+        return submitted.run_id
 
     # ------------------------------------------------------------------ methods
 

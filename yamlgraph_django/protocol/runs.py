@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from yamlgraph_django import services
 from yamlgraph_django.api.throttles import throttles_for_run
 from yamlgraph_django.conf import app_settings
-from yamlgraph_django.exceptions import InvalidInput, NoWorker, SessionNotFound, ThreadBusy
+from yamlgraph_django.exceptions import InvalidInput, NoWorker, SessionNotFound
 from yamlgraph_django.http_streams import event_stream_response, follow_response, sse
 from yamlgraph_django.models import Run, RunStatus, Session
 from yamlgraph_django.protocol import serializers, shaping
@@ -42,14 +42,6 @@ def wait_seconds() -> float:
     answers: YAMLGRAPH["WAIT_SECONDS"], below the app server's own timeout, so the
     client gets JSON, never the server's HTML 500."""
     return float(app_settings.WAIT_SECONDS)
-
-
-def refuse_if_stranded(session: Session) -> None:
-    """NoWorker (503) when the thread waits on a queued run and no worker is alive:
-    waiting would only end in a timeout."""
-    notice = services.workers.session_notice(session)
-    if notice is not None:
-        raise NoWorker(f"Thread {session.thread_id}: a run is {notice.detail}.")
 
 
 HEARTBEAT_SECONDS = 5.0
@@ -125,27 +117,16 @@ class RunStartMixin:
             interrupt_after=data.get("interrupt_after"),
             on_disconnect=data.get("on_disconnect") or "cancel",
             assistant_id=threads.assistant_id_of(definition.name),
+            multitask_strategy=data.get("multitask_strategy") or "enqueue",
+            webhook=data.get("webhook"),
         )
-        strategy = data.get("multitask_strategy") or "enqueue"
-        try:
-            prepared = thread_runs.prepare_run(
-                session, request, actor=view.actor(), background=background, in_request=in_request
-            )
-        except ThreadBusy:
-            if strategy == "reject":
-                raise
-            # A run queued behind one that no worker will take would never start.
-            refuse_if_stranded(session)
-            if strategy in ("interrupt", "rollback"):
-                # Stop the running run at its next step (its checkpoints stay: rollback
-                # is a MAY we do not do); this one is queued and starts when it has.
-                thread_runs.request_stop(session, strategy)
-            queued = thread_runs.enqueue_request(session, request, actor=view.actor())
-            services.webhooks.set_webhook(session, data.get("webhook"))
-            return QueuedRun(session, queued, list(request.stream_modes))
-        prepared.after_seconds = data.get("after_seconds")  # type: ignore[attr-defined]
-        services.webhooks.set_webhook(prepared.session, data.get("webhook"))
-        return prepared
+        submitted = thread_runs.submit_run(
+            session, request, actor=view.actor(), background=background, in_request=in_request
+        )
+        if isinstance(submitted, Run):  # queued behind the thread's current run
+            return QueuedRun(session, submitted, list(request.stream_modes))
+        submitted.after_seconds = data.get("after_seconds")  # type: ignore[attr-defined]
+        return submitted
 
 
 class RunWaitView(RunStartMixin, ProtocolView):

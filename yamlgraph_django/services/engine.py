@@ -532,6 +532,10 @@ class RunRequest:
     interrupt_after: Any = None
     on_disconnect: str = "cancel"
     assistant_id: str | None = None
+    #: What to do when a run holds the thread: reject, enqueue, interrupt or rollback.
+    multitask_strategy: str = "enqueue"
+    #: An http(s) URL POSTed the thread when the run ends (None keeps the one it has).
+    webhook: str | None = None
 
 
 @dataclass

@@ -18,7 +18,7 @@ from django.utils import timezone
 from langgraph.types import Command
 
 from yamlgraph_django import registry
-from yamlgraph_django.exceptions import InvalidInput, ThreadBusy
+from yamlgraph_django.exceptions import InvalidInput, NoWorker, ThreadBusy
 from yamlgraph_django.models import (
     Run,
     RunChannel,
@@ -28,7 +28,7 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import admission, chat, engine, rules, stores
+from yamlgraph_django.services import admission, chat, engine, rules, stores, webhooks, workers
 from yamlgraph_django.services.engine import (
     MODES_EVENT,
     PROTOCOL_DOOR,
@@ -48,6 +48,49 @@ from yamlgraph_django.services.threads import (
     run_uuid,
     thread_state,
 )
+
+#: What a protocol run may do when another holds its thread (`submit_run`).
+MULTITASK_STRATEGIES = ("reject", "enqueue", "interrupt", "rollback")
+
+
+def submit_run(
+    session: Session,
+    request: RunRequest,
+    *,
+    actor: Any = None,
+    background: bool = False,
+    in_request: bool = False,
+) -> PreparedRun | Run:
+    """Claim the thread for `request` (`prepare_run`) or, when a run holds it, do what
+    its `multitask_strategy` says: "reject" raises ThreadBusy; the others queue it
+    behind the current run ("interrupt"/"rollback" first ask that run to stop at its
+    next step), never a wait in the request. Returns the prepared run, or the queued
+    Run row that a worker starts when its turn comes. The request's webhook, if any,
+    is set on the thread either way."""
+    try:
+        prepared = prepare_run(
+            session, request, actor=actor, background=background, in_request=in_request
+        )
+    except ThreadBusy:
+        if request.multitask_strategy == "reject":
+            raise
+        refuse_if_stranded(session)  # queued behind a run no worker will take
+        if request.multitask_strategy in ("interrupt", "rollback"):
+            # Its checkpoints stay: rollback is a MAY we do not do.
+            request_stop(session, request.multitask_strategy)
+        queued = enqueue_request(session, request, actor=actor)
+        webhooks.set_webhook(session, request.webhook)
+        return queued
+    webhooks.set_webhook(prepared.session, request.webhook)
+    return prepared
+
+
+def refuse_if_stranded(session: Session) -> None:
+    """NoWorker (503) when the thread waits on a queued run and no worker is alive:
+    waiting would only end in a timeout."""
+    notice = workers.session_notice(session)
+    if notice is not None:
+        raise NoWorker(f"Thread {session.thread_id}: a run is {notice.detail}.")
 
 
 def prepare_run(
