@@ -130,7 +130,7 @@ def follow(follower: Any, frame: Any, notice_frame: Any = waiting_comment) -> It
             if time.monotonic() - beat >= app_settings.EVENTS_HEARTBEAT_SECONDS:
                 beat = time.monotonic()
                 yield heartbeat(follower, notice_frame)
-            time.sleep(POLL_SECONDS)
+            follower.wait(POLL_SECONDS)
 
 
 async def follow_async(

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from yamlgraph_django.exceptions import (
     StaleQuestion,
     ThreadBusy,
 )
+from yamlgraph_django.guarded import GuardedQuerySet
 from yamlgraph_django.signals import announce
 from yamlgraph_django.status import (
     ACTIVE_RUN,
@@ -91,8 +92,10 @@ class SessionRow(Protocol):
     runs_queued: bool  # set by `finish`: runs wait behind the one that just ended
 
 
-class SessionQuerySet(models.QuerySet):
+class SessionQuerySet(GuardedQuerySet):
     """Compare-and-set transitions; each returns or raises, never half-applies."""
+
+    revision_field = "revision"
 
     def resolve(self, session: SessionRow | Any) -> Any:
         """The Session for `session`: an instance is used as read (its revision is what a
@@ -126,42 +129,28 @@ class SessionQuerySet(models.QuerySet):
         stamp = stamp or timezone.now()
         lease = lease_until(stamp)
         if idle is None:
-            candidate = self.filter(pk=session.pk, status=session.status, revision=session.revision)
+            expect = Q(pk=session.pk, status=session.status, revision=session.revision)
         else:
             run_model = self.model._meta.get_field("runs").related_model
             holding = run_model.objects.filter(session=session.pk, status__in=ACTIVE_RUN).exclude(
                 status=RunStatus.QUEUED, request__isnull=False
             )
-            candidate = self.filter(pk=session.pk, status__in=list(idle)).exclude(Exists(holding))
-        updated = candidate.update(
-            status=SessionStatus.RUNNING,
-            lease_expires_at=lease,
-            updated_at=stamp,
-            revision=F("revision") + 1,
-            **fields,
-        )
-        if updated != 1:
+            expect = Q(pk=session.pk, status__in=list(idle)) & ~Exists(holding)
+        changes = {"status": SessionStatus.RUNNING, "lease_expires_at": lease, "updated_at": stamp}
+        if self.compare_and_set(expect, {**changes, **fields}, instance=session) != 1:
             if idle is None:
                 self.raise_conflict(session, action=action)
             if not self.filter(pk=session.pk).exists():
                 raise SessionNotFound(f"Thread {session.thread_id} no longer exists.")
             raise ThreadBusy()
-        session.status, session.lease_expires_at = SessionStatus.RUNNING, lease
-        session.updated_at, session.revision = stamp, session.revision + 1
         return lease
 
     def unclaim_queued(self, session: SessionRow, status: str) -> bool:
         """A session claimed for a run that was cancelled before it started -> `status`
         (where it stood before the claim)."""
-        stamp = timezone.now()
+        changes = {"status": status, "lease_expires_at": None, "updated_at": timezone.now()}
         return (
-            self.filter(pk=session.pk, status=SessionStatus.RUNNING).update(
-                status=status,
-                lease_expires_at=None,
-                updated_at=stamp,
-                revision=F("revision") + 1,
-            )
-            == 1
+            self.compare_and_set({"pk": session.pk, "status": SessionStatus.RUNNING}, changes) == 1
         )
 
     def fail_pending(self, session_id: Any, error: str, *, renew_expiry: bool = False) -> bool:
@@ -170,13 +159,10 @@ class SessionQuerySet(models.QuerySet):
         restarts its time to live."""
         stamp = timezone.now()
         fields: dict[str, Any] = {"expires_at": expiry(stamp)} if renew_expiry else {}
-        failed = self.filter(pk=session_id, status=SessionStatus.PENDING).update(
-            status=SessionStatus.FAILED,
-            error=error,
-            finished_at=stamp,
-            updated_at=stamp,
-            revision=F("revision") + 1,
-            **fields,
+        changes = {"status": SessionStatus.FAILED, "error": error, "finished_at": stamp}
+        failed = self.compare_and_set(
+            {"pk": session_id, "status": SessionStatus.PENDING},
+            {**changes, "updated_at": stamp, **fields},
         )
         if failed:
             announce(session_id, SessionStatus.FAILED, using=self.db)
@@ -185,23 +171,17 @@ class SessionQuerySet(models.QuerySet):
     def renew(self, session: SessionRow, lease: dt.datetime) -> dt.datetime | None:
         """Extend a running claim (heartbeat); None if the claim was lost meanwhile."""
         fresh = lease_until()
-        updated = self.filter(
-            pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
-        ).update(lease_expires_at=fresh)
-        if updated != 1:
+        ours = {"pk": session.pk, "status": SessionStatus.RUNNING, "lease_expires_at": lease}
+        changed = {"lease_expires_at": fresh}
+        if self.compare_and_set(ours, changed, instance=session, bump=False) != 1:
             return None
-        session.lease_expires_at = fresh
         return fresh
 
     def release(self, session: SessionRow, lease: dt.datetime, status: str) -> None:
         """Undo our claim: the session goes back to `status`, as if never touched."""
-        stamp = timezone.now()
-        updated = self.filter(
-            pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease
-        ).update(status=status, lease_expires_at=None, updated_at=stamp, revision=F("revision") + 1)
-        if updated == 1:
-            session.status, session.lease_expires_at = status, None
-            session.updated_at, session.revision = stamp, session.revision + 1
+        ours = {"pk": session.pk, "status": SessionStatus.RUNNING, "lease_expires_at": lease}
+        changes = {"status": status, "lease_expires_at": None, "updated_at": timezone.now()}
+        self.compare_and_set(ours, changes, instance=session)
 
     def finish(self, session: SessionRow, lease: dt.datetime, **fields: Any) -> bool:
         """Write a run's outcome if our claim still stands (status + lease token).
@@ -221,7 +201,7 @@ class SessionQuerySet(models.QuerySet):
             if fields["status"] in (SessionStatus.INTERRUPTED, SessionStatus.PENDING)
             else stamp,
         )
-        ours = self.filter(pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease)
+        ours = Q(pk=session.pk, status=SessionStatus.RUNNING, lease_expires_at=lease)
         # Whether runs are queued behind this one (multitask "enqueue") is learnt from
         # the same statement: it writes only when none is; a second UPDATE (the rare
         # case) writes when some are, and the caller then dispatches the next one.
@@ -229,10 +209,10 @@ class SessionQuerySet(models.QuerySet):
         queued = run_model.objects.filter(
             session=OuterRef("pk"), status=RunStatus.QUEUED, request__isnull=False
         )
-        updated = ours.filter(~Exists(queued)).update(revision=F("revision") + 1, **fields)
+        updated = self.compare_and_set(ours & ~Exists(queued), fields, instance=session)
         session.runs_queued = False
         if updated != 1:
-            updated = ours.update(revision=F("revision") + 1, **fields)
+            updated = self.compare_and_set(ours, fields, instance=session)
             session.runs_queued = updated == 1
         if updated != 1:
             logger.warning(
@@ -242,9 +222,6 @@ class SessionQuerySet(models.QuerySet):
                 fields["status"],
             )
             return False
-        for name, value in fields.items():
-            setattr(session, name, value)
-        session.revision += 1
         announce(session, fields["status"], using=self.db)
         return True
 
@@ -265,14 +242,9 @@ class SessionQuerySet(models.QuerySet):
             "updated_at": stamp,
             "expires_at": expiry(stamp),
         }
-        updated = self.filter(
-            pk=session.pk, status=session.status, revision=session.revision
-        ).update(revision=F("revision") + 1, **fields)
-        if updated != 1:
+        as_read = {"pk": session.pk, "status": session.status, "revision": session.revision}
+        if self.compare_and_set(as_read, fields, instance=session) != 1:
             self.raise_conflict(session, action="cancel")
-        for name, value in fields.items():
-            setattr(session, name, value)
-        session.revision += 1
         return stamp
 
     def raise_conflict(self, session: SessionRow, *, action: str) -> None:
@@ -338,34 +310,27 @@ class SessionQuerySet(models.QuerySet):
 SessionManager = models.Manager.from_queryset(SessionQuerySet)
 
 
-class RunQuerySet(models.QuerySet):
+class RunQuerySet(GuardedQuerySet):
     """Guarded status changes of `Run` rows: each is an UPDATE filtered on the status the
     change starts from, so a run ends once, and a queued run starts once."""
 
     def begin(self, run_id: int, **fields: Any) -> bool:
         """queued -> running (a worker takes its turn); False if it was cancelled or
         taken meanwhile."""
-        return (
-            self.filter(pk=run_id, status=RunStatus.QUEUED).update(
-                status=RunStatus.RUNNING, **fields
-            )
-            == 1
-        )
+        queued = {"pk": run_id, "status": RunStatus.QUEUED}
+        return self.compare_and_set(queued, {"status": RunStatus.RUNNING, **fields}) == 1
 
     def end(self, run_id: int, status: str, error: str = "") -> bool:
         """An unfinished run -> `status` (succeeded, failed, cancelled); False if it had
         ended already (its first outcome stands)."""
-        return (
-            self.filter(pk=run_id, status__in=ACTIVE_RUN).update(
-                status=status, error=error, finished_at=timezone.now()
-            )
-            == 1
-        )
+        ended = {"status": status, "error": error, "finished_at": timezone.now()}
+        return self.compare_and_set({"pk": run_id, "status__in": ACTIVE_RUN}, ended) == 1
 
     def end_running(self, session_id: Any, status: str, error: str, stamp: dt.datetime) -> int:
         """Every running run of a session -> `status` (a recovery: their process died)."""
-        return self.filter(session_id=session_id, status=RunStatus.RUNNING).update(
-            status=status, error=error, finished_at=stamp
+        running = {"session_id": session_id, "status": RunStatus.RUNNING}
+        return self.compare_and_set(
+            running, {"status": status, "error": error, "finished_at": stamp}
         )
 
     def cancel_queued(self, session_id: Any, *, run_id: int | None = None) -> int:
@@ -373,11 +338,9 @@ class RunQuerySet(models.QuerySet):
         queued = self.filter(session_id=session_id, status=RunStatus.QUEUED)
         if run_id is not None:
             queued = queued.filter(pk=run_id)
-        return queued.update(
-            status=RunStatus.CANCELLED,
-            control=RunControl.CANCEL,
-            error="cancelled before it ran",
-            finished_at=timezone.now(),
+        cancelled = {"status": RunStatus.CANCELLED, "control": RunControl.CANCEL}
+        return queued.compare_and_set(
+            {}, {**cancelled, "error": "cancelled before it ran", "finished_at": timezone.now()}
         )
 
     def request_stop(self, session_id: Any, control: str, *, run_id: int | None = None) -> int:
@@ -386,7 +349,7 @@ class RunQuerySet(models.QuerySet):
         running = self.filter(session_id=session_id, status=RunStatus.RUNNING)
         if run_id is not None:
             running = running.filter(pk=run_id)
-        return running.update(control=control)
+        return running.compare_and_set({}, {"control": control})
 
     def control_of(self, run_id: int | None) -> str:
         """The stop asked of a run ("" for none)."""

@@ -16,10 +16,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from yamlgraph_django.guarded import GuardedQuerySet
 from yamlgraph_django.question_status import QuestionEventKind, QuestionStatus
 
 
-class QuestionQuerySet(models.QuerySet):
+class QuestionQuerySet(GuardedQuerySet):
     """Who a question waits for, as SQL: each filter is one query with the rest."""
 
     def open(self) -> QuestionQuerySet:

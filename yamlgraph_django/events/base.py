@@ -47,5 +47,20 @@ class EventLog(abc.ABC):
     def check_id(self, event_id: str) -> str:
         """`event_id` if this log could have made it, else InvalidEventId."""
 
+    def wait(self, session_id: str, after: str | None, timeout: float) -> list[Event]:
+        """The session's events after `after` once some may have come: as soon as they
+        do, or after at most `timeout` seconds (a log may wake sooner; [] then). A
+        reader waits on the log instead of sleeping between reads. This default reads
+        at once; each log waits on its own wake-up."""
+        return self.read(session_id, after)
+
+    def last_id(self, session_id: str) -> str | None:
+        """The id of the session's newest event (None for an empty log): where a reader
+        that wants only what comes next starts."""
+        latest = None
+        while batch := self.read(session_id, latest):
+            latest = batch[-1].id
+        return latest
+
     def close(self) -> None:  # noqa: B027 - a log without connections has nothing to do
         """Release connections (the setting changed, or the process ends)."""

@@ -1,20 +1,50 @@
 """The event log in the project's database (the `SessionEvent` table): no server needed.
 
 Each flush is one row holding its parts (one INSERT, no transaction of its own); a part's
-id is `<row id>-<index>`, which sorts like the log. A reader polls with one indexed
-query per poll.
+id is `<row id>-<index>`, which sorts like the log. A reader reads with one indexed
+query; a reader waiting for more (`wait`) is woken by an append in this process and
+reads again at least every WAKE_SECONDS for appends made by other processes.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from django.db import transaction
 
 from yamlgraph_django.events.base import Event, EventLog, InvalidEventId
 from yamlgraph_django.models import SessionEvent
 
 _EVENT_ID = re.compile(r"([0-9]{1,18})-([0-9]{1,9})")
+
+#: The longest a waiting reader sleeps between reads: appends by other processes (a
+#: worker) wake nobody here.
+WAKE_SECONDS = 0.25
+
+
+class Appended:
+    """Wakes this process's waiting readers when a part is committed here."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.generation = 0
+
+    def notify(self) -> None:
+        with self.condition:
+            self.generation += 1
+            self.condition.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Sleep up to `timeout` unless something was appended since `seen`."""
+        with self.condition:
+            if self.generation == seen:
+                self.condition.wait(timeout)
+
+
+appended = Appended()
 
 
 class DatabaseEventLog(EventLog):
@@ -28,6 +58,7 @@ class DatabaseEventLog(EventLog):
         row = SessionEvent.objects.create(
             session_id=session_id, run_id=run_id, parts=[[event, data] for event, data in parts]
         )
+        transaction.on_commit(appended.notify)  # at once outside a transaction
         return [f"{row.pk}-{index}" for index in range(len(parts))]
 
     def read(self, session_id: str, after: str | None = None, *, limit: int = 500) -> list[Event]:
@@ -46,6 +77,17 @@ class DatabaseEventLog(EventLog):
                     continue
                 events.append(Event(f"{pk}-{index}", run_id, event, data))
         return events[:limit]
+
+    def wait(self, session_id: str, after: str | None, timeout: float) -> list[Event]:
+        # The caller has just read up to `after`: sleep until this process appends
+        # something (or WAKE_SECONDS, for other processes' appends), then read once.
+        appended.wait(appended.generation, max(0.0, min(timeout, WAKE_SECONDS)))
+        return self.read(session_id, after)
+
+    def last_id(self, session_id: str) -> str | None:
+        rows = SessionEvent.objects.filter(session_id=session_id).order_by("-id")
+        row = rows.values_list("id", "parts").first()
+        return None if row is None else f"{row[0]}-{len(row[1]) - 1}"
 
     def trim(self, session_ids: Iterable[str]) -> None:
         ids = [str(s) for s in session_ids]

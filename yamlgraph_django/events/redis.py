@@ -1,6 +1,7 @@
 """The event log in Redis Streams: one stream per session (`yamlgraph:events:<id>`).
 
-XADD per flushed batch in one pipeline; XRANGE from an exclusive offset to read. Each
+XADD per flushed batch in one pipeline; XRANGE from an exclusive offset to read, XREAD
+BLOCK to wait for what comes next. Each
 stream is capped (approximately) at MAXLEN entries, and deleted with its session.
 """
 
@@ -17,6 +18,8 @@ KEY_PREFIX = "yamlgraph:events:"
 MAXLEN = 100_000
 _STREAM_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 _MAX_PART = 2**64 - 1  # a stream id is two unsigned 64-bit numbers
+#: The longest one XREAD BLOCK waits: below the client's socket timeout (10 s).
+BLOCK_SECONDS = 5.0
 
 
 class RedisEventLog(EventLog):
@@ -43,6 +46,22 @@ class RedisEventLog(EventLog):
     def read(self, session_id: str, after: str | None = None, *, limit: int = 500) -> list[Event]:
         start = "-" if after is None else f"({self.check_id(after)}"
         entries = self.client.xrange(KEY_PREFIX + str(session_id), start, "+", count=limit)
+        return self.events(entries)
+
+    def wait(self, session_id: str, after: str | None, timeout: float) -> list[Event]:
+        after = "0-0" if after is None else self.check_id(after)
+        block = int(max(0.0, min(timeout, BLOCK_SECONDS)) * 1000)
+        if block <= 0:
+            return self.read(session_id, None if after == "0-0" else after)
+        found = self.client.xread({KEY_PREFIX + str(session_id): after}, count=500, block=block)
+        return self.events(found[0][1]) if found else []
+
+    def last_id(self, session_id: str) -> str | None:
+        newest = self.client.xrevrange(KEY_PREFIX + str(session_id), "+", "-", count=1)
+        return newest[0][0].decode() if newest else None
+
+    def events(self, entries: Any) -> list[Event]:
+        """Events of XRANGE/XREAD entries."""
         events = []
         for raw_id, fields in entries:
             run = fields.get(b"run", b"").decode()

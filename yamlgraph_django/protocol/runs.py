@@ -33,7 +33,6 @@ engine = services.engine
 threads = services.threads
 thread_runs = services.thread_runs
 
-POLL_SECONDS = 0.1
 #: How often a waiting request looks whether a worker is still alive.
 WORKER_LOOK_SECONDS = 1.0
 
@@ -275,19 +274,26 @@ class RunDetailView(ProtocolView):
 
 
 def wait_for_run(run: Any) -> bool:
-    """Poll until `run` has finished (its row says so) or WAIT_SECONDS pass; True if it
-    finished. NoWorker as soon as it sits queued with no worker alive."""
-    deadline = time.monotonic() + wait_seconds()
-    looked = 0.0
-    while run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and time.monotonic() < deadline:
-        if run.status == RunStatus.QUEUED and time.monotonic() - looked >= WORKER_LOOK_SECONDS:
-            looked = time.monotonic()
+    """Wait (`engine.wait_for_end`) until `run` has finished (its row says so) or
+    WAIT_SECONDS pass; True if it finished. NoWorker as soon as it sits queued with no
+    worker alive."""
+    looked = [0.0]
+
+    def ended() -> bool:
+        if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+            run.refresh_from_db()
+        return run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    def look_for_a_worker() -> None:
+        if run.status == RunStatus.QUEUED and time.monotonic() - looked[0] >= WORKER_LOOK_SECONDS:
+            looked[0] = time.monotonic()
             notice = services.workers.queued_notice(run)
             if notice is not None:
                 raise NoWorker(f"Run {threads.run_uuid(run)} is {notice.detail}.")
-        time.sleep(POLL_SECONDS)
-        run.refresh_from_db()
-    return run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+        return True
+    return engine.wait_for_end(run.session_id, ended, wait_seconds(), on_wake=look_for_a_worker)
 
 
 class RunJoinView(ProtocolView):

@@ -12,7 +12,11 @@ Doors parse a request and present the result; `lifecycle` (sessions) and `thread
   event log's `end` and the next queued run), `fail`/`end_after_outage` the failure
   and outage endings;
 - `to_payload`/`from_payload` turn either kind of run into the JSON argument of the one
-  Django task, `run_session`, which a worker executes.
+  Django task, `run_session`, which a worker executes;
+- the run queue (multitask "enqueue"): queued `Run` rows that `dispatch_next` hands to
+  that task when the run before them ends (`run_ended`);
+- `wait_for_end`, the one wait of a request on a run (join, wait, cancel, interrupt):
+  on the event log (`EventLog.wait`), never a sleep loop.
 
 No database transaction is held while a graph runs: a run can take minutes (LLM calls)
 and must not lock rows or, on SQLite, the whole database. The snapshot read after the
@@ -30,7 +34,8 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +44,7 @@ from django.utils import timezone
 from langgraph.types import Command
 
 from yamlgraph_django.conf import app_settings
+from yamlgraph_django.events import event_log
 from yamlgraph_django.exceptions import (
     CheckpointerUnavailable,
     SessionBusy,
@@ -46,7 +52,7 @@ from yamlgraph_django.exceptions import (
     SessionNotResumable,
 )
 from yamlgraph_django.extras import require_task_backends
-from yamlgraph_django.models import Run, RunStatus, Session, SessionStatus
+from yamlgraph_django.models import Run, RunKind, RunStatus, Session, SessionStatus
 from yamlgraph_django.services import clock, questions, stores
 from yamlgraph_django.services.run_events import (
     CANCEL_REQUESTED,
@@ -57,7 +63,6 @@ from yamlgraph_django.services.run_events import (
     graph_parts,
     stream_graph,
 )
-from yamlgraph_django.services.run_queue import run_ended
 from yamlgraph_django.services.snapshots import (
     interrupts_of,
     is_finished,
@@ -67,6 +72,7 @@ from yamlgraph_django.services.snapshots import (
     thread_config,
 )
 from yamlgraph_django.services.stores import get_app, graph_config, store_errors
+from yamlgraph_django.status import ACTIVE_SESSION
 
 try:  # Django >= 6.0
     from django.tasks import task
@@ -448,6 +454,61 @@ def answerable(app: Any, session: Session) -> list[dict[str, Any]]:
     return interrupts_of(snapshot, graph_config(session.graph)) if snapshot is not None else []
 
 
+# ------------------------------------------------------------------ waiting
+
+
+#: The longest one wait on the event log lasts before `wait_for_end` reads the rows again
+#: (a run that died without logging its `end` is seen this late at most).
+END_WAKE_SECONDS = 1.0
+
+
+def wait_for_end(
+    session_id: Any,
+    ended: Callable[[], bool],
+    timeout: float,
+    *,
+    on_wake: Callable[[], None] | None = None,
+) -> bool:
+    """Wait until `ended()` (a read of the rows) says the run being waited for is over,
+    at most `timeout` seconds; True if it is. The one wait of a request on a run (join,
+    wait, cancel, interrupt): it sleeps on the session's event log, woken by the parts
+    the run logs (its `end` is logged after its rows are written), never in a sleep
+    loop. `on_wake` runs before each wait (a look for a live worker, say)."""
+    if ended():
+        return True
+    deadline = time.monotonic() + timeout
+    log = event_log()
+    session_id = str(session_id)
+    try:
+        after = log.last_id(session_id)
+    except Exception:  # the log is down: the rows still say when the run ends
+        logger.warning("event log unavailable while waiting for a run", exc_info=True)
+        after = None
+    while not ended():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        if on_wake is not None:
+            on_wake()
+        after = wait_on_log(log, session_id, after, min(remaining, END_WAKE_SECONDS))
+    return True
+
+
+#: Where a wait sleeps when the event log cannot be read (never woken early).
+_LOG_DOWN = threading.Event()
+
+
+def wait_on_log(log: Any, session_id: str, after: str | None, timeout: float) -> str | None:
+    """One wait on the log; returns the newest id seen (`after` when nothing came)."""
+    try:
+        events = log.wait(session_id, after, timeout)
+    except Exception:
+        logger.warning("event log unavailable while waiting for a run", exc_info=True)
+        _LOG_DOWN.wait(timeout)
+        return after
+    return events[-1].id if events else after
+
+
 # ------------------------------------------------------------ protocol runs
 
 #: LangGraph stream modes a run can produce; the others a client asks for stay silent.
@@ -649,6 +710,135 @@ def wait_run(prepared: PreparedRun) -> dict[str, Any]:
     return last if isinstance(last, dict) else {"__value__": last}
 
 
+# ------------------------------------------------------------ the run queue
+#
+# Multitask "enqueue" as `Run` rows that start when the run before ends. A request that
+# asks to `enqueue` behind a busy session never waits and is never refused: it writes a
+# `Run` row with status `queued`, its request in `Run.request` (what to run: an API
+# answer, or a LangGraph-protocol run request), and returns. Whenever a session's run
+# ends (`run_ended`, once the run's `end` is logged) and right after a run is queued,
+# `dispatch_next` hands the oldest queued row of an idle session to a worker (the task,
+# `run_session`, with a "turn" payload). The worker claims the session as any run does;
+# if someone else got there first, the row stays queued for the next dispatch. So queued
+# runs execute one after another, in the order they were queued, wherever from.
+
+
+#: `Run.request["door"]` of a queued API/admin/command answer and of a protocol run.
+API_DOOR = "api"
+PROTOCOL_DOOR = "langgraph"
+
+#: How a queued run of each door runs when its turn comes: (session, run) -> outcome.
+#: `lifecycle` and `thread_runs` register theirs when imported (the package imports
+#: both), so the engine imports neither back.
+RUNNERS: dict[str, Callable[[Session, Run], str]] = {}
+
+
+def enqueue_run(
+    session: Session,
+    request: dict[str, Any],
+    *,
+    kind: str = RunKind.RESUME,
+    actor: Any = None,
+    channel: str,
+    value: Any = None,
+) -> Run:
+    """Queue a run behind the session's current one; it starts when its turn comes."""
+    run = Run.objects.create(
+        session=session,
+        kind=kind,
+        actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+        channel=channel,
+        value=value,
+        status=RunStatus.QUEUED,
+        multitask_strategy="enqueue",
+        request=request,
+    )
+    session_id = session.pk
+    # The session may have become idle between the caller's look and this insert.
+    transaction.on_commit(lambda: dispatch_next(session_id))
+    return run
+
+
+def dispatch_next(session_id: Any) -> Run | None:
+    """Hand the session's oldest queued run to a worker if the session is idle; returns
+    it (None when nothing is queued or the session is busy: its end dispatches again)."""
+    run = Run.objects.next_queued(session_id)
+    if run is None:
+        return None
+    status = Session.objects.filter(pk=session_id).values_list("status", flat=True).first()
+    if status is None or busy(session_id, status):
+        return None
+    try:
+        enqueue_task({"session": str(session_id), "run": run.pk, "turn": True})
+    except Exception as exc:  # the task backend is down: the run cannot start
+        logger.exception("could not enqueue queued run %s of session %s", run.pk, session_id)
+        Run.objects.end(run.pk, RunStatus.FAILED, f"could not enqueue the run: {exc}")
+    return run
+
+
+def busy(session_id: Any, status: str) -> bool:
+    """Does a run hold the session (running, or a start/run already claimed for a
+    worker)? Runs queued behind others do not count; a `pending` session with no run
+    (a LangGraph thread not run yet) is idle."""
+    if status == SessionStatus.RUNNING:
+        return True
+    if status not in ACTIVE_SESSION:
+        return False
+    return (
+        Run.objects.active(session_id).exclude(status=RunStatus.QUEUED, request__isnull=False)
+    ).exists()
+
+
+def take_turn(session_id: str, run_id: int) -> str:
+    """Start queued run `run_id` if it is the session's next one and the session is idle.
+
+    Returns "skipped" (cancelled meanwhile, or the session is gone), "waiting" (not its
+    turn, or the session is busy: the end of the current run dispatches it again), or
+    what the run ended as. A queued run that cannot run (the question it answered was
+    cancelled, its input is refused) ends `failed` with the reason, and the next one
+    gets its turn.
+    """
+    run = Run.objects.select_related("actor").filter(pk=run_id, status=RunStatus.QUEUED).first()
+    if run is None:
+        return "skipped"
+    first = Run.objects.next_queued(session_id)
+    if first is None or first.pk != run.pk:
+        return "waiting"
+    session = Session.objects.select_related("graph").filter(pk=session_id).first()
+    if session is None:
+        return "skipped"
+    if busy(session_id, session.status):
+        return "waiting"
+    door = (run.request or {}).get("door") or API_DOOR
+    outcome = RUNNERS[door](session, run)
+    if outcome in ("failed", "skipped"):
+        dispatch_next(session_id)  # this one did not run: the next one's turn
+    return outcome
+
+
+def dispatch_overdue(older_than: float) -> int:
+    """Dispatch queued runs waiting longer than `older_than` seconds on an idle session
+    (the sweeper's safety net: a dispatch lost to a crash between a run's end and its
+    dispatch). Returns how many were handed to a worker."""
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than)
+    waiting = (
+        Run.objects.filter(status=RunStatus.QUEUED, request__isnull=False, started_at__lt=cutoff)
+        .values_list("session_id", flat=True)
+        .distinct()
+    )
+    return sum(1 for session_id in list(waiting) if dispatch_next(session_id) is not None)
+
+
+def run_ended(session: Session) -> None:
+    """Called by the engine once a run has ended and its `end` is in the log: the next
+    queued run may start (after the commit of what the run wrote). Costs no query when
+    `Session.objects.finish` found no run queued behind this one (`runs_queued`)."""
+    if getattr(session, "runs_queued", False):
+        session.runs_queued = False
+        session_id = session.pk
+        transaction.on_commit(lambda: dispatch_next(session_id))
+
+
 # --------------------------------------------------------------------- the task
 
 #: Plan key of a run someone watches in this process (a start or resume with "stream":
@@ -659,8 +849,11 @@ WATCHED = "watched"
 
 @task()
 def run_session(payload: dict[str, Any]) -> str:
-    """The one background task: run a queued start or resume of a session (a `Plan`)
-    or a prepared protocol run (see `to_payload`); returns how it ended."""
+    """The one background task: run a start or resume of a session (a `Plan`), a
+    prepared protocol run (see `to_payload`), or the turn of a queued run (`take_turn`);
+    returns how it ended."""
+    if payload.get("turn"):  # a queued run (multitask "enqueue") whose turn has come
+        return take_turn(payload["session"], payload["run"])
     if "plan" in payload:
         return run_queued(payload["session"], payload["run"], payload["plan"])
     prepared = from_payload(payload)

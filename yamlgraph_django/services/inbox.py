@@ -30,18 +30,15 @@ def claim(question: Question, user: Any) -> Question:
     if not (user.has_perm(OVERRIDE_PERMISSION) or is_assignee(user, question)):
         raise NotAssignee(f"Question {question.pk} is not assigned to you.")
     stamp = timezone.now()
-    updated = (
-        Question.objects.filter(pk=question.pk, status=QuestionStatus.OPEN)
-        .filter(claimed_by__isnull=True)
-        .update(claimed_by=user, claimed_at=stamp)
-    )
+    unclaimed = {"pk": question.pk, "status": QuestionStatus.OPEN, "claimed_by__isnull": True}
+    claimed = {"claimed_by": user, "claimed_at": stamp}
+    updated = Question.objects.compare_and_set(unclaimed, claimed, instance=question)
     if not updated:
         question.refresh_from_db()
         if question.claimed_by_id == user.pk:
             return question
         raise InvalidInput(errors={"claimed_by": f"already claimed by {question.claimed_by}"})
     QuestionEvent.objects.create(question=question, kind=QuestionEventKind.CLAIMED, actor=user)
-    question.claimed_by, question.claimed_at = user, stamp
     return question
 
 

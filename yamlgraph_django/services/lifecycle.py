@@ -10,7 +10,6 @@ execution, performed by the engine's task (`services.engine.run_session`).
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -35,19 +34,21 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import questions, rules, run_queue
+from yamlgraph_django.services import engine, questions, rules
 from yamlgraph_django.services.answers import check_start_input
 from yamlgraph_django.services.engine import (
+    API_DOOR,
     WATCHED,
     Plan,
     describe_error,
     enqueue_on_commit,
+    enqueue_run,
     execute,
     finish_run,
+    wait_for_end,
 )
 from yamlgraph_django.services.planning import plan_resume
 from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED
-from yamlgraph_django.services.run_queue import API_DOOR, enqueue_run
 from yamlgraph_django.services.state import get_state
 from yamlgraph_django.services.stores import get_app, graph_config
 from yamlgraph_django.services.validation import (
@@ -252,7 +253,7 @@ def enqueue_resume(
     session: Session, value: Any, values: dict[str, Any] | None, *, actor: Any, channel: str
 ) -> Session:
     """Queue an answer behind the session's active run (multitask "enqueue"): a queued
-    Run row that starts when the runs before it have ended (`services.run_queue`)."""
+    Run row that starts when the runs before it have ended (`engine.dispatch_next`)."""
     answer: dict[str, Any] = {}
     if value is not MISSING:
         require_json(value, "value")
@@ -274,12 +275,8 @@ def interrupt_running(session: Session) -> Session:
     """Ask the session's running run to stop at its next step, wait for it, and return
     the session as the stop left it (SessionBusy if it did not stop in time)."""
     request_stop(session, STOP_REQUESTED)
-    deadline = time.monotonic() + INTERRUPT_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        current = Session.objects.resolve(session.pk)
-        if current.status not in (SessionStatus.RUNNING, SessionStatus.PENDING):
-            return current
-        time.sleep(0.05)
+    if wait_for_end(session.pk, lambda: not is_active(session), INTERRUPT_WAIT_SECONDS):
+        return session
     raise SessionBusy(
         f"Session {session.pk} is still running: its run was asked to stop and has not "
         "reached a step boundary yet; try again."
@@ -307,12 +304,9 @@ def cancel_session(
         session.live_state = None  # the run goes on to its next step: read it again
         if not request_stop(session, CANCEL_REQUESTED):
             Session.objects.raise_conflict(session, action="cancel")
-        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            session.refresh_from_db()
-            if session.status != SessionStatus.RUNNING:
-                break
-            time.sleep(0.05)
+        wait_for_end(
+            session.pk, lambda: reread(session) != SessionStatus.RUNNING, CANCEL_WAIT_SECONDS
+        )
         if session.status in (SessionStatus.RUNNING, SessionStatus.CANCELLED):
             record_cancel(session, actor, channel, timezone.now())
             return session
@@ -323,6 +317,17 @@ def cancel_session(
     Run.objects.cancel_queued(session.pk)
     record_cancel(session, actor, channel, stamp)
     return session
+
+
+def reread(session: Session) -> str:
+    """The session's status now (the instance refreshed)."""
+    session.refresh_from_db()
+    return session.status
+
+
+def is_active(session: Session) -> bool:
+    """Is a run still running the session, or about to (the instance refreshed)?"""
+    return reread(session) in (SessionStatus.RUNNING, SessionStatus.PENDING)
 
 
 def record_cancel(session: Session, actor: Any, channel: str, stamp: Any) -> None:
@@ -375,7 +380,7 @@ def wants_background(background: bool | None) -> bool:
 
 def run_queued_answer(session: Session, run: Run) -> str:
     """Run an answer queued behind another run (multitask "enqueue") now that its turn
-    has come (`run_queue.take_turn`): it answers whatever is pending now. Returns the
+    has come (`engine.take_turn`): it answers whatever is pending now. Returns the
     session's status, "waiting" (someone claimed the session first: it stays queued),
     "skipped" or "failed" (it cannot run: the run row says why)."""
     answer = dict((run.request or {}).get("answer") or {})
@@ -400,4 +405,4 @@ def run_queued_answer(session: Session, run: Run) -> str:
     return str(session.status)
 
 
-run_queue.RUNNERS[API_DOOR] = run_queued_answer
+engine.RUNNERS[API_DOOR] = run_queued_answer

@@ -36,9 +36,13 @@ from yamlgraph_django.models import (
     SessionStatus,
 )
 from yamlgraph_django.services import deadlines, questions, rules
-from yamlgraph_django.services.engine import enqueue_on_commit, outcome
+from yamlgraph_django.services.engine import (
+    dispatch_overdue,
+    enqueue_on_commit,
+    outcome,
+    run_ended,
+)
 from yamlgraph_django.services.run_events import trim_events
-from yamlgraph_django.services.run_queue import dispatch_overdue, run_ended
 from yamlgraph_django.services.snapshots import thread_config
 from yamlgraph_django.services.stores import get_app, saver_for, store_errors
 from yamlgraph_django.services.validation import check_channel, user_or_none

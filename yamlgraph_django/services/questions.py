@@ -254,7 +254,7 @@ def close(
     if status == QuestionStatus.ANSWERED:
         fields.update(answered_by=answered_by, answered_at=stamp)
     ids = [q.pk for q in questions]
-    Question.objects.filter(pk__in=ids, status=QuestionStatus.OPEN).update(**fields)
+    Question.objects.compare_and_set({"pk__in": ids, "status": QuestionStatus.OPEN}, fields)
     if status != QuestionStatus.ANSWERED:
         return
     assigned = [q for q in questions if q.assigned]

@@ -236,7 +236,24 @@ def trim_events(session_ids: Iterator[Any] | list[Any]) -> None:
         logger.warning("could not trim the event log", exc_info=True)
 
 
-class Follower:
+class LogReader:
+    """A reader of one session's log from `after` on that waits on the log between
+    reads (`wait`, no sleep); `next_events` hands out what the wait read, else reads."""
+
+    session_id: str
+    after: str | None
+    waited: list[Event] | None = None
+
+    def wait(self, timeout: float) -> None:
+        """Wait until more may have come, at most `timeout` seconds."""
+        self.waited = event_log().wait(self.session_id, self.after, timeout)
+
+    def next_events(self) -> list[Event]:
+        events, self.waited = self.waited, None
+        return read_events(self.session_id, self.after) if events is None else events
+
+
+class Follower(LogReader):
     """Reads a session's log from an offset, as a live stream does: what is there, then
     what comes, until the run asked for (`run_id`) or every run has ended.
 
@@ -256,7 +273,7 @@ class Follower:
         self.idle_since: float | None = None
 
     def poll(self) -> list[Event]:
-        events = read_events(self.session_id, self.after)
+        events = self.next_events()
         if events:
             self.after = events[-1].id
         batch = [e for e in events if self.wanted(e)]

@@ -14,7 +14,7 @@ from typing import Any
 
 from yamlgraph_django.events import Event, event_log
 from yamlgraph_django.models import Run, RunStatus, SessionEvent
-from yamlgraph_django.services.run_events import read_events
+from yamlgraph_django.services.run_events import LogReader
 
 #: A stream with no run active and nothing new for this long closes (the SDK reconnects
 #: on its own, with the events it has seen deduplicated).
@@ -44,7 +44,7 @@ def start_of_run(session_id: Any, run_pk: int) -> str | None:
     return f"{first - 1}-999999999"  # every part of the row before it is read already
 
 
-class ThreadFollower:
+class ThreadFollower(LogReader):
     """Reads a thread's log for a long-lived stream: after `after`, or from run
     `from_run` on (the parts of older runs are skipped), every run after it, until
     nothing has happened and no run is active for `idle_seconds`. Same `poll()`/`done`
@@ -69,7 +69,7 @@ class ThreadFollower:
         self.done = False
 
     def poll(self) -> list[Event]:
-        events = read_events(self.session_id, self.after)
+        events = self.next_events()
         if events:
             self.after = events[-1].id
             self.last_news = time.monotonic()

@@ -28,16 +28,17 @@ from yamlgraph_django.models import (
     Session,
     SessionStatus,
 )
-from yamlgraph_django.services import admission, chat, rules, run_queue, stores
+from yamlgraph_django.services import admission, chat, engine, rules, stores
 from yamlgraph_django.services.engine import (
     MODES_EVENT,
+    PROTOCOL_DOOR,
     PreparedRun,
     RunRequest,
+    enqueue_run,
     outcome,
     run_prepared_in_background,
 )
 from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED, read_events
-from yamlgraph_django.services.run_queue import PROTOCOL_DOOR, enqueue_run
 from yamlgraph_django.services.snapshots import json_safe, thread_config
 from yamlgraph_django.services.threads import (
     IDLE_STATUSES,
@@ -284,7 +285,7 @@ def prepared_status(session: Session) -> str:
 def enqueue_request(session: Session, request: RunRequest, *, actor: Any = None) -> Run:
     """Queue a protocol run behind the thread's current one (multitask "enqueue", and
     "interrupt"/"rollback" once the current run was asked to stop): a queued Run row
-    that a worker starts when its turn comes (`services.run_queue`). Never waits."""
+    that a worker starts when its turn comes (`engine.dispatch_next`). Never waits."""
     payload = {"door": PROTOCOL_DOOR, "request": json_safe(dataclasses.asdict(request))}
     kind = RunKind.RESUME if request.command and "resume" in request.command else RunKind.START
     return enqueue_run(
@@ -311,4 +312,4 @@ def run_queued_request(session: Session, run: Run) -> str:
     return str(session.status)
 
 
-run_queue.RUNNERS[PROTOCOL_DOOR] = run_queued_request
+engine.RUNNERS[PROTOCOL_DOOR] = run_queued_request

@@ -16,7 +16,7 @@ from django.test import override_settings
 from langgraph_sdk.errors import ConflictError, NotFoundError
 
 from yamlgraph_django.models import Run, RunChannel, Session, SessionStatus
-from yamlgraph_django.services import run_queue
+from yamlgraph_django.services import engine
 
 INTERVIEW_ID = "3ec19632-a031-5f97-93d7-6c4b601fcf95"  # uuid5 of "interview", as langgraph-api
 NAME_QUESTION = "Hi! What is your name?"
@@ -231,7 +231,7 @@ def test_enqueue_queues_behind_the_busy_thread_then_runs(sdk: Any) -> None:
         Session.objects.filter(pk=session.pk).update(status=SessionStatus.INTERRUPTED)
         # What the engine does when a run ends: the run queued behind it gets its turn
         # (a real run ending is in test_multitask; this one was faked to hold the thread).
-        run_queue.dispatch_next(session.pk)
+        engine.dispatch_next(session.pk)
 
     other = threading.Thread(target=finish_the_other_run)
     other.start()

@@ -7,11 +7,14 @@ each test runs once against `SessionEvent` and once against the Valkey test serv
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import override_settings
 
 from yamlgraph_django.events import EventLog, InvalidEventId, event_log
@@ -135,3 +138,35 @@ def test_an_id_past_what_the_log_can_hold_is_refused(log: EventLog) -> None:
     huge = f"{2**64}-0"  # more than any row id or Redis stream id can be
     with pytest.raises(InvalidEventId):
         log.read(new_session(), after=huge)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reader_waits_on_the_log_and_is_woken_by_the_next_append(log: EventLog) -> None:
+    """`wait` hands out what comes after the reader's offset once it comes (another
+    thread appends it here; a worker process does in production), never before, and
+    [] when nothing comes in time; `last_id` is the offset of "only what comes next"."""
+    session = new_session()
+    assert log.last_id(session) is None
+    first = log.append(session, 7, PARTS[:2])
+    assert log.last_id(session) == first[-1]
+
+    def append_later() -> None:
+        time.sleep(0.3)
+        log.append(session, 7, PARTS[2:])
+        connections.close_all()
+
+    writer = threading.Thread(target=append_later)
+    started = time.monotonic()
+    writer.start()
+    seen: list[Any] = []
+    while len(seen) < len(PARTS) - 2 and time.monotonic() - started < 8:
+        after = seen[-1].id if seen else first[-1]
+        seen += log.wait(session, after, timeout=5)
+    writer.join()
+    assert [(e.event, e.data) for e in seen] == PARTS[2:]
+    assert time.monotonic() - started < 4  # woken by the append, not by the timeout
+    assert log.last_id(session) == seen[-1].id
+
+    quiet = time.monotonic()
+    assert log.wait(session, seen[-1].id, timeout=0.3) == []
+    assert time.monotonic() - quiet < 2

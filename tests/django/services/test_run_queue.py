@@ -12,7 +12,7 @@ from django.utils import timezone
 from tests.django.services.conftest import GRAPHS, TOOLS
 from yamlgraph_django.models import Run, RunKind, RunStatus, Session, SessionStatus
 from yamlgraph_django.services import start_session
-from yamlgraph_django.services.run_queue import API_DOOR, dispatch_overdue
+from yamlgraph_django.services.engine import API_DOOR, dispatch_overdue
 
 
 @pytest.fixture
