@@ -274,7 +274,7 @@ def enqueue_resume(
 def interrupt_running(session: Session) -> Session:
     """Ask the session's running run to stop at its next step, wait for it, and return
     the session as the stop left it (SessionBusy if it did not stop in time)."""
-    request_stop(session, STOP_REQUESTED)
+    Run.objects.request_stop(session.pk, STOP_REQUESTED)  # read between its steps
     if wait_for_end(session.pk, lambda: not is_active(session), INTERRUPT_WAIT_SECONDS):
         return session
     raise SessionBusy(
@@ -302,7 +302,7 @@ def cancel_session(
         get_state(session)
     if session.status == SessionStatus.RUNNING:
         session.live_state = None  # the run goes on to its next step: read it again
-        if not request_stop(session, CANCEL_REQUESTED):
+        if not Run.objects.request_stop(session.pk, CANCEL_REQUESTED):
             Session.objects.raise_conflict(session, action="cancel")
         wait_for_end(
             session.pk, lambda: reread(session) != SessionStatus.RUNNING, CANCEL_WAIT_SECONDS
@@ -339,12 +339,6 @@ def record_cancel(session: Session, actor: Any, channel: str, stamp: Any) -> Non
         status=RunStatus.SUCCEEDED,
         finished_at=stamp,
     )
-
-
-def request_stop(session: Session, reason: str) -> int:
-    """Flag the session's running run(s) to stop at their next step (read by the run's
-    own loop, wherever it executes). Returns how many runs were flagged."""
-    return Run.objects.request_stop(session.pk, reason)
 
 
 def _insert(session: Session, *, chosen_thread: bool) -> None:
