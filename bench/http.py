@@ -30,6 +30,7 @@ import http.client
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -104,9 +105,11 @@ def makefile_command(target: str, marker: str) -> str:
         text=True,
         check=True,
     ).stdout
-    for line in shown.splitlines():
-        if marker in line:
-            return line.strip().rstrip("\\").strip().rstrip("&").strip()
+    # A recipe line continued with a backslash is one command (e.g. uvicorn's --workers).
+    for line in shown.replace("\\\n", " ").splitlines():
+        for command in re.split(r"\s(?:&|;|&&)\s", " ".join(line.split())):
+            if marker in command:
+                return command.rstrip("&;").strip()
     raise RuntimeError(f"`make -n {target}` starts nothing with {marker}:\n{shown}")
 
 
