@@ -38,7 +38,7 @@ js:
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py yamlgraph sync
-	$(PY) manage.py ensure_demo_superuser
+	$(PY) manage.py ensure_demo_superuser --url http://127.0.0.1:$${PORT:-8000}/admin/
 	@trap 'kill 0' INT TERM EXIT; \
 	$(PY) manage.py yamlgraph worker & \
 	$(PY) -m uvicorn project.asgi:application --host 127.0.0.1 --port $${PORT:-8000} \
