@@ -80,3 +80,33 @@ def test_use_stream_opens_a_waiting_thread_and_answers_it(react_page: Any) -> No
     session.refresh_from_db()
     assert session.status == "completed"
     assert tab.errors == []
+
+
+def test_a_waiting_question_is_answered_before_the_event_stream_replays_it(
+    react_page: Any, monkeypatch: Any
+) -> None:
+    """The page shows a waiting thread's question from its state (`tasks[].interrupts`)
+    before `/stream/events` replays `input.requested`; answering it by its id then works
+    (CI once clicked inside that gap and the hook said "No pending interrupt")."""
+    import time
+
+    from yamlgraph_django.protocol import commands
+    from yamlgraph_django.services import start_session
+
+    stream_events = commands.StreamEventsView.post
+
+    def slow_stream_events(view: Any, request: Any, thread_id: str) -> Any:
+        time.sleep(2)
+        return stream_events(view, request, thread_id)
+
+    monkeypatch.setattr(commands.StreamEventsView, "post", slow_stream_events)
+    session = start_session("interview", {"topic": "Django"}, owner=react_page.user)
+    tab = react_page("interview", {}, session.thread_id)
+    answer(tab, "Hi! What is your name?", "Ada")
+    answer(tab, "Thanks Ada. What do you want to achieve with Django?", "ship it")
+    tab.wait_for_function(
+        "() => document.querySelector('#values').textContent.includes('Summary: Ada wants')"
+    )
+    session.refresh_from_db()
+    assert session.status == "completed"
+    assert tab.errors == []

@@ -74,7 +74,7 @@ function ReactChat() {
       loading={stream.isLoading}
       error={stream.error}
       send={(input) => stream.submit(input)}
-      decide={(type) => stream.respond({ decisions: [{ type }] })}
+      decide={(type) => stream.respond({ decisions: [{ type }] }, { interruptId: stream.interrupt?.id })}
     />
   );
 }

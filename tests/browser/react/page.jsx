@@ -32,7 +32,10 @@ function App() {
         onClick={() => {
           const value = answer;
           setAnswer("");
-          stream.respond(value);
+          // Answer the question shown, by its id: a thread opened on a waiting question
+          // shows it from the thread's state before the event stream replays it, and
+          // respond() without an id only knows the replayed one.
+          stream.respond(value, { interruptId: stream.interrupt?.id });
         }}
       >
         Answer
