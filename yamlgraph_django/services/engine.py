@@ -118,6 +118,13 @@ def finish_run(run_id: int, status: str, error: str = "") -> None:
     Run.objects.end(run_id, status, error)
 
 
+def refuse_queued(run_id: int, reason: BaseException | str) -> None:
+    """End a queued run that cannot run now, with one wording on every door: "not run:"
+    and the refusal a request would have had (its detail), else the error."""
+    detail = reason if isinstance(reason, str) else getattr(reason, "detail", None)
+    finish_run(run_id, RunStatus.FAILED, f"not run: {detail or describe_error(reason)}")
+
+
 def last_question(app: Any, session: Session) -> Any:
     """The newest checkpoint at which the session waited for an answer, or None."""
     history = app.get_state_history(thread_config(session), limit=REWIND_SEARCH_LIMIT)
@@ -880,7 +887,7 @@ def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
         logger.warning("queued run %s: session %s no longer exists", run_id, session_id)
         return "deleted"
     if session.status != SessionStatus.PENDING:
-        finish_run(run_id, RunStatus.FAILED, f"not run: the session was {session.status}")
+        refuse_queued(run_id, f"the session is {session.status}")
         return str(session.status)
     watched = bool(plan.get(WATCHED))
     try:
@@ -897,7 +904,7 @@ def run_queued(session_id: str, run_id: int, plan: Plan) -> str:
     try:
         lease = Session.objects.claim(session, action="run")
     except (SessionBusy, SessionNotResumable, SessionNotFound) as exc:
-        finish_run(run_id, RunStatus.FAILED, f"not run: {exc.detail}")
+        refuse_queued(run_id, exc)
         return "skipped"
     if not Run.objects.begin(run_id):  # cancelled while it waited for a worker
         Session.objects.release(session, lease, SessionStatus.PENDING)

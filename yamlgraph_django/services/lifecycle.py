@@ -40,11 +40,10 @@ from yamlgraph_django.services.engine import (
     API_DOOR,
     WATCHED,
     Plan,
-    describe_error,
     enqueue_on_commit,
     enqueue_run,
     execute,
-    finish_run,
+    refuse_queued,
     wait_for_end,
 )
 from yamlgraph_django.services.planning import plan_resume
@@ -391,10 +390,10 @@ def run_queued_answer(session: Session, run: Run) -> str:
     except SessionBusy:
         return "waiting"
     except (SessionNotResumable, SessionNotFound) as exc:
-        finish_run(run.pk, RunStatus.FAILED, f"not run: {exc.detail}")
+        refuse_queued(run.pk, exc)
         return "skipped"
     except Exception as exc:  # InvalidInput, StaleQuestion, an outage: recorded, not raised
-        finish_run(run.pk, RunStatus.FAILED, f"not run: {describe_error(exc)}")
+        refuse_queued(run.pk, exc)
         return "failed"
     return str(session.status)
 

@@ -36,6 +36,7 @@ from yamlgraph_django.services.engine import (
     RunRequest,
     enqueue_run,
     outcome,
+    refuse_queued,
     run_prepared_in_background,
 )
 from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED, read_events
@@ -346,8 +347,7 @@ def run_queued_request(session: Session, run: Run) -> str:
     except ThreadBusy:
         return "waiting"
     except Exception as exc:  # refused now (InvalidInput...), or the store is down
-        detail = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
-        Run.objects.end(run.pk, RunStatus.FAILED, f"not run: {detail}")
+        refuse_queued(run.pk, exc)
         return "failed"
     prepared.run.status = RunStatus.QUEUED
     run_prepared_in_background(prepared)
