@@ -11,7 +11,10 @@ it talks to /lg/ like an app deployed beside the API.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
+
+import pytest
 
 from yamlgraph_django.models import Session
 
@@ -64,43 +67,29 @@ def test_use_stream_answers_the_approval_question(react_page: Any) -> None:
     assert tab.errors == []
 
 
-def test_use_stream_opens_a_waiting_thread_and_answers_it(react_page: Any) -> None:
-    """A page opened on a thread that already waits (started elsewhere: the session
-    service, as the admin or /api/ would) shows its question and takes the answer."""
-    from yamlgraph_django.services import start_session
-
-    session = start_session("interview", {"topic": "Django"}, owner=react_page.user)
-    assert session.status == "interrupted"
-    tab = react_page("interview", {}, session.thread_id)
-    answer(tab, "Hi! What is your name?", "Ada")
-    answer(tab, "Thanks Ada. What do you want to achieve with Django?", "ship it")
-    tab.wait_for_function(
-        "() => document.querySelector('#values').textContent.includes('Summary: Ada wants')"
-    )
-    session.refresh_from_db()
-    assert session.status == "completed"
-    assert tab.errors == []
-
-
-def test_a_waiting_question_is_answered_before_the_event_stream_replays_it(
-    react_page: Any, monkeypatch: Any
+@pytest.mark.parametrize("stream_delay", [0, 2], ids=["live", "slow-event-stream"])
+def test_use_stream_opens_a_waiting_thread_and_answers_it(
+    react_page: Any, monkeypatch: Any, stream_delay: float
 ) -> None:
-    """The page shows a waiting thread's question from its state (`tasks[].interrupts`)
-    before `/stream/events` replays `input.requested`; answering it by its id then works
-    (CI once clicked inside that gap and the hook said "No pending interrupt")."""
-    import time
+    """A page opened on a thread that already waits (started elsewhere: the session
+    service, as the admin or /api/ would) shows its question and takes the answer.
 
+    The page shows the question from the thread's state (`tasks[].interrupts`) before
+    `/stream/events` replays `input.requested`, and answers it by its id; with the event
+    stream held back (`slow-event-stream`) the answer still goes through (CI once
+    clicked inside that gap and the hook said "No pending interrupt")."""
     from yamlgraph_django.protocol import commands
     from yamlgraph_django.services import start_session
 
     stream_events = commands.StreamEventsView.post
 
-    def slow_stream_events(view: Any, request: Any, thread_id: str) -> Any:
-        time.sleep(2)
+    def delayed_stream_events(view: Any, request: Any, thread_id: str) -> Any:
+        time.sleep(stream_delay)
         return stream_events(view, request, thread_id)
 
-    monkeypatch.setattr(commands.StreamEventsView, "post", slow_stream_events)
+    monkeypatch.setattr(commands.StreamEventsView, "post", delayed_stream_events)
     session = start_session("interview", {"topic": "Django"}, owner=react_page.user)
+    assert session.status == "interrupted"
     tab = react_page("interview", {}, session.thread_id)
     answer(tab, "Hi! What is your name?", "Ada")
     answer(tab, "Thanks Ada. What do you want to achieve with Django?", "ship it")
