@@ -39,8 +39,11 @@ class RunControl(models.TextChoices):
     INTERRUPT = "interrupt", _("Stop for another run")
     #: Stop at the next step boundary for another run that replaces it ("rollback").
     ROLLBACK = "rollback", _("Stop and roll back")
-    #: Stop for good: the session is cancelled (or, on a protocol thread, the run is).
+    #: Stop for good: the session is cancelled.
     CANCEL = "cancel", _("Cancel")
+    #: Stop this run only (the protocol's run cancel): the session stays as its
+    #: checkpoints left it, and runs again.
+    CANCEL_RUN = "cancel_run", _("Cancel this run")
 
 
 #: Session statuses in which someone is (or is about to be) running the session.

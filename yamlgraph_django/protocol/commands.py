@@ -37,6 +37,7 @@ from yamlgraph_django.protocol import stream_events
 from yamlgraph_django.protocol.runs import ProtocolFrames
 from yamlgraph_django.protocol.stream_modes import stream_modes_of
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
+from yamlgraph_django.services.run_request import RunRequest
 from yamlgraph_django.services.thread_events import ThreadFollower, latest_run_pk
 
 engine = services.engine
@@ -140,7 +141,7 @@ class CommandsView(ProtocolView):
                 "invalid_argument",
                 "multitask_strategy: must be reject, enqueue, interrupt or rollback",
             )
-        run_request = engine.RunRequest(
+        run_request = RunRequest(
             graph_name=graph_name,
             input=graph_input,
             command=command,

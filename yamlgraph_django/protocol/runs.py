@@ -28,6 +28,7 @@ from yamlgraph_django.protocol.events_mode import SOURCE_MODES, EventsMode
 from yamlgraph_django.protocol.stream_modes import stream_modes_of
 from yamlgraph_django.protocol.views import ProtocolView, resolve_assistant
 from yamlgraph_django.services.run_events import END
+from yamlgraph_django.services.run_request import RunRequest
 
 engine = services.engine
 threads = services.threads
@@ -83,6 +84,7 @@ class RunStartMixin:
         *,
         background: bool = False,
         in_request: bool = False,
+        wait: bool = False,
     ) -> engine.PreparedRun | QueuedRun:
         data = view.body(serializers.RunCreateSerializer)
         session = view.visible().filter(thread_id=thread_id).first()
@@ -105,7 +107,7 @@ class RunStartMixin:
             session, _created = threads.create_thread(
                 owner=view.actor(), thread_id=thread_id, graph_name=definition.name
             )
-        request = engine.RunRequest(
+        request = RunRequest(
             graph_name=definition.name,
             input=data.get("input"),
             command=data.get("command"),
@@ -121,7 +123,12 @@ class RunStartMixin:
             webhook=data.get("webhook"),
         )
         submitted = thread_runs.submit_run(
-            session, request, actor=view.actor(), background=background, in_request=in_request
+            session,
+            request,
+            actor=view.actor(),
+            background=background,
+            in_request=in_request or wait,
+            wait=wait,
         )
         if isinstance(submitted, Run):  # queued behind the thread's current run
             return QueuedRun(session, submitted, list(request.stream_modes))
@@ -131,13 +138,13 @@ class RunStartMixin:
 
 class RunWaitView(RunStartMixin, ProtocolView):
     def post(self, request: Request, thread_id: str) -> Response:
-        prepared = self.start(self, thread_id, in_request=True)
+        prepared = self.start(self, thread_id, wait=True)
         headers = run_headers(prepared.session, prepared.run_id, "join")
         if isinstance(prepared, QueuedRun):  # its result, once a worker has run it
             if not wait_for_run(prepared.run):
                 return still_running(prepared.run, prepared.session)
             return Response(thread_runs.run_result(prepared.session), headers=headers)
-        return Response(engine.wait_run(prepared), headers=headers)
+        return Response(prepared.result, headers=headers)
 
 
 class RunStreamView(RunStartMixin, ProtocolView):
@@ -182,12 +189,16 @@ class StatelessRunMixin(RunStartMixin):
     """`/runs/wait` and `/runs/stream`: a run on a new thread, deleted afterwards unless
     `on_completion` is "keep"."""
 
-    def start_stateless(self, view: ProtocolView) -> tuple[engine.PreparedRun, bool]:
+    def start_stateless(
+        self, view: ProtocolView, *, wait: bool = False
+    ) -> tuple[engine.PreparedRun, bool]:
+        """The run on its new thread (run to its end with `wait`), and whether to keep
+        the thread; a refused or failed start removes the thread."""
         keep = view.request.data.get("on_completion") == "keep"
         definition = resolve_assistant(str(view.request.data.get("assistant_id", "")))
         session, _created = threads.create_thread(owner=view.actor(), graph_name=definition.name)
         try:
-            return self.start(view, session.thread_id), keep
+            return self.start(view, session.thread_id, wait=wait), keep
         except BaseException:
             threads.discard_thread(session)
             raise
@@ -195,13 +206,10 @@ class StatelessRunMixin(RunStartMixin):
 
 class StatelessRunWaitView(StatelessRunMixin, ProtocolView):
     def post(self, request: Request) -> Response:
-        prepared, keep = self.start_stateless(self)
-        try:
-            result = engine.wait_run(prepared)
-        finally:
-            if not keep:
-                threads.discard_thread(prepared.session)
-        return Response(result)
+        prepared, keep = self.start_stateless(self, wait=True)
+        if not keep:
+            threads.discard_thread(prepared.session)
+        return Response(prepared.result)
 
 
 class StatelessRunStreamView(StatelessRunMixin, ProtocolView):

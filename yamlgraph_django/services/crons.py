@@ -28,6 +28,7 @@ from yamlgraph_django import registry
 from yamlgraph_django.exceptions import InvalidInput
 from yamlgraph_django.models import Session, SessionStatus
 from yamlgraph_django.services import engine, thread_runs, threads
+from yamlgraph_django.services.run_request import RunRequest
 from yamlgraph_django.services.store import sweep_expired
 from yamlgraph_django.store_models import Cron
 
@@ -181,7 +182,7 @@ def start_cron_run(cron: Cron, occurrence: dt.datetime | None = None) -> engine.
         session, _created = threads.create_thread(
             owner=cron.owner, graph_name=cron.graph_name, metadata=metadata
         )
-    request = engine.RunRequest(
+    request = RunRequest(
         graph_name=cron.graph_name,
         input=payload.get("input") if payload.get("input") is not None else {},
         metadata={

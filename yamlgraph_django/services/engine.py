@@ -3,10 +3,12 @@ stopped and ends a run, for every door (API, admin, commands, `/lg/`, tasks).
 
 Doors parse a request and present the result; `lifecycle` (sessions) and `thread_runs`
 (LangGraph-protocol threads) check what is asked and claim the row through
-`Session.objects`; everything from there is here:
+`Session.objects`, and hand over a `PreparedRun`; everything from there is here:
 
-- `execute` runs a planned invocation (`Plan`) of a claimed session, `stream_run` a
-  prepared protocol run (`PreparedRun`), yielding its LangGraph parts;
+- `stream_run` is the one run loop, whichever door claimed the run: it runs the graph,
+  yields its LangGraph parts and records where it stopped; `execute` drains it for a
+  planned invocation (`Plan`) of the API, admin, commands and tasks, `wait_run` for a
+  protocol run someone waits on;
 - `outcome` is the one reading of where a graph stopped, `record` the one writer of a
   run's end (Run row first, then the session under its lease, then questions, the
   event log's `end` and the next queued run), `fail`/`end_after_outage` the failure
@@ -36,7 +38,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, transaction
@@ -52,16 +53,22 @@ from yamlgraph_django.exceptions import (
     SessionNotResumable,
 )
 from yamlgraph_django.extras import require_task_backends
-from yamlgraph_django.models import Run, RunKind, RunStatus, Session, SessionStatus
+from yamlgraph_django.models import Run, RunControl, RunKind, RunStatus, Session, SessionStatus
 from yamlgraph_django.services import clock, questions, stores
 from yamlgraph_django.services.run_events import (
     CANCEL_REQUESTED,
     END,
+    STOP_REQUESTED,
     STOPPED,
     STREAM_MODES,
     Publisher,
     graph_parts,
-    stream_graph,
+)
+from yamlgraph_django.services.run_request import (
+    API_DOOR,
+    PROTOCOL_DOOR,
+    PreparedRun,
+    RunRequest,
 )
 from yamlgraph_django.services.snapshots import (
     interrupts_of,
@@ -134,39 +141,31 @@ def last_question(app: Any, session: Session) -> Any:
     return None
 
 
-def invoke(app: Any, session: Session, plan: Plan, publisher: Publisher) -> str | None:
-    """Carry out a plan on the session's thread (see `Plan`), publishing its stream;
-    returns the stop request that ended it early, if any."""
-    cfg = thread_config(session)
+def graph_input_of(plan: Plan) -> Any:
+    """What LangGraph is given for a plan (a rewind is two runs: `rewind_parts`)."""
     kind = plan["kind"]
     if kind == "input":
-        return run_graph(app, plan["input"], cfg, publisher)
-    if kind == "continue":
-        return run_graph(app, None, cfg, publisher)
+        return plan["input"]
     if kind == "resume":
-        return run_graph(app, Command(resume=plan["resume"]), cfg, publisher)
-    if kind == "rewind":
-        return rewind(app, session, plan["checkpoint_id"], plan["answers"], publisher)
+        return Command(resume=plan["resume"])
+    if kind in ("continue", "rewind"):
+        return None
     raise ValueError(f"unknown run plan {kind!r}")  # pragma: no cover - plans are ours
 
 
-def run_graph(app: Any, graph_input: Any, cfg: dict[str, Any], publisher: Publisher) -> str | None:
-    return stream_graph(app, graph_input, cfg, publisher, durability=DURABILITY)
-
-
-def rewind(
+def rewind_parts(
     app: Any,
     session: Session,
     checkpoint_id: str,
     answers: dict[str, Any],
-    publisher: Publisher,
-) -> str | None:
-    """Answer again the questions pending at `checkpoint_id`.
+    run_graph: Callable[[Any], Iterator[tuple[str, Any, list[str]]]],
+) -> Iterator[tuple[str, Any, list[str]]]:
+    """Answer again the questions pending at `checkpoint_id`, yielding the runs' parts.
 
     Resuming that checkpoint directly would replay the earlier answer (LangGraph keeps
     the interrupt node's finished writes). A fork without those writes (update_state
     with no values) asks the same questions again, under new ids, which are matched to
-    the old ones by node and position.
+    the old ones by node and position. A stop request ends it after the first run.
     """
     target = app.get_state(thread_config(session, checkpoint_id))
     old = [
@@ -175,9 +174,10 @@ def rewind(
         for index, interrupt in enumerate(task.interrupts)
     ]
     app.update_state(target.config, None)
-    stop = run_graph(app, None, thread_config(session), publisher)
-    if stop is not None:
-        return stop
+    for part in run_graph(None):
+        yield part
+        if part[0] == STOPPED:
+            return
     fresh = app.get_state(thread_config(session))
     new_ids = {
         (task.name, index): interrupt.id
@@ -190,8 +190,7 @@ def rewind(
         if old_id in answers and (name, index) in new_ids
     }
     if resume:
-        return run_graph(app, Command(resume=resume), thread_config(session), publisher)
-    return None
+        yield from run_graph(Command(resume=resume))
 
 
 #: A run shorter than this starts no heartbeat thread (its lease cannot run out).
@@ -257,61 +256,36 @@ def execute(
     restore: str | None,
     in_task: bool = False,
 ) -> dict[str, Any] | None:
-    """Run the graph for a claimed session, record the outcome, return the new state;
-    then the session's next queued run (multitask "enqueue") may start.
+    """Run the graph for a claimed session (a `Plan` of the API, admin, commands or a
+    task) through the one run loop, `stream_run`, and return the new state (None when
+    the graph failed or the row changed under the run: the caller reads it if it wants).
 
     A storage outage undoes the claim (`restore` is the status to go back to; None
     means this was the start, whose rows are removed) and raises CheckpointerUnavailable;
     inside a task, where nobody would see the 503, it marks the session failed instead.
-    Any other exception is the graph's: the session becomes `failed`, resumable, and
-    None is returned (the caller reads the state if it wants it).
     """
-    try:
-        return run_plan(session, run, app, plan, lease, restore, in_task)
-    finally:
-        run_ended(session)
-
-
-def run_plan(
-    session: Session, run: Run, app: Any, plan: Plan, lease: Any, restore: Any, in_task: bool
-) -> dict[str, Any] | None:
-    """`execute`'s body: run, then record where the graph stopped."""
-    heartbeat = Heartbeat(session, lease)
-    publisher = Publisher(session.pk, run.pk, on_worker=in_task)
-    publisher.publish("metadata", {"run_id": run.pk, "session_id": str(session.pk)})
-    try:
-        with heartbeat, store_errors():
-            if app is None:  # the store was down when the caller opened it
-                app = get_app(session.graph)
-            stop = invoke(app, session, plan, publisher)
-            snapshot = app.get_state(thread_config(session))
-    except CheckpointerUnavailable as exc:
-        if not in_task:
-            end_after_outage(session, run, heartbeat.lease, exc, restore, publisher)
-            raise
-        publish_error(publisher, exc)
-        fail(session, run, app, heartbeat.lease, f"{describe_error(exc)}; resume to retry")
-        publish_end(publisher, session.status)
+    prepared = PreparedRun(
+        session=session,
+        run=run,
+        request=RunRequest(graph_name=session.graph.name, stream_modes=[]),
+        lease=lease,
+        previous=restore,
+        graph_input=graph_input_of(plan),
+        config=thread_config(session),
+        run_id=str(run.pk),
+        door=API_DOOR,
+        app=app,
+        on_worker=in_task,
+        outage_fails=in_task,
+        rewind=(plan["checkpoint_id"], plan["answers"]) if plan["kind"] == "rewind" else None,
+    )
+    for _part in stream_run(prepared, each=False):
+        pass
+    if prepared.outage is not None and not in_task:
+        raise prepared.outage
+    if not prepared.written or prepared.snapshot is None:
         return None
-    except Exception as exc:
-        logger.info("session %s failed: %s", session.pk, describe_error(exc), exc_info=True)
-        publish_error(publisher, exc)
-        fail(session, run, app, heartbeat.lease, describe_error(exc))
-        publish_end(publisher, session.status)
-        return None
-    lease = heartbeat.lease  # the token of our claim, as last renewed
-
-    if stop == CANCEL_REQUESTED:
-        fields = cancelled_fields()
-        ending = (RunStatus.CANCELLED, "cancelled while it ran")
-    else:
-        fields = outcome(snapshot, session, app=app, stuck_error=STOPPED_ERROR if stop else None)
-        if stop:
-            ending = (RunStatus.CANCELLED, "stopped at a step boundary for another run")
-        else:
-            ending = (RunStatus.SUCCEEDED, "")
-    written = record(session, run, lease, fields, ending, snapshot=snapshot, publisher=publisher)
-    return state_of(graph_config(session.graph), snapshot) if written else None
+    return state_of(graph_config(session.graph), prepared.snapshot)
 
 
 def record(
@@ -524,57 +498,52 @@ NATIVE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints
 JOINABLE_MODES = ("values", "updates", "messages", "custom", "tasks", "checkpoints")
 
 
-@dataclass
-class RunRequest:
-    """What a protocol run asks for (the documented keys the service acts on)."""
-
-    graph_name: str
-    input: Any = None
-    command: Mapping[str, Any] | None = None
-    checkpoint_id: str | None = None
-    metadata: Mapping[str, Any] | None = None
-    config: Mapping[str, Any] | None = None
-    stream_modes: list[str] = field(default_factory=lambda: ["values"])
-    interrupt_before: Any = None
-    interrupt_after: Any = None
-    on_disconnect: str = "cancel"
-    assistant_id: str | None = None
-    #: What to do when a run holds the thread: reject, enqueue, interrupt or rollback.
-    multitask_strategy: str = "enqueue"
-    #: An http(s) URL POSTed the thread when the run ends (None keeps the one it has).
-    webhook: str | None = None
-
-
-@dataclass
-class PreparedRun:
-    """A claimed thread with its Run row, ready to execute (see `stream_run`)."""
-
-    session: Session
-    run: Run
-    request: RunRequest
-    lease: dt.datetime
-    previous: str
-    graph_input: Any
-    config: dict[str, Any]
-    run_id: str = ""
+#: Why a session whose run was stopped is not done, and the stopped run's error, by
+#: who stopped it: another run (multitask "interrupt"/"rollback"), a cancel of the run
+#: (the protocol's), or its client going away (a cancel of the session ends it instead).
+STOP_ENDINGS = {
+    STOP_REQUESTED: (STOPPED_ERROR, "stopped at a step boundary for another run"),
+    RunControl.ROLLBACK: (STOPPED_ERROR, "stopped at a step boundary for another run"),
+    RunControl.CANCEL_RUN: (
+        "the run was cancelled before the end; run again to continue",
+        "cancelled while it ran",
+    ),
+}
+CLIENT_GONE = (
+    "the run was stopped before the end (its client left); run again to continue",
+    "stopped before the end: its client left",
+)
 
 
 def stream_run(
     prepared: PreparedRun, *, each: bool = True, log_all: bool = False
 ) -> Iterator[tuple[str, Any, str | None]]:
-    """Run the graph and yield (mode, JSON-safe chunk, event log id) for the modes asked.
+    """The one run loop of every door: run the graph and yield (mode, JSON-safe chunk,
+    event log id) for the modes asked, then record where it stopped.
 
-    The first part is ("metadata", {"run_id", "attempt"}). Modes: LangGraph's own (`values` with `__interrupt__`, `updates`, `messages` token
-    chunks as [chunk, metadata], `custom`, `tasks`, `checkpoints`, `debug`); a graph error
-    is one ("error", {"error", "message"}) at the end. Every part also goes to the event
+    The first part is ("metadata", ...). Modes: LangGraph's own (`values` with
+    `__interrupt__`, `updates`, `messages` token chunks as [chunk, metadata], `custom`,
+    `tasks`, `checkpoints`, `debug`); a graph error is one ("error", {"error",
+    "message"}) at the end, and so is a store outage. Every part also goes to the event
     log (which `join` replays), closed by our `end`. The outcome is recorded on the rows
-    however the stream ends: closing the generator (a client gone) stops the graph at
-    the next step, unless the request said `on_disconnect: "continue"`. The session's
-    lease is renewed while it runs. `log_all` (a worker's run) logs every joinable mode,
-    whatever was asked, so a client joining later gets the mode it asks for.
+    however the stream ends (`record_prepared`): closing the generator (a client gone)
+    stops the graph at once, unless the request said `on_disconnect: "continue"`. The
+    session's lease is renewed while it runs. `log_all` (a worker's run) logs every
+    joinable mode, whatever was asked, so a client joining later gets the mode it asks
+    for. Then the session's next queued run may start.
     """
+    try:
+        yield from run_loop(prepared, each=each, log_all=log_all)
+    finally:
+        run_ended(prepared.session)
+
+
+def run_loop(
+    prepared: PreparedRun, *, each: bool, log_all: bool
+) -> Iterator[tuple[str, Any, str | None]]:
+    """`stream_run`'s body."""
     session, request = prepared.session, prepared.request
-    asked = list(dict.fromkeys(request.stream_modes or ["values"]))
+    asked = list(dict.fromkeys(request.stream_modes or []))
     wanted = set(asked) | ({"messages"} if "messages-tuple" in asked else set())
     if "messages" in asked and "messages-tuple" not in asked:
         wanted.discard("messages")  # langgraph-api's message mode: MAY
@@ -582,39 +551,48 @@ def stream_run(
     modes = tuple(dict.fromkeys([*logged, *(m for m in asked if m in NATIVE_MODES)]))
     error: BaseException | None = None
     closed = False
-    stopped = False
-    breakpoints = bool(request.interrupt_before or request.interrupt_after)
-    on_worker = prepared.run.status == RunStatus.QUEUED  # prepared for a worker
+    stop: str | None = None
+    on_worker = prepared.on_worker or prepared.run.status == RunStatus.QUEUED
     # `each`: every part is logged at once, for a stream that hands out the log's ids;
-    # else in batches (a step at a time), as the other runs do: a short run, one INSERT.
+    # else in batches (a step at a time): a short run, one INSERT.
     publisher = Publisher(session.pk, prepared.run.pk, each=each, on_worker=on_worker)
     try:
-        with stores.store_errors():
-            app = stores.get_app(session.graph)
+        with store_errors():
+            app = prepared.app or get_app(session.graph)
     except CheckpointerUnavailable as exc:
-        release_after_outage(prepared, exc, publisher)
-        yield "error", outage_part(exc), None
+        yield from end_with_outage(prepared, None, exc, publisher)
         return
     heartbeat = Heartbeat(session, prepared.lease)
-    parts = graph_parts(
-        app,
-        prepared.graph_input,
-        prepared.config,
-        publisher,
-        durability=DURABILITY,
-        modes=modes,
-        interrupt_before=request.interrupt_before,
-        interrupt_after=request.interrupt_after,
-    )
+
+    def run_graph(graph_input: Any) -> Iterator[tuple[str, Any, list[str]]]:
+        return graph_parts(
+            app,
+            graph_input,
+            prepared.config,
+            publisher,
+            durability=DURABILITY,
+            modes=modes,
+            interrupt_before=request.interrupt_before,
+            interrupt_after=request.interrupt_after,
+        )
+
+    if prepared.rewind is not None:
+        parts = rewind_parts(app, session, *prepared.rewind, run_graph)
+    else:
+        parts = run_graph(prepared.graph_input)
     try:
-        with heartbeat:
+        with heartbeat, store_errors():
             # First, inside the try: a client gone before any graph step still records.
-            publisher.publish(MODES_EVENT, sorted(wanted))  # what a rejoin sends again
-            ids = publisher.publish("metadata", {"run_id": prepared.run_id, "attempt": 1})
-            yield "metadata", {"run_id": prepared.run_id, "attempt": 1}, first(ids)
+            if prepared.door == PROTOCOL_DOOR:
+                publisher.publish(MODES_EVENT, sorted(wanted))  # what a rejoin sends again
+                announce = {"run_id": prepared.run_id, "attempt": 1}
+            else:
+                announce = {"run_id": prepared.run.pk, "session_id": str(session.pk)}
+            ids = publisher.publish("metadata", announce)
+            yield "metadata", announce, first(ids)
             for mode, data, ids in parts:
                 if mode == STOPPED:
-                    stopped = True
+                    stop = data
                     parts.close()  # cooperative stop: the checkpoints so far stay
                     break
                 if closed or mode not in wanted:
@@ -628,26 +606,22 @@ def stream_run(
     except GeneratorExit:
         parts.close()
         prepared.lease = heartbeat.lease
-        record_prepared(prepared, app, None, breakpoints, cancelled=True, publisher=publisher)
+        record_prepared(prepared, app, None, stop=None, client_gone=True, publisher=publisher)
         raise
-    except Exception as exc:
+    except CheckpointerUnavailable as exc:  # not the graph's fault
         prepared.lease = heartbeat.lease
-        if stores.is_outage(exc):  # not the graph's fault: the thread stays as it was
-            outage = stores.unavailable(exc)
-            release_after_outage(prepared, outage, publisher)
-            if not closed:
-                yield "error", outage_part(outage), None
-            return
-        logger.info("run %s failed: %s", prepared.run_id, exc, exc_info=True)
+        yield from end_with_outage(prepared, app, exc, publisher, closed=closed)
+        return
+    except Exception as exc:
+        logger.info("run %s failed: %s", prepared.run_id, describe_error(exc), exc_info=True)
         error = exc
     prepared.lease = heartbeat.lease
     error_ids: list[str] = []
     if error is not None:
-        data = {"error": type(error).__name__, "message": str(error)}
-        error_ids = publisher.publish("error", data, flush=True)
-    record_prepared(prepared, app, error, breakpoints, cancelled=stopped, publisher=publisher)
+        error_ids = publisher.publish("error", error_part(error), flush=True)
+    record_prepared(prepared, app, error, stop=stop, publisher=publisher)
     if error is not None and not closed:
-        yield "error", {"error": type(error).__name__, "message": str(error)}, first(error_ids)
+        yield "error", error_part(error), first(error_ids)
 
 
 #: The logged (not streamed) part that records which modes the run's client asked for.
@@ -658,51 +632,75 @@ def first(ids: list[str]) -> str | None:
     return ids[0] if ids else None
 
 
+def error_part(exc: BaseException) -> dict[str, Any]:
+    return {"error": type(exc).__name__, "message": str(exc)}
+
+
 def record_prepared(
     prepared: PreparedRun,
     app: Any,
     error: BaseException | None,
-    breakpoints: bool,
     *,
-    cancelled: bool = False,
+    stop: str | None,
+    client_gone: bool = False,
     publisher: Publisher | None = None,
 ) -> None:
-    """Write where a protocol run stopped (through `record`, as every run). A run
-    `cancelled` because its client went away keeps its checkpoints (the thread resumes
-    from them); its row reads "cancelled" (the protocol's `interrupted`)."""
+    """Write where a run stopped (through `record`), whichever door started it. A
+    graph error fails the session with its last question answerable; a cancel of the
+    session cancels it; a run stopped for another, cancelled alone or left by its
+    client keeps its checkpoints (the session runs on from them)."""
     session, run = prepared.session, prepared.run
     snapshot = None
     try:
-        with stores.store_errors():
+        with store_errors():
             snapshot = app.get_state(thread_config(session))
     except CheckpointerUnavailable as exc:  # the store went away at the run's end
-        release_after_outage(prepared, exc, publisher)
+        for _part in end_with_outage(prepared, app, exc, publisher, closed=True):
+            pass
         return
-    if error is not None:  # the last question stays answerable, on every door
+    breakpoints = bool(prepared.request.interrupt_before or prepared.request.interrupt_after)
+    if error is not None:
         fields = failed_fields(app, session, describe_error(error))
         ending = (RunStatus.FAILED, fields["error"])
+    elif stop == CANCEL_REQUESTED:
+        fields = cancelled_fields()
+        ending = (RunStatus.CANCELLED, "cancelled while it ran")
+    elif stop is not None or client_gone:
+        stuck, why = STOP_ENDINGS.get(stop, CLIENT_GONE)
+        fields = outcome(snapshot, session, app=app, breakpoints=breakpoints, stuck_error=stuck)
+        ending = (RunStatus.CANCELLED, why)
     else:
-        stuck = None
-        if cancelled:
-            stuck = "the run was stopped before the end (cancelled, or its client left); run again to continue"
-        fields = outcome(snapshot, session, breakpoints=breakpoints, stuck_error=stuck)
-        if cancelled:
-            ending = (RunStatus.CANCELLED, "stopped before the end")
-        else:
-            ending = (RunStatus.SUCCEEDED, "")
-    record(session, run, prepared.lease, fields, ending, snapshot=snapshot, publisher=publisher)
-    run_ended(session)
-
-
-def release_after_outage(
-    prepared: PreparedRun, exc: CheckpointerUnavailable, publisher: Publisher | None
-) -> None:
-    """A store outage ended a protocol run: `end_after_outage` (the thread as it was
-    before the claim), then the next queued run may start."""
-    end_after_outage(
-        prepared.session, prepared.run, prepared.lease, exc, prepared.previous, publisher
+        fields = outcome(snapshot, session, app=app, breakpoints=breakpoints)
+        ending = (RunStatus.SUCCEEDED, "")
+    prepared.snapshot = snapshot
+    prepared.written = record(
+        session, run, prepared.lease, fields, ending, snapshot=snapshot, publisher=publisher
     )
-    run_ended(prepared.session)
+
+
+def end_with_outage(
+    prepared: PreparedRun,
+    app: Any,
+    exc: CheckpointerUnavailable,
+    publisher: Publisher,
+    *,
+    closed: bool = False,
+) -> Iterator[tuple[str, Any, str | None]]:
+    """A store outage ended the run: the session goes back to where it was before the
+    claim (`end_after_outage`), or, for a worker's run of the API (`outage_fails`),
+    fails resumable; the stream ends with the outage's `error` part."""
+    prepared.outage = exc
+    if prepared.outage_fails:
+        publish_error(publisher, exc)
+        error = f"{describe_error(exc)}; resume to retry"
+        fail(prepared.session, prepared.run, app, prepared.lease, error)
+        publish_end(publisher, prepared.session.status)
+    else:
+        end_after_outage(
+            prepared.session, prepared.run, prepared.lease, exc, prepared.previous, publisher
+        )
+    if not closed:
+        yield "error", outage_part(exc), None
 
 
 def wait_run(prepared: PreparedRun) -> dict[str, Any]:
@@ -713,12 +711,14 @@ def wait_run(prepared: PreparedRun) -> dict[str, Any]:
     last: Any = {}
     for mode, chunk, _id in stream_run(prepared, each=False):
         if mode == "error":
-            if chunk.get("error") == CheckpointerUnavailable.__name__:
-                raise CheckpointerUnavailable(chunk["message"])
-            return {"__error__": chunk}
+            if prepared.outage is not None:
+                raise prepared.outage
+            last = {"__error__": chunk}
+            break
         if mode == "values":
             last = chunk
-    return last if isinstance(last, dict) else {"__value__": last}
+    prepared.result = last if isinstance(last, dict) else {"__value__": last}
+    return prepared.result
 
 
 # ------------------------------------------------------------ the run queue
@@ -733,10 +733,6 @@ def wait_run(prepared: PreparedRun) -> dict[str, Any]:
 # if someone else got there first, the row stays queued for the next dispatch. So queued
 # runs execute one after another, in the order they were queued, wherever from.
 
-
-#: `Run.request["door"]` of a queued API/admin/command answer and of a protocol run.
-API_DOOR = "api"
-PROTOCOL_DOOR = "langgraph"
 
 #: How a queued run of each door runs when its turn comes: (session, run) -> outcome.
 #: `lifecycle` and `thread_runs` register theirs when imported (the package imports
@@ -978,7 +974,7 @@ def enqueue_prepared(prepared: PreparedRun, *, delay: float = 0.0) -> None:
         except Exception as exc:
             logger.exception("could not enqueue run %s", prepared.run_id)
             error = ValueError(f"could not enqueue the run: {exc}")
-            record_prepared(prepared, stores.get_app(prepared.session.graph), error, False)
+            record_prepared(prepared, stores.get_app(prepared.session.graph), error, stop=None)
 
     transaction.on_commit(enqueue)
 

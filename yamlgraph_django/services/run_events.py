@@ -1,7 +1,7 @@
 """A run's LangGraph stream, shaped as JSON parts and written to the event log.
 
 Every run (in a request, on a worker, a LangGraph-protocol run) iterates the graph with
-`stream_graph`, which publishes each part (`values`, `updates`, `messages` token chunks,
+`graph_parts` (in the engine's one run loop), which publishes each part (`values`, `updates`, `messages` token chunks,
 `custom`) through a `Publisher`, between our own `metadata` first and `error`/`end`
 last. Parts are written in batches, one per graph step (token chunks at most every
 FLUSH_SECONDS), so a short run costs a few INSERTs (or one Redis pipeline each), and a
@@ -210,17 +210,6 @@ def graph_parts(
         stream.close()  # the caller's `end` (flush=True) writes what is still buffered
         with contextlib.suppress(ValueError, RuntimeError):  # closed from another context
             context.__exit__(None, None, None)
-
-
-def stream_graph(
-    app: Any, graph_input: Any, config: dict[str, Any], publisher: Publisher, *, durability: str
-) -> str | None:
-    """`graph_parts` with nobody reading along: returns the stop request that ended the
-    run early, or None when it ran to a stop of its own."""
-    for mode, data, _ids in graph_parts(app, graph_input, config, publisher, durability=durability):
-        if mode == STOPPED:
-            return data
-    return None
 
 
 def read_events(session_id: Any, after: str | None = None, *, limit: int = 500) -> list[Event]:

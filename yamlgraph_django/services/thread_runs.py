@@ -33,13 +33,13 @@ from yamlgraph_django.services.engine import (
     MODES_EVENT,
     PROTOCOL_DOOR,
     PreparedRun,
-    RunRequest,
     enqueue_run,
     outcome,
     refuse_queued,
     run_prepared_in_background,
 )
-from yamlgraph_django.services.run_events import CANCEL_REQUESTED, STOP_REQUESTED, read_events
+from yamlgraph_django.services.run_events import STOP_REQUESTED, read_events
+from yamlgraph_django.services.run_request import RunRequest
 from yamlgraph_django.services.snapshots import json_safe, thread_config
 from yamlgraph_django.services.threads import (
     IDLE_STATUSES,
@@ -61,13 +61,16 @@ def submit_run(
     actor: Any = None,
     background: bool = False,
     in_request: bool = False,
+    wait: bool = False,
 ) -> PreparedRun | Run:
     """Claim the thread for `request` (`prepare_run`) or, when a run holds it, do what
     its `multitask_strategy` says: "reject" raises ThreadBusy; the others queue it
     behind the current run ("interrupt"/"rollback" first ask that run to stop at its
     next step), never a wait in the request. Returns the prepared run, or the queued
     Run row that a worker starts when its turn comes. The request's webhook, if any,
-    is set on the thread either way."""
+    is set on the thread either way. With `wait` a claimed run is run to its end here
+    (`engine.wait_run`; its answer in `prepared.result`): the door hands the request
+    over once."""
     try:
         prepared = prepare_run(
             session, request, actor=actor, background=background, in_request=in_request
@@ -83,6 +86,8 @@ def submit_run(
         webhooks.set_webhook(session, request.webhook)
         return queued
     webhooks.set_webhook(prepared.session, request.webhook)
+    if wait:
+        engine.wait_run(prepared)
     return prepared
 
 
@@ -308,7 +313,7 @@ def cancel_run(session: Session, run: Run, *, actor: Any = None) -> Run:
     as it is."""
     rules.authorize_cancel(actor, session)
     if run.status == RunStatus.RUNNING:
-        Run.objects.request_stop(session.pk, CANCEL_REQUESTED, run_id=run.pk)
+        Run.objects.request_stop(session.pk, RunControl.CANCEL_RUN, run_id=run.pk)
     elif run.status == RunStatus.QUEUED:
         updated = Run.objects.cancel_queued(session.pk, run_id=run.pk)
         if updated:

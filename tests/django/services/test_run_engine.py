@@ -42,6 +42,7 @@ from yamlgraph_django.services import (
     recover_stale_sessions,
     resume_session,
     start_session,
+    thread_runs,
     worker_command,
 )
 from yamlgraph_django.services.engine import STOPPED_ERROR
@@ -242,6 +243,38 @@ def test_cancel_stops_a_running_session_at_its_next_step(graphs):
     assert 1 <= state["values"]["steps"] < 4 and state["next"]  # its checkpoints stay
     assert "one" in checkpointed_nodes(cancelled)
     assert events_of(session)[-1] == ("end", {"run_id": start.pk, "status": "cancelled"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_of_the_run_alone_leaves_the_session_resumable_whichever_door_started_it(
+    graphs,
+):
+    """The protocol's run cancel (`thread_runs.cancel_run`) of a run the Python API
+    started: the same run loop ends that run `cancelled` and keeps the session's
+    checkpoints (was: the API's loop cancelled the whole session for good); a retry
+    then runs on from where the run stopped."""
+    call, session = start_in_thread()
+    run = session.runs.get()
+
+    thread_runs.cancel_run(session, run)
+
+    stopped = call.result()
+    run.refresh_from_db()
+    assert (run.status, run.error, run.control) == (
+        RunStatus.CANCELLED,
+        "cancelled while it ran",
+        RunControl.CANCEL_RUN,
+    )
+    assert stopped.status == SessionStatus.FAILED
+    assert stopped.error == "the run was cancelled before the end; run again to continue"
+    steps_then = get_state(stopped)["values"]["steps"]
+    assert 1 <= steps_then < 4
+
+    retried = resume_session(stopped)
+
+    assert retried.status != SessionStatus.FAILED, retried.error
+    assert get_state(retried)["values"]["steps"] == 4
+    assert events_of(session)[-1][1]["status"] == str(retried.status)
 
 
 # --------------------------------------------------------------------------- trimming the log
