@@ -22,6 +22,7 @@ from django.db import close_old_connections
 from django.http import StreamingHttpResponse
 
 from yamlgraph_django.conf import app_settings
+from yamlgraph_django.events.base import appended
 
 HEARTBEAT = b": heartbeat\r\n\r\n"
 POLL_SECONDS = 0.2
@@ -136,11 +137,13 @@ def follow(follower: Any, frame: Any, notice_frame: Any = waiting_comment) -> It
 async def follow_async(
     follower: Any, frame: Any, notice_frame: Any = waiting_comment
 ) -> AsyncIterator[bytes]:
-    """`follow` for ASGI: each poll on a pool thread, the waits on the event loop."""
+    """`follow` for ASGI: each poll on a pool thread, the waits on the event loop (woken
+    by an append in this process, else POLL_SECONDS later: no thread held)."""
     poll = sync_to_async(follower.poll, thread_sensitive=False)
     beat_frame = sync_to_async(heartbeat, thread_sensitive=False)
     beat = time.monotonic()
     while True:
+        seen = appended.generation  # an append during the poll wakes the wait below
         batch = await poll()
         for event in batch:
             if data := frame(event):
@@ -151,7 +154,7 @@ async def follow_async(
             if time.monotonic() - beat >= app_settings.EVENTS_HEARTBEAT_SECONDS:
                 beat = time.monotonic()
                 yield await beat_frame(follower, notice_frame)
-            await asyncio.sleep(POLL_SECONDS)
+            await appended.wait_async(seen, POLL_SECONDS)
 
 
 def follow_response(

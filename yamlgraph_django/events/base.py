@@ -4,6 +4,9 @@ offset, trim a session's log. Ids are strings that sort in log order per session
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +20,51 @@ class Event:
     run_id: int | None
     event: str
     data: Any
+
+
+class Appended:
+    """Wakes this process's readers waiting on a log when a part is appended here: sync
+    readers on a condition, async readers (ASGI streams, the WebSocket pump) on their
+    event loop, with no thread held while they wait. Appends made by other processes
+    wake nobody here: readers look again after their own timeout."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.generation = 0
+        self.loops: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def notify(self) -> None:
+        with self.condition:
+            self.generation += 1
+            self.condition.notify_all()
+            waiting = list(self.loops)
+        for loop, event in waiting:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(event.set)
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Sleep up to `timeout` unless something was appended since `seen`."""
+        with self.condition:
+            if self.generation == seen:
+                self.condition.wait(timeout)
+
+    async def wait_async(self, seen: int, timeout: float) -> None:
+        """`wait` on the running event loop: no thread sleeps meanwhile."""
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self.condition:
+            if self.generation != seen:
+                return
+            self.loops.add(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter[1].wait(), timeout)
+        finally:
+            with self.condition:
+                self.loops.discard(waiter)
+
+
+#: The process's one wake-up for readers of its event logs.
+appended = Appended()
 
 
 class InvalidEventId(ValueError):

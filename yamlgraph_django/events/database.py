@@ -9,13 +9,12 @@ reads again at least every WAKE_SECONDS for appends made by other processes.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
 
-from yamlgraph_django.events.base import Event, EventLog, InvalidEventId
+from yamlgraph_django.events.base import Event, EventLog, InvalidEventId, appended
 from yamlgraph_django.models import SessionEvent
 
 _EVENT_ID = re.compile(r"([0-9]{1,18})-([0-9]{1,9})")
@@ -23,28 +22,6 @@ _EVENT_ID = re.compile(r"([0-9]{1,18})-([0-9]{1,9})")
 #: The longest a waiting reader sleeps between reads: appends by other processes (a
 #: worker) wake nobody here.
 WAKE_SECONDS = 0.25
-
-
-class Appended:
-    """Wakes this process's waiting readers when a part is committed here."""
-
-    def __init__(self) -> None:
-        self.condition = threading.Condition()
-        self.generation = 0
-
-    def notify(self) -> None:
-        with self.condition:
-            self.generation += 1
-            self.condition.notify_all()
-
-    def wait(self, seen: int, timeout: float) -> None:
-        """Sleep up to `timeout` unless something was appended since `seen`."""
-        with self.condition:
-            if self.generation == seen:
-                self.condition.wait(timeout)
-
-
-appended = Appended()
 
 
 class DatabaseEventLog(EventLog):

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from yamlgraph_django.events.base import Event, EventLog, InvalidEventId
+from yamlgraph_django.events.base import Event, EventLog, InvalidEventId, appended
 
 KEY_PREFIX = "yamlgraph:events:"
 MAXLEN = 100_000
@@ -41,7 +41,9 @@ class RedisEventLog(EventLog):
             fields = {"run": "" if run_id is None else str(run_id), "event": event}
             fields["data"] = json.dumps(data, separators=(",", ":"))
             pipe.xadd(key, fields, maxlen=MAXLEN, approximate=True)
-        return [i.decode() if isinstance(i, bytes) else str(i) for i in pipe.execute()]
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in pipe.execute()]
+        appended.notify()  # this process's async readers (their sync peers XREAD BLOCK)
+        return ids
 
     def read(self, session_id: str, after: str | None = None, *, limit: int = 500) -> list[Event]:
         start = "-" if after is None else f"({self.check_id(after)}"

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
+from yamlgraph_django.events.base import appended
 from yamlgraph_django.models import Session
 from yamlgraph_django.protocol import stream_events
 from yamlgraph_django.protocol.commands import CommandsView
@@ -186,10 +187,11 @@ class ThreadSocket:
 
     async def pump(self) -> None:
         while True:
+            seen = appended.generation  # an append during the poll wakes the wait below
             async with self.lock:
                 if self.projection is not None:
                     for event in await sync_to_async(self.poll)():
                         for envelope in self.projection.events(event):
                             text = json.dumps(envelope, separators=(",", ":"), default=str)
                             await self.send({"type": "websocket.send", "text": text})
-            await asyncio.sleep(POLL_SECONDS)
+            await appended.wait_async(seen, POLL_SECONDS)

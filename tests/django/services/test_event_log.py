@@ -170,3 +170,52 @@ def test_a_reader_waits_on_the_log_and_is_woken_by_the_next_append(log: EventLog
     quiet = time.monotonic()
     assert log.wait(session, seen[-1].id, timeout=0.3) == []
     assert time.monotonic() - quiet < 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_reader_waits_on_its_event_loop_and_is_woken_by_an_append_here(
+    log: EventLog,
+) -> None:
+    """ASGI streams and the WebSocket pump wait for the next part on their event loop
+    (`appended.wait_async`), holding no thread: an append in this process (by a run on
+    another thread) wakes them long before their timeout; an append made between their
+    read and their wait is not missed; with nothing appended they wait out the timeout."""
+    import asyncio
+
+    from yamlgraph_django.events.base import appended
+
+    session = new_session()
+
+    def append_later() -> None:
+        time.sleep(0.3)
+        log.append(session, 7, PARTS[:1])
+        connections.close_all()
+
+    async def wait_for_the_append() -> float:
+        seen = appended.generation
+        writer = threading.Thread(target=append_later)
+        started = time.monotonic()
+        writer.start()
+        await appended.wait_async(seen, timeout=30)
+        waited = time.monotonic() - started
+        writer.join()
+        return waited
+
+    assert asyncio.run(wait_for_the_append()) < 10  # woken, not timed out
+    assert [e.event for e in log.read(session)] == ["metadata"]
+
+    async def wait_after_a_missed_append(seen: int) -> float:
+        started = time.monotonic()
+        await appended.wait_async(seen, timeout=30)
+        return time.monotonic() - started
+
+    seen = appended.generation
+    log.append(session, 7, PARTS[1:2])  # after the reader's read, before its wait
+    assert asyncio.run(wait_after_a_missed_append(seen)) < 10
+
+    async def wait_on_silence() -> float:
+        started = time.monotonic()
+        await appended.wait_async(appended.generation, timeout=0.3)
+        return time.monotonic() - started
+
+    assert asyncio.run(wait_on_silence()) >= 0.3
