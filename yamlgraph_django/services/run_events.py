@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db import connections, router
+from django.db.models import Count, Max, Q
 
 from yamlgraph.answers import inbox_card
 from yamlgraph.graph_loader import DEFAULTS_NODE
@@ -26,7 +27,15 @@ from yamlgraph_django import metrics, tracing
 from yamlgraph_django.conf import app_settings
 from yamlgraph_django.events import Event, event_log
 from yamlgraph_django.logging_context import log_context
-from yamlgraph_django.models import Run, RunControl, RunStatus, Session, SessionEvent, SessionStatus
+from yamlgraph_django.models import (
+    Run,
+    RunControl,
+    RunKind,
+    RunStatus,
+    Session,
+    SessionEvent,
+    SessionStatus,
+)
 from yamlgraph_django.services import clock
 from yamlgraph_django.services.snapshots import json_safe
 
@@ -259,12 +268,17 @@ class Follower(LogReader):
             event_log().check_id(after)  # InvalidEventId before any byte is sent
         self.done = False
         self.ended_last = False
+        self.last_ended_run: int | None = None  # the run of the last `end` read
+        self.newest_run: int | None = None  # the session's newest run, as last looked up
         self.idle_since: float | None = None
 
     def poll(self) -> list[Event]:
         events = self.next_events()
         if events:
             self.after = events[-1].id
+            ends = [e.run_id for e in events if e.event == END and e.run_id is not None]
+            if ends:
+                self.last_ended_run = ends[-1]
         batch = [e for e in events if self.wanted(e)]
         for index, event in enumerate(batch):
             if self.run_id is not None and event.event == END and event.run_id == self.run_id:
@@ -276,7 +290,7 @@ class Follower(LogReader):
             if not self.ended_last:
                 return batch
         if self.nothing_more():
-            if self.ended_last and self.run_id is None:
+            if self.ended_last and self.run_id is None and self.read_the_newest_end():
                 self.done = True
             elif self.idle_since is None:
                 self.idle_since = time.monotonic()
@@ -286,6 +300,14 @@ class Follower(LogReader):
 
     def wanted(self, event: Event) -> bool:
         return self.run_id is None or event.run_id == self.run_id
+
+    def read_the_newest_end(self) -> bool:
+        """Is the `end` read last that of the session's newest run (as `nothing_more`
+        found it)? A run's rows are written before its buffered parts and its `end`
+        reach the log, so rows that say "idle" may come before the log has the run:
+        then the stream waits for its `end` (at most SETTLE_SECONDS, for a run that
+        never ran and so logs nothing)."""
+        return self.newest_run is None or (self.last_ended_run or 0) >= self.newest_run
 
     def nothing_more(self) -> bool:
         """No run active or queued (or the followed run is over): nothing more will be
@@ -300,9 +322,12 @@ class Follower(LogReader):
             return True
         if current in (SessionStatus.RUNNING, SessionStatus.PENDING):
             return False
-        return not Run.objects.filter(
-            session_id=self.session_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
-        ).exists()
+        runs = Run.objects.filter(session_id=self.session_id).aggregate(
+            active=Count("pk", filter=Q(status__in=(RunStatus.QUEUED, RunStatus.RUNNING))),
+            newest=Max("pk", filter=~Q(kind=RunKind.CANCEL)),  # a cancel logs nothing
+        )
+        self.newest_run = runs["newest"]
+        return not runs["active"]
 
 
 def latest_event_id(session_id: Any) -> str | None:

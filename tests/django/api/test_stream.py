@@ -9,17 +9,20 @@ every half second and can give up on a stream that never ends.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import override_settings
 
 from tests.django.api.conftest import SLOW_GRAPH, SLOW_TOOL
 from tests.django.api.support import assert_error
 from tests.django.engine_support import STEPS_GRAPH, STEPS_TOOL
+from yamlgraph_django.events import event_log
 from yamlgraph_django.models import Run, Session
 from yamlgraph_django.services import Follower
 
@@ -177,6 +180,42 @@ def test_each_poll_of_a_stream_is_a_few_queries(api, finished, django_assert_max
         assert events and follower.done
         with django_assert_max_num_queries(3):
             assert follower.poll() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_waits_for_the_log_of_a_run_whose_rows_were_written_first(api, start):
+    """A run writes its rows, then its buffered parts and `end` to the log (a worker's
+    short run: one write at the end). A stream that read the previous run's `end` and
+    then finds the rows idle must not end there: it waits for the newest run's `end`.
+    (Seen in CI once in ~11 runs: a worker's run of the multi-process suite missing
+    from a stream read on another app server.)"""
+    session = start("interview", {"topic": "late logs"})
+    late = Run.objects.create(
+        session_id=session["id"], kind="resume", channel="api", status="succeeded"
+    )
+    follower = Follower(session["id"])
+
+    def log_the_late_run() -> None:
+        time.sleep(0.5)
+        event_log().append(
+            session["id"],
+            late.pk,
+            [("metadata", {"run_id": late.pk}), ("end", {"run_id": late.pk, "status": "x"})],
+        )
+        connections.close_all()
+
+    writer = threading.Thread(target=log_the_late_run)
+    writer.start()
+    events: list[Any] = []
+    deadline = time.monotonic() + 15
+    while not follower.done and time.monotonic() < deadline:
+        events += follower.poll()
+        if not follower.done:
+            follower.wait(0.1)
+    writer.join()
+
+    ends = [e.run_id for e in events if e.event == "end"]
+    assert ends[-1] == late.pk, [(e.event, e.run_id) for e in events]
 
 
 # --------------------------------------------------------------------------- live runs
