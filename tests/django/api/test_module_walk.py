@@ -1,5 +1,5 @@
 """A walk through one warm resume (issue 19: "a walk through one resume visits each
-module once"), on the API and on `/lg/`.
+module once"), through each door: the API, `/lg/`, the admin and the command.
 
 A visit of a module is a call into it while none of its frames is on the stack (a
 generator resumed by its reader is the same visit). So a door that hands its request to
@@ -11,14 +11,19 @@ Measured with `sys.setprofile` on the request's thread.
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.test import override_settings
+from django.core.management import call_command
+from django.test import Client, override_settings
+from django.urls import reverse
 
+from yamlgraph_django.models import Session
 from yamlgraph_django.services import run_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +35,12 @@ RUN_MODULES = (
     "yamlgraph_django.services.engine",
 )
 #: The doors, which parse and present.
-DOORS = ("yamlgraph_django.api.", "yamlgraph_django.protocol.", "yamlgraph_django.admin.")
+DOORS = (
+    "yamlgraph_django.api.",
+    "yamlgraph_django.protocol.",
+    "yamlgraph_django.admin.",
+    "yamlgraph_django.management.",
+)
 
 
 def module_of(frame: Any) -> str:
@@ -84,34 +94,56 @@ def runs_as_short_as_in_production(
         yield
 
 
+def api_resume(api: Any, session: Session, _admin: Any) -> None:
+    url = f"/api/sessions/{session.pk}/resume/"
+    response = api.post(url, {"value": "Ada"}, format="json")
+    assert response.status_code == 200, response.content
+
+
+def protocol_resume(api: Any, session: Session, _admin: Any) -> None:
+    body = {"assistant_id": "interview", "command": {"resume": "Ada"}}
+    response = api.post(f"/lg/threads/{session.thread_id}/runs/wait", body, format="json")
+    assert response.status_code == 200, response.content
+
+
+def admin_resume(_api: Any, session: Session, admin: Any) -> None:
+    client = Client()
+    client.force_login(admin)
+    url = reverse("admin:yamlgraph_django_session_resume", args=[session.pk])
+    ids = json.dumps([item["id"] for item in session.interrupts])
+    response = client.post(url, {"interrupt_ids": ids, "answer_0": "Ada"})
+    assert response.status_code == 302, response.content.decode()[:500]
+
+
+def command_resume(_api: Any, session: Session, admin: Any) -> None:
+    args = ("resume", str(session.pk), "--value", '"Ada"', "--user", admin.get_username())
+    call_command("yamlgraph", *args, stdout=io.StringIO(), stdin=io.StringIO())
+
+
+#: Each door's resume, and the one service call it hands the run to.
 RESUMES = {
-    "api": (
-        lambda api, session: api.post(
-            f"/api/sessions/{session['id']}/resume/", {"value": "Ada"}, format="json"
-        ),
-        ("resume", "yamlgraph_django.services.lifecycle.resume_session"),
-    ),
-    "lg": (
-        lambda api, session: api.post(
-            f"/lg/threads/{session['thread_id']}/runs/wait",
-            {"assistant_id": "interview", "command": {"resume": "Ada"}},
-            format="json",
-        ),
-        ("start", "yamlgraph_django.services.thread_runs.submit_run"),
+    "api": (api_resume, ("resume", "yamlgraph_django.services.lifecycle.resume_session")),
+    "lg": (protocol_resume, ("start", "yamlgraph_django.services.thread_runs.submit_run")),
+    "admin": (admin_resume, ("resume_view", "yamlgraph_django.services.lifecycle.resume_session")),
+    "command": (
+        command_resume,
+        ("do_resume", "yamlgraph_django.services.lifecycle.resume_session"),
     ),
 }
 
 
 @pytest.mark.parametrize("door", RESUMES)
-def test_a_resume_is_handed_to_the_service_once_and_enters_the_engine_once(api, start, door):
+def test_a_resume_is_handed_to_the_service_once_and_enters_the_engine_once(
+    api, start, admin_user, door
+):
     resume, handover = RESUMES[door]
     start("interview", {"topic": "warm-up"})  # first request: lazy sync, compiled graph
-    session = start("interview", {"topic": "Django"})
+    session = Session.objects.get(pk=start("interview", {"topic": "Django"})["id"])
 
-    walk = Walk(lambda: resume(api, session))
+    walk = Walk(lambda: resume(api, session, admin_user))
 
-    assert walk.result.status_code == 200, walk.result.content
-    assert "Thanks Ada" in str(walk.result.json())
+    session.refresh_from_db()
+    assert session.interrupts[0]["value"].startswith("Thanks Ada"), session.interrupts
     assert dict(walk.handovers) == {handover: 1}
     entered = {module: walk.visits[module] for module in RUN_MODULES if walk.visits[module]}
     assert entered == {handover[1].rsplit(".", 1)[0]: 1, "yamlgraph_django.services.engine": 1}
