@@ -83,7 +83,6 @@ class RunStartMixin:
         thread_id: str,
         *,
         background: bool = False,
-        in_request: bool = False,
         wait: bool = False,
     ) -> engine.PreparedRun | QueuedRun:
         data = view.body(serializers.RunCreateSerializer)
@@ -127,7 +126,7 @@ class RunStartMixin:
             request,
             actor=view.actor(),
             background=background,
-            in_request=in_request or wait,
+            in_request=wait,
             wait=wait,
         )
         if isinstance(submitted, Run):  # queued behind the thread's current run

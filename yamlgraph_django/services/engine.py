@@ -552,15 +552,15 @@ def run_loop(
     error: BaseException | None = None
     closed = False
     stop: str | None = None
-    on_worker = prepared.on_worker or prepared.run.status == RunStatus.QUEUED
     # `each`: every part is logged at once, for a stream that hands out the log's ids;
     # else in batches (a step at a time): a short run, one INSERT.
-    publisher = Publisher(session.pk, prepared.run.pk, each=each, on_worker=on_worker)
+    publisher = Publisher(session.pk, prepared.run.pk, each=each, on_worker=prepared.on_worker)
     try:
         with store_errors():
             app = prepared.app or get_app(session.graph)
     except CheckpointerUnavailable as exc:
-        yield from end_with_outage(prepared, None, exc, publisher)
+        end_with_outage(prepared, None, exc, publisher)
+        yield "error", outage_part(exc), None
         return
     heartbeat = Heartbeat(session, prepared.lease)
 
@@ -610,7 +610,9 @@ def run_loop(
         raise
     except CheckpointerUnavailable as exc:  # not the graph's fault
         prepared.lease = heartbeat.lease
-        yield from end_with_outage(prepared, app, exc, publisher, closed=closed)
+        end_with_outage(prepared, app, exc, publisher)
+        if not closed:
+            yield "error", outage_part(exc), None
         return
     except Exception as exc:
         logger.info("run %s failed: %s", prepared.run_id, describe_error(exc), exc_info=True)
@@ -655,8 +657,7 @@ def record_prepared(
         with store_errors():
             snapshot = app.get_state(thread_config(session))
     except CheckpointerUnavailable as exc:  # the store went away at the run's end
-        for _part in end_with_outage(prepared, app, exc, publisher, closed=True):
-            pass
+        end_with_outage(prepared, app, exc, publisher)
         return
     breakpoints = bool(prepared.request.interrupt_before or prepared.request.interrupt_after)
     if error is not None:
@@ -679,16 +680,11 @@ def record_prepared(
 
 
 def end_with_outage(
-    prepared: PreparedRun,
-    app: Any,
-    exc: CheckpointerUnavailable,
-    publisher: Publisher,
-    *,
-    closed: bool = False,
-) -> Iterator[tuple[str, Any, str | None]]:
+    prepared: PreparedRun, app: Any, exc: CheckpointerUnavailable, publisher: Publisher | None
+) -> None:
     """A store outage ended the run: the session goes back to where it was before the
     claim (`end_after_outage`), or, for a worker's run of the API (`outage_fails`),
-    fails resumable; the stream ends with the outage's `error` part."""
+    fails resumable. A stream then ends with the outage's `error` part."""
     prepared.outage = exc
     if prepared.outage_fails:
         publish_error(publisher, exc)
@@ -699,8 +695,6 @@ def end_with_outage(
         end_after_outage(
             prepared.session, prepared.run, prepared.lease, exc, prepared.previous, publisher
         )
-    if not closed:
-        yield "error", outage_part(exc), None
 
 
 def wait_run(prepared: PreparedRun) -> dict[str, Any]:
@@ -709,14 +703,13 @@ def wait_run(prepared: PreparedRun) -> dict[str, Any]:
     A store outage raises CheckpointerUnavailable (503), the thread as it was."""
     prepared.request.stream_modes = ["values"]
     last: Any = {}
-    for mode, chunk, _id in stream_run(prepared, each=False):
+    for mode, chunk, _id in stream_run(prepared, each=False):  # to its end: `error` is last
         if mode == "error":
-            if prepared.outage is not None:
-                raise prepared.outage
             last = {"__error__": chunk}
-            break
-        if mode == "values":
+        elif mode == "values":
             last = chunk
+    if prepared.outage is not None:
+        raise prepared.outage
     prepared.result = last if isinstance(last, dict) else {"__value__": last}
     return prepared.result
 
@@ -1047,9 +1040,8 @@ def from_payload(payload: Mapping[str, Any]) -> PreparedRun | None:
 def run_prepared_in_background(prepared: PreparedRun) -> None:
     """Execute a run prepared with `background=True` to its end, nobody listening (its
     parts go to the event log, which `join` and joined streams read)."""
-    if not Run.objects.begin(
-        prepared.run.pk
-    ):  # cancelled while it waited: the thread was released then
+    if not Run.objects.begin(prepared.run.pk):  # cancelled while it waited: released then
         return
+    prepared.on_worker = True
     for _part in stream_run(prepared, each=False, log_all=True):
         pass

@@ -1,9 +1,9 @@
 """A run's LangGraph stream, shaped as JSON parts and written to the event log.
 
 Every run (in a request, on a worker, a LangGraph-protocol run) iterates the graph with
-`graph_parts` (in the engine's one run loop), which publishes each part (`values`, `updates`, `messages` token chunks,
-`custom`) through a `Publisher`, between our own `metadata` first and `error`/`end`
-last. Parts are written in batches, one per graph step (token chunks at most every
+`graph_parts` (in the engine's one run loop), which publishes each part (`values`,
+`updates`, `messages` token chunks, `custom`) through a `Publisher`, between our own
+`metadata` first and `error`/`end` last. Parts are written in batches, one per graph step (token chunks at most every
 FLUSH_SECONDS), so a short run costs a few INSERTs (or one Redis pipeline each), and a
 reader anywhere sees a step as soon as it is done. The same loop looks between steps
 for a stop request on the run's row (cancel, `multitask_strategy: interrupt`).

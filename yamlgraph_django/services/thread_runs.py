@@ -354,7 +354,6 @@ def run_queued_request(session: Session, run: Run) -> str:
     except Exception as exc:  # refused now (InvalidInput...), or the store is down
         refuse_queued(run.pk, exc)
         return "failed"
-    prepared.run.status = RunStatus.QUEUED
     run_prepared_in_background(prepared)
     session.refresh_from_db()
     return str(session.status)
